@@ -1,0 +1,1 @@
+"""`soilco2 daily report RUN` (diagnostics and the HTML report) — filled in by the report part."""

@@ -1,0 +1,100 @@
+"""One training loop for every torch model: masked MSE, Adam, early stopping on a validation
+loss, best weights kept (state dict), progress shown, seeded for reproducibility."""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+# A batch: model inputs (passed as model(*inputs)), target, and a 0/1 mask of scored points.
+Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]
+
+
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch; deterministic CPU kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """MSE over points where ``mask`` is 1 (observed); 0 when nothing is observed."""
+    mask = mask.to(pred.dtype)
+    diff = torch.where(mask > 0, pred - torch.nan_to_num(target), torch.zeros_like(pred))
+    return (diff**2).sum() / mask.sum().clamp_min(1.0)
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best_val_loss: float
+    history: list[dict] = field(default_factory=list)
+
+
+def train(
+    model: nn.Module,
+    train_batches: Callable[[np.random.Generator], Iterable[Batch]],
+    val_loss: Callable[[nn.Module], float],
+    *,
+    epochs: int = 50,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    patience: int = 10,
+    grad_clip: float | None = 1.0,
+    seed: int = 0,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] = masked_mse,
+    checkpoint: str | Path | None = None,
+    label: str = "training",
+    show_progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` in place; on return it holds the weights of the best validation epoch.
+
+    ``train_batches(rng)`` yields one epoch of batches (the caller owns sampling);
+    ``val_loss(model)`` scores the model in eval mode. The best state dict is written to
+    ``checkpoint`` when given (load it with ``torch.load(..., weights_only=True)``).
+    """
+    set_seed(seed)
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    best = (float("inf"), -1, copy.deepcopy(model.state_dict()))
+    history: list[dict] = []
+    columns = [TextColumn(f"[bold]{label}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
+               TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
+    with Progress(*columns, disable=not show_progress, transient=False) as progress:
+        task = progress.add_task(label, total=epochs, info="")
+        for epoch in range(epochs):
+            model.train()
+            losses = []
+            for inputs, target, mask in train_batches(rng):
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(*inputs), target, mask)
+                loss.backward()
+                if grad_clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                opt.step()
+                losses.append(float(loss.detach()))
+            model.eval()
+            with torch.no_grad():
+                v = float(val_loss(model))
+            t = float(np.mean(losses)) if losses else float("nan")
+            history.append({"epoch": epoch, "train_loss": t, "val_loss": v})
+            if v < best[0]:
+                best = (v, epoch, copy.deepcopy(model.state_dict()))
+            progress.update(task, advance=1, info=f"loss {t:.4f}  val {v:.4f}  best@{best[1]}")
+            if epoch - best[1] >= patience:
+                break
+    model.load_state_dict(best[2])
+    model.eval()
+    if checkpoint is not None:
+        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(best[2], checkpoint)
+    return TrainResult(best_epoch=best[1], best_val_loss=best[0], history=history)

@@ -1,4 +1,8 @@
-"""CLI commands of the 'subdaily' group (filled in by its pipeline)."""
+"""CLI commands of the 'subdaily' group (S2): lagged mutual information and the full run."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
@@ -7,4 +11,55 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.callback()
 def _group() -> None:
-    """Commands of this group."""
+    """S2: sub-daily knowledge-guided LSTM at one site (MI input design, sweep, Q10 baselines)."""
+
+
+def _load(config: Path):
+    from soilco2.config import load_config
+    from soilco2.pipelines.subdaily_config import SubdailyConfig
+
+    return load_config(config, SubdailyConfig)
+
+
+@app.command("mi")
+def mi_command(
+    config: Path = typer.Argument(..., help="S2 YAML config (e.g. configs/subdaily_wkg.yaml)"),
+    out: Path = typer.Option(None, "--out", help="output folder (default: <out_dir>/mi)"),
+) -> None:
+    """Lagged mutual information (−24 h..+24 h, 50 bins) between Rs and each driver; proposes the input design."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from soilco2.pipelines.subdaily import run_mi
+
+    cfg = _load(config)
+    out = out or Path(cfg.out_dir) / "mi"
+    _, _, peaks, design, _ = run_mi(cfg, out)
+    table = Table(title=f"{cfg.site.name}: peak MI lag (τ<0: driver's future, respiration leads)")
+    for col in ("driver", "peak τ (h)", "peak MI (nats)", "MI at τ=0"):
+        table.add_column(col)
+    for r in peaks.itertuples():
+        table.add_row(r.driver, f"{r.peak_lag_hours:+g}", f"{r.peak_mi_nats:.3f}", f"{r.mi_lag0_nats:.3f}")
+    console = Console()
+    console.print(table)
+    console.print(f"proposed inputs: past={design['past']} future={design['future']}")
+    console.print(f"written to {out}")
+
+
+@app.command("run")
+def run_command(
+    config: Path = typer.Argument(..., help="S2 YAML config (e.g. configs/subdaily_wkg.yaml)"),
+    out: Path = typer.Option(None, "--out", help="run folder (default: out_dir of the config)"),
+) -> None:
+    """MI, hyperparameter search, sweep of past lengths, both scenarios, rain pulses → run folder + HTML."""
+    from rich.console import Console
+
+    from soilco2.pipelines.subdaily import run
+
+    cfg = _load(config)
+    summary = run(cfg, out)
+    console = Console()
+    for s in cfg.scenarios.run:
+        for m, v in sorted(summary.get(s, {}).items()):
+            console.print(f"{s:13s} {m:18s} r={v['r']:.3f} NSE={v['nse']:.3f} MSE={v['mse']:.4f}")
+    console.print(f"run folder: {out or cfg.out_dir} (index.html)")

@@ -1,0 +1,334 @@
+"""Where and why a daily model works: data characteristics, climate attributes, correlations
+between per-site skill and site properties, extremes and spikes, annual totals vs SRDB.
+
+Series are on a regular daily axis with NaN for unobserved days. Every function is plain
+numpy/pandas/scipy so it can be tested on synthetic series with known answers.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from soilco2.metrics import kge, nse, pearson_r
+
+# µmol CO2 m-2 s-1 → g C m-2 day-1: 12.011 g C per mol, 86400 s per day.
+UMOL_M2_S_TO_GC_M2_DAY = 12.011e-6 * 86400
+ACF_LAGS_DAYS = (1, 182, 365)
+PAPER_GOOD_LAT_BAND = (30.0, 60.0)
+
+
+# ---------------------------------------------------------------- data characteristics
+def lagged_autocorr(values: np.ndarray, lag: int, min_pairs: int = 10) -> float:
+    """Autocorrelation at ``lag`` days of a regular daily series with NaN gaps.
+
+    Only pairs (t, t+lag) where both ends are observed count; the value is the Pearson
+    correlation of those pairs (NaN when fewer than ``min_pairs`` pairs exist).
+    """
+    x = np.asarray(values, dtype=float)
+    if lag <= 0 or lag >= x.size:
+        return float("nan")
+    a, b = x[:-lag], x[lag:]
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < min_pairs:
+        return float("nan")
+    a, b = a[ok], b[ok]
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def season_of(months: np.ndarray, lat: float) -> np.ndarray:
+    """'summer' / 'winter' / '' per month, hemisphere-aware (JJA/DJF in the north, swapped south)."""
+    months = np.asarray(months)
+    jja, djf = np.isin(months, (6, 7, 8)), np.isin(months, (12, 1, 2))
+    summer, winter = (jja, djf) if lat >= 0 else (djf, jja)
+    out = np.full(months.shape, "", dtype=object)
+    out[summer], out[winter] = "summer", "winter"
+    return out
+
+
+def summer_minus_winter(times: pd.DatetimeIndex, flux: np.ndarray, lat: float) -> float:
+    """Mean observed flux in local summer minus mean in local winter (NaN if either is unobserved)."""
+    flux = np.asarray(flux, dtype=float)
+    season = season_of(pd.DatetimeIndex(times).month.to_numpy(), lat)
+    obs = np.isfinite(flux)
+    s, w = flux[obs & (season == "summer")], flux[obs & (season == "winter")]
+    if s.size == 0 or w.size == 0:
+        return float("nan")
+    return float(s.mean() - w.mean())
+
+
+def data_characteristics(obs: pd.DataFrame, lat: pd.Series) -> pd.DataFrame:
+    """Per site: observed days, span, ACF at 1/182/365 days, summer−winter mean flux, mean, CV.
+
+    ``obs`` is a (time × site) frame of daily observed flux (µmol m-2 s-1) on a regular axis.
+    """
+    rows = []
+    for site in obs.columns:
+        x = obs[site].to_numpy(dtype=float)
+        seen = np.flatnonzero(np.isfinite(x))
+        row = {"site": site, "n_obs_days": int(seen.size)}
+        row["span_days"] = int(seen[-1] - seen[0] + 1) if seen.size else 0
+        for lag in ACF_LAGS_DAYS:
+            row[f"acf_{lag}"] = lagged_autocorr(x, lag)
+        row["summer_minus_winter_umol_m2_s"] = summer_minus_winter(obs.index, x, float(lat[site]))
+        mean = np.nanmean(x) if seen.size else np.nan
+        row["mean_flux_umol_m2_s"] = float(mean)
+        row["cv_flux"] = float(np.nanstd(x) / mean) if seen.size and mean else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- climate attributes
+def extraterrestrial_radiation_mj_m2_day(lat_deg: float, doy: np.ndarray) -> np.ndarray:
+    """Daily top-of-atmosphere shortwave Ra (MJ m-2 day-1), FAO-56 equations 21–25."""
+    phi = np.deg2rad(lat_deg)
+    doy = np.asarray(doy, dtype=float)
+    dr = 1 + 0.033 * np.cos(2 * np.pi * doy / 365)
+    delta = 0.409 * np.sin(2 * np.pi * doy / 365 - 1.39)
+    ws = np.arccos(np.clip(-np.tan(phi) * np.tan(delta), -1.0, 1.0))
+    gsc = 0.0820  # MJ m-2 min-1
+    ra = 24 * 60 / np.pi * gsc * dr * (ws * np.sin(phi) * np.sin(delta) + np.cos(phi) * np.cos(delta) * np.sin(ws))
+    return np.maximum(ra, 0.0)
+
+
+_MID_MONTH_DOY = np.array([15, 46, 74, 105, 135, 166, 196, 227, 258, 288, 319, 349])
+_DAYS_IN_MONTH = np.array([31, 28.25, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def pet_hargreaves_mm_yr(temp_c: np.ndarray, sun_pct: np.ndarray, lat_deg: float) -> float:
+    """Annual potential evapotranspiration (mm/yr), Hargreaves (1975) radiation formula.
+
+    PET = 0.0135 (T + 17.8) Rs per day, Rs in mm/day of evaporation (0.408 × MJ m-2 day-1).
+    Rs comes from the extraterrestrial radiation at the site's latitude (FAO-56) and the
+    Angström–Prescott relation Rs = (0.25 + 0.50 n/N) Ra with n/N the sunshine fraction.
+    Inputs are 12 monthly means (temperature °C, sunshine % of possible).
+    """
+    t = np.asarray(temp_c, dtype=float)
+    n_over_n = np.asarray(sun_pct, dtype=float) / 100.0
+    ra = extraterrestrial_radiation_mj_m2_day(lat_deg, _MID_MONTH_DOY)
+    rs_mm_day = 0.408 * (0.25 + 0.50 * n_over_n) * ra
+    pet_day = np.maximum(0.0135 * (t + 17.8) * rs_mm_day, 0.0)
+    return float(np.sum(pet_day * _DAYS_IN_MONTH))
+
+
+def climate_attributes(sites: pd.DataFrame, monthly: pd.DataFrame | None) -> pd.DataFrame:
+    """Per site: MAT, MAP, PET (Hargreaves 1975), aridity PET/P, SOC, WHC, |lat|.
+
+    ``sites`` is the run's sites table; ``monthly`` is a long table ``site, month, temp_c,
+    prec_mm_month, sun_pct`` from the 0.5° climatology (None → PET and aridity are NaN).
+    MAT/MAP come from the monthly table when given, else from ``sites``.
+    """
+    out = sites[["site", "lat", "lon"]].copy()
+    out["abs_lat"] = out["lat"].abs()
+    for col in ("elevation_m", "mat_c", "map_mm", "soc_mg_ha", "whc_mm"):
+        out[col] = sites[col].to_numpy(dtype=float) if col in sites else np.nan
+    out["pet_mm_yr"] = np.nan
+    if monthly is not None and len(monthly):
+        by_site = {s: g.sort_values("month") for s, g in monthly.groupby("site")}
+        for i, row in out.iterrows():
+            g = by_site.get(row["site"])
+            if g is None or len(g) != 12 or not np.isfinite(g[["temp_c", "prec_mm_month"]].to_numpy()).all():
+                continue  # no land cell in range: keep the run's own MAT/MAP, PET stays NaN
+            out.loc[i, "mat_c"] = g["temp_c"].mean()
+            out.loc[i, "map_mm"] = g["prec_mm_month"].sum()
+            out.loc[i, "pet_mm_yr"] = pet_hargreaves_mm_yr(g["temp_c"], g["sun_pct"], row["lat"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["aridity_pet_p"] = out["pet_mm_yr"] / out["map_mm"].where(out["map_mm"] > 0)
+    return out
+
+
+# ---------------------------------------------------------------- what drives performance
+def iqr_keep(values: np.ndarray, k: float = 1.5) -> np.ndarray:
+    """Boolean mask of values inside [Q1 − k·IQR, Q3 + k·IQR] (Tukey's rule); NaN → False."""
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(v)
+    if ok.sum() < 4:
+        return ok
+    q1, q3 = np.percentile(v[ok], [25, 75])
+    iqr = q3 - q1
+    return ok & (v >= q1 - k * iqr) & (v <= q3 + k * iqr)
+
+
+def correlation_table(
+    table: pd.DataFrame,
+    metrics: Sequence[str],
+    attributes: Sequence[str],
+    iqr_metrics: Sequence[str] = ("nse",),
+) -> pd.DataFrame:
+    """Pearson r and two-sided p between each metric and each attribute across sites.
+
+    Rows: ``metric, attribute, outliers ('kept' | 'iqr_removed'), n, r, p``. For metrics in
+    ``iqr_metrics`` a second row drops sites whose metric value is an IQR outlier (the paper's
+    choice for NSE, whose long negative tail dominates r otherwise).
+    """
+    rows = []
+    for m in metrics:
+        variants = [("kept", np.isfinite(table[m].to_numpy(dtype=float)))]
+        if m in iqr_metrics:
+            variants.append(("iqr_removed", iqr_keep(table[m].to_numpy(dtype=float))))
+        for label, keep in variants:
+            for a in attributes:
+                x = table[a].to_numpy(dtype=float)
+                y = table[m].to_numpy(dtype=float)
+                ok = keep & np.isfinite(x) & np.isfinite(y)
+                r = p = np.nan
+                if ok.sum() >= 3 and x[ok].std() > 0 and y[ok].std() > 0:
+                    r, p = stats.pearsonr(x[ok], y[ok])
+                rows.append({"metric": m, "attribute": a, "outliers": label, "n": int(ok.sum()),
+                             "r": float(r), "p": float(p)})
+    return pd.DataFrame(rows)
+
+
+def share_good_by_bins(table: pd.DataFrame, cls: str = "class") -> pd.DataFrame:
+    """Share of 'good' sites inside vs outside 30–60° |lat|, and by MAT and MAP bins."""
+    t = table.copy()
+    lo, hi = PAPER_GOOD_LAT_BAND
+    t["latitude band"] = np.where((t["abs_lat"] >= lo) & (t["abs_lat"] <= hi), "30–60° (inside)", "outside 30–60°")
+    t["MAT bin (°C)"] = pd.cut(t["mat_c"], [-np.inf, 0, 5, 10, 15, 20, np.inf],
+                               labels=["< 0", "0–5", "5–10", "10–15", "15–20", "≥ 20"], right=False)
+    t["MAP bin (mm)"] = pd.cut(t["map_mm"], [-np.inf, 250, 500, 1000, 1500, 2000, np.inf],
+                               labels=["< 250", "250–500", "500–1000", "1000–1500", "1500–2000", "≥ 2000"],
+                               right=False)
+    rows = []
+    for grouping in ("latitude band", "MAT bin (°C)", "MAP bin (mm)"):
+        for b, g in t.groupby(grouping, observed=True, sort=True):
+            n_good = int((g[cls] == "good").sum())
+            rows.append({"grouping": grouping, "bin": str(b), "n_sites": len(g), "n_good": n_good,
+                         "share_good": n_good / len(g) if len(g) else np.nan})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- extremes and spikes
+def extremes_metrics(obs: np.ndarray, sim: np.ndarray, q: float = 0.05) -> list[dict]:
+    """NSE/KGE on the bottom ``q``, middle, and top ``q`` of observed values (quantiles of obs)."""
+    o, s = np.asarray(obs, float), np.asarray(sim, float)
+    ok = np.isfinite(o) & np.isfinite(s)
+    o, s = o[ok], s[ok]
+    if o.size < 3:
+        return []
+    lo, hi = np.quantile(o, [q, 1 - q])
+    parts = {"bottom_5pct": o <= lo, "middle_90pct": (o > lo) & (o < hi), "top_5pct": o >= hi}
+    return [{"part": k, "n": int(m.sum()), "nse": nse(o[m], s[m]), "kge": kge(o[m], s[m]),
+             "bias": float(np.mean(s[m] - o[m])) if m.any() else np.nan} for k, m in parts.items()]
+
+
+def spike_mask(values: np.ndarray, window: int = 30, z: float = 3.0, min_periods: int = 10) -> np.ndarray:
+    """Spikes of a regular daily series: |x − mean| > z·std in a centred ``window``-day window.
+
+    The window's mean and std are taken over the observed days in it (the point included);
+    windows with fewer than ``min_periods`` observed days flag nothing. NaN days are never spikes.
+    """
+    x = pd.Series(np.asarray(values, dtype=float))
+    roll = x.rolling(window, center=True, min_periods=min_periods)
+    mean, std = roll.mean(), roll.std(ddof=0)
+    with np.errstate(invalid="ignore"):
+        zscore = (x - mean) / std.where(std > 0)
+    return (zscore.abs() > z).fillna(False).to_numpy(dtype=bool)
+
+
+def spike_metrics(obs: np.ndarray, sim: np.ndarray, spikes: np.ndarray) -> list[dict]:
+    """NSE/KGE/r/mean error on spike days vs non-spike days."""
+    o, s = np.asarray(obs, float), np.asarray(sim, float)
+    ok = np.isfinite(o) & np.isfinite(s)
+    rows = []
+    for part, m in (("spikes", ok & spikes), ("non_spikes", ok & ~spikes)):
+        rows.append({"part": part, "n": int(m.sum()), "nse": nse(o[m], s[m]), "kge": kge(o[m], s[m]),
+                     "r": pearson_r(o[m], s[m]), "bias": float(np.mean(s[m] - o[m])) if m.any() else np.nan})
+    return rows
+
+
+# ---------------------------------------------------------------- annual totals
+def annual_totals(times: pd.DatetimeIndex, flux_umol_m2_s: np.ndarray, min_coverage: float = 0.9) -> pd.DataFrame:
+    """Calendar-year totals (g C m-2 yr-1) of a daily flux series.
+
+    Each day contributes flux × 12.011e-6 × 86400 g C m-2. Years with every day present are
+    summed exactly; years with at least ``min_coverage`` of their days present are scaled up
+    from the daily mean (``scaled=True``); sparser years get NaN total but are still listed.
+    """
+    t = pd.DatetimeIndex(times)
+    gc = np.asarray(flux_umol_m2_s, dtype=float) * UMOL_M2_S_TO_GC_M2_DAY
+    frame = pd.DataFrame({"year": t.year, "gc": gc})
+    rows = []
+    for year, g in frame.groupby("year"):
+        days = 366 if calendar.isleap(int(year)) else 365
+        n = int(np.isfinite(g["gc"]).sum())
+        cov = n / days
+        total = np.nan
+        if n == days:
+            total = float(np.nansum(g["gc"]))
+        elif cov >= min_coverage:
+            total = float(np.nanmean(g["gc"]) * days)
+        rows.append({"year": int(year), "n_days": n, "coverage": cov, "scaled": bool(0 < n < days),
+                     "total_gc_m2_yr": total})
+    return pd.DataFrame(rows)
+
+
+def match_srdb(
+    sites: pd.DataFrame, annual: pd.DataFrame, srdb: pd.DataFrame, max_km: float = 5.0
+) -> pd.DataFrame:
+    """Pair each site's annual predicted totals with SRDB annual Rs records within ``max_km``.
+
+    ``annual``: ``site, year, total_gc_m2_yr`` (NaN totals ignored). ``srdb``: ``lat, lon,
+    year`` (study mid-year, may be NaN), ``rs_annual_gc_m2_yr`` and ``record``. For each SRDB
+    record the predicted total of the same calendar year is used when available
+    (``same_year=True``), else the mean over the site's complete predicted years.
+    """
+    from soilco2.sources.grids import haversine_km
+
+    rows = []
+    srdb = srdb[np.isfinite(srdb["rs_annual_gc_m2_yr"].to_numpy(float))]
+    for _, site in sites.iterrows():
+        d = haversine_km(site["lat"], site["lon"], srdb["lat"].to_numpy(float), srdb["lon"].to_numpy(float))
+        near = srdb[d <= max_km].assign(distance_km=d[d <= max_km])
+        if near.empty:
+            continue
+        pred = annual[(annual["site"] == site["site"]) & np.isfinite(annual["total_gc_m2_yr"])]
+        if pred.empty:
+            continue
+        by_year = pred.set_index("year")["total_gc_m2_yr"]
+        for _, rec in near.iterrows():
+            yr = rec.get("year", np.nan)
+            same = np.isfinite(yr) and int(np.floor(yr)) in by_year.index
+            predicted = by_year[int(np.floor(yr))] if same else by_year.mean()
+            rows.append({"site": site["site"], "srdb_record": rec.get("record"), "distance_km": rec["distance_km"],
+                         "srdb_year": yr, "same_year": bool(same),
+                         "pred_years": ",".join(str(y) for y in by_year.index),
+                         "srdb_rs_gc_m2_yr": float(rec["rs_annual_gc_m2_yr"]), "pred_rs_gc_m2_yr": float(predicted)})
+    cols = ["site", "srdb_record", "distance_km", "srdb_year", "same_year", "pred_years",
+            "srdb_rs_gc_m2_yr", "pred_rs_gc_m2_yr"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _agree(o: np.ndarray, p: np.ndarray) -> dict:
+    return {"n": int(o.size), "r": pearson_r(o, p), "bias_gc_m2_yr": float(np.mean(p - o)) if o.size else np.nan,
+            "rmse_gc_m2_yr": float(np.sqrt(np.mean((p - o) ** 2))) if o.size else np.nan,
+            "median_ratio_pred_over_srdb": float(np.median(p / o)) if o.size else np.nan}
+
+
+def site_level_matches(matches: pd.DataFrame) -> pd.DataFrame:
+    """One row per site: median SRDB annual Rs of its nearby records vs the predicted mean annual total."""
+    if matches.empty:
+        return pd.DataFrame(columns=["site", "n_records", "srdb_rs_gc_m2_yr", "pred_rs_gc_m2_yr"])
+    return matches.groupby("site").agg(n_records=("srdb_rs_gc_m2_yr", "size"),
+                                       srdb_rs_gc_m2_yr=("srdb_rs_gc_m2_yr", "median"),
+                                       pred_rs_gc_m2_yr=("pred_rs_gc_m2_yr", "mean")).reset_index()
+
+
+def agreement(matches: pd.DataFrame) -> dict:
+    """Predicted vs SRDB annual Rs: per site (median of nearby records, so a site with many SRDB
+    records does not dominate), for same-year pairs, and over all record pairs."""
+    if matches.empty:
+        return {"n_records": 0, "n_sites": 0}
+    sites = site_level_matches(matches)
+    same = matches[matches["same_year"]]
+    col = lambda t, c: t[c].to_numpy(float)  # noqa: E731
+    out = {"n_records": int(len(matches)), "n_sites": int(len(sites)), "n_same_year": int(len(same))}
+    for label, t in (("sites", sites), ("same_year", same), ("records", matches)):
+        out.update({f"{label}_{k}": v for k, v in _agree(col(t, "srdb_rs_gc_m2_yr"), col(t, "pred_rs_gc_m2_yr")).items()})
+    return out

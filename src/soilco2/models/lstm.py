@@ -1,0 +1,39 @@
+"""Daily multi-site LSTM (S1): dynamic drivers plus static site attributes repeated at every step.
+
+Shape of the daily paper's model (hydroDL style): a linear input layer with ReLU, one LSTM layer,
+dropout, a linear head giving one value per day. ``forward(x_dynamic, x_static)`` takes
+``(batch, time, n_dynamic)`` and ``(batch, n_static)`` and returns ``(batch, time)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class DailyLSTM(nn.Module):
+    def __init__(self, n_dynamic: int, n_static: int, hidden_size: int = 128, dropout: float = 0.2):
+        super().__init__()
+        self.n_dynamic, self.n_static = n_dynamic, n_static
+        self.input_layer = nn.Linear(n_dynamic + n_static, hidden_size)
+        self.lstm = nn.LSTM(hidden_size, hidden_size, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, 1)
+
+    def forward(self, x_dynamic: torch.Tensor, x_static: torch.Tensor) -> torch.Tensor:
+        steps = x_dynamic.shape[1]
+        static = x_static[:, None, :].expand(-1, steps, -1)
+        h = torch.relu(self.input_layer(torch.cat([x_dynamic, static], dim=-1)))
+        out, _ = self.lstm(h)
+        return self.head(self.dropout(out)).squeeze(-1)
+
+
+def weighted_masked_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean of ``weight * (pred - target)**2`` over scored points (weight > 0).
+
+    With weight = 1 this is :func:`soilco2.training.masked_mse`; with weight = 1 / (variance of the
+    site's training target) it is a per-site normalised loss (high-flux sites don't dominate).
+    """
+    scored = weight > 0
+    diff = torch.where(scored, pred - torch.nan_to_num(target), torch.zeros_like(pred))
+    return (weight * diff**2).sum() / scored.sum().clamp_min(1)

@@ -1,0 +1,419 @@
+"""S1 daily pipeline: config → run folder (train an LSTM ensemble, baselines, evaluate, predict).
+
+Run folder (docs/contracts.md, "S1 daily run folder"): config.yaml, scalers.json,
+checkpoints/member_<k>.pt, sites.parquet, metrics.parquet, summary.json, predictions.nc.
+"""
+
+from __future__ import annotations
+
+import json
+import time as _time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pydantic import Field, model_validator
+
+from soilco2.config import StrictModel, dump_config, load_config
+from soilco2.errors import UserError
+from soilco2.pipelines.daily_data import TARGET, TEST, TRAIN, VALIDATION, DailyArrays, build_arrays
+from soilco2.pipelines.daily_data import site_loss_weights
+from soilco2.pipelines.daily_inputs import DailyDataConfig, SplitConfig, load_daily_dataset
+
+MODELS = ("lstm", "q10", "doy_climatology", "random_forest")
+METRIC_NAMES = ("nse", "kge", "kge_2012", "r", "rmse", "bias")
+# The daily paper (Smykalov et al. 2025), 82 COSORE sites, medians.
+PAPER = {"median_test_nse": 0.02, "median_test_kge": 0.30, "median_train_nse": 0.54, "median_train_kge": 0.67,
+         "good_sites": 26, "sites": 82}
+
+
+class ModelConfig(StrictModel):
+    hidden_size: int = Field(128, gt=0)
+    dropout: float = Field(0.2, ge=0, lt=1)
+
+
+class TrainingConfig(StrictModel):
+    window_days: int = Field(30, gt=0, description="scored days per training window")
+    warmup_days: int = Field(60, ge=0, description="unscored days before each window")
+    batch_size: int = Field(64, gt=0)
+    batches_per_epoch: int = Field(40, gt=0)
+    epochs: int = Field(30, gt=0)
+    patience: int = Field(8, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    site_normalised_loss: bool = True
+    ensemble: int = Field(4, gt=0, description="members, seeds seed, seed+1, ...")
+    seed: int = 0
+    threads: int = Field(2, gt=0, le=64)
+
+
+class BaselineConfig(StrictModel):
+    q10: bool = True
+    doy_climatology: bool = True
+    random_forest: bool = True
+    doy_window_days: int = Field(15, ge=0, description="half-width of the circular day-of-year smoother")
+    rf_trees: int = Field(200, gt=0)
+    rf_min_samples_leaf: int = Field(5, gt=0)
+
+
+class TuneConfig(StrictModel):
+    hidden_size: list[int] = Field(default_factory=lambda: [64, 128, 256], min_length=1)
+    dropout: list[float] = Field(default_factory=lambda: [0.0, 0.2, 0.4], min_length=1)
+    window_days: list[int] = Field(default_factory=lambda: [30, 90], min_length=1)
+    seed: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    epochs: int | None = Field(None, gt=0, description="epochs per trial (default: training.epochs)")
+    scheduler_address: str | None = Field(None, description="Dask scheduler, e.g. tcp://host:8786; none = local")
+    n_workers: int = Field(2, gt=0)
+
+    @model_validator(mode="after")
+    def _positive(self):
+        if any(h <= 0 for h in self.hidden_size) or any(w <= 0 for w in self.window_days):
+            raise ValueError("hidden_size and window_days values must be positive")
+        if any(not 0 <= d < 1 for d in self.dropout):
+            raise ValueError("dropout values must lie in [0, 1)")
+        return self
+
+
+class DailyConfig(StrictModel):
+    name: str = "daily"
+    run_dir: str = "runs"
+    data: DailyDataConfig = Field(default_factory=DailyDataConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    baselines: BaselineConfig = Field(default_factory=BaselineConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
+
+
+def performance_class(nse: float, kge: float) -> str:
+    """The daily paper's classes: good = NSE > 0.5 and KGE > 0.3; poor = NSE < 0 or KGE < 0 (or
+    undefined); fair = everything between."""
+    if not (np.isfinite(nse) and np.isfinite(kge)) or nse < 0 or kge < 0:
+        return "poor"
+    return "good" if nse > 0.5 and kge > 0.3 else "fair"
+
+
+# ---------------------------------------------------------------- LSTM training and prediction
+def _torch_setup(threads: int):
+    import torch
+
+    torch.set_num_threads(threads)
+    return torch
+
+
+def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
+    """hydroDL-style sampling: each batch holds random (site, window) pairs, a window being
+    ``warmup_days`` unscored days followed by ``window_days`` scored days inside the training
+    period; returns ``batches(rng)`` for :func:`soilco2.training.train`."""
+    torch = _torch_setup(tc.threads)
+    W, L = tc.window_days, tc.window_days + tc.warmup_days
+    S, T, F = a.x_dynamic.shape
+    xpad = np.concatenate([np.zeros((S, L, F), np.float32), a.x_dynamic], axis=1)
+    ypad = np.concatenate([np.full((S, L), np.nan, np.float32), a.y], axis=1)
+    scored = np.concatenate([np.zeros((S, L), bool), a.split == TRAIN], axis=1)
+    cand_site, cand_day = np.nonzero(a.split == TRAIN)
+    if cand_site.size == 0:
+        raise UserError("no observed training day in any site", field="split")
+    train_end = a.train_end
+    steps = np.arange(L)
+    x_static = torch.from_numpy(a.x_static)
+
+    def batches(rng: np.random.Generator):
+        for _ in range(tc.batches_per_epoch):
+            k = rng.integers(0, cand_site.size, tc.batch_size)
+            s, d = cand_site[k], cand_day[k]
+            end = np.minimum(d + 1 + rng.integers(0, W, tc.batch_size), train_end[s])
+            idx = end[:, None] + steps[None, :]  # padded index of [end - L, end)
+            w = np.where(scored[s[:, None], idx], weights[s][:, None], 0.0).astype(np.float32)
+            w[:, : L - W] = 0.0
+            yield ((torch.from_numpy(xpad[s[:, None], idx]), x_static[s]),
+                   torch.from_numpy(ypad[s[:, None], idx]), torch.from_numpy(w))
+
+    return batches
+
+
+def predict_scaled(model, a: DailyArrays, until: np.ndarray | None = None, chunk: int = 32) -> np.ndarray:
+    """Each site's whole span in one pass (sites left-aligned and batched): ``(site, time)``
+    scaled predictions, NaN outside the span (or after ``until``)."""
+    import torch
+
+    stop = a.stop if until is None else np.minimum(a.stop, until)
+    out = np.full(a.y.shape, np.nan, np.float32)
+    order = np.argsort(stop - a.start)
+    model.eval()
+    with torch.no_grad():
+        for c in range(0, a.n_sites, chunk):
+            sel = order[c : c + chunk]
+            n = int((stop[sel] - a.start[sel]).max())
+            x = np.zeros((sel.size, n, a.x_dynamic.shape[2]), np.float32)
+            for j, i in enumerate(sel):
+                x[j, : stop[i] - a.start[i]] = a.x_dynamic[i, a.start[i] : stop[i]]
+            pred = model(torch.from_numpy(x), torch.from_numpy(a.x_static[sel])).numpy()
+            for j, i in enumerate(sel):
+                out[i, a.start[i] : stop[i]] = pred[j, : stop[i] - a.start[i]]
+    return out
+
+
+def new_model(a: DailyArrays, mc: ModelConfig):
+    from soilco2.models.lstm import DailyLSTM
+
+    return DailyLSTM(a.x_dynamic.shape[2], a.x_static.shape[1], mc.hidden_size, mc.dropout)
+
+
+def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None, show_progress=True,
+                 label="lstm", epochs: int | None = None):
+    """Train one ensemble member; early stopping on the validation days' loss."""
+    torch = _torch_setup(cfg.training.threads)
+    from soilco2.models.lstm import weighted_masked_mse
+    from soilco2.training import set_seed, train
+
+    tc = cfg.training
+    set_seed(seed)
+    model = new_model(a, cfg.model)
+    weights = site_loss_weights(a, tc.site_normalised_loss)
+    val_w = torch.from_numpy(np.where(a.split == VALIDATION, weights[:, None], 0.0).astype(np.float32))
+    y = torch.from_numpy(a.y)
+    if not (a.split == VALIDATION).any():
+        raise UserError("no validation days: raise split.val_fraction or use longer series", field="split.val_fraction")
+
+    def val_loss(m) -> float:
+        pred = torch.from_numpy(np.nan_to_num(predict_scaled(m, a, until=a.test_start)))
+        return float(weighted_masked_mse(pred, y, val_w))
+
+    result = train(model, batch_sampler(a, weights, tc), val_loss, epochs=epochs or tc.epochs, lr=tc.lr,
+                   weight_decay=tc.weight_decay, patience=tc.patience, seed=seed, loss_fn=weighted_masked_mse,
+                   checkpoint=checkpoint, label=label, show_progress=show_progress)
+    return model, result
+
+
+def ensemble_predict(models, a: DailyArrays, scaler) -> dict[str, np.ndarray]:
+    """Ensemble mean and 5–95 % band in µmol m-2 s-1 (members back-transformed first)."""
+    members = np.stack([scaler.inverse_target(predict_scaled(m, a)) for m in models])
+    span = np.isfinite(members[0])
+    band = np.full((2,) + members.shape[1:], np.nan)
+    band[:, span] = np.quantile(members[:, span], [0.05, 0.95], axis=0)
+    return {"lstm": members.mean(0), "lstm_p05": band[0], "lstm_p95": band[1]}
+
+
+# ---------------------------------------------------------------- scoring and run-folder outputs
+def score_predictions(obs: np.ndarray, split: np.ndarray, preds: dict[str, np.ndarray], sites: list[str],
+                      splits: dict[str, tuple[int, ...]] | None = None) -> pd.DataFrame:
+    """Long metrics table: site, model, split, metrics, n, class."""
+    from soilco2.metrics import score
+
+    splits = splits or {"train": (TRAIN, VALIDATION), "test": (TEST,)}
+    rows = []
+    for model in (m for m in MODELS if m in preds):
+        for name, labels in splits.items():
+            sel = np.isin(split, labels)
+            for i, site in enumerate(sites):
+                m = sel[i]
+                rows.append({"site": site, "model": model, "split": name,
+                             **score(obs[i, m], preds[model][i, m], METRIC_NAMES)})
+    table = pd.DataFrame(rows)
+    table["class"] = [performance_class(n, k) for n, k in zip(table["nse"], table["kge"])]
+    return table
+
+
+def summarise(metrics: pd.DataFrame) -> dict:
+    """Medians and means per model and split, the share of good sites, the paper's numbers."""
+    out: dict = {"sites": int(metrics["site"].nunique()), "models": {}, "paper": PAPER}
+    for (model, split), g in metrics.groupby(["model", "split"]):
+        d = out["models"].setdefault(model, {}).setdefault(split, {})
+        for k in ("nse", "kge", "kge_2012", "r", "rmse", "bias"):
+            d[f"median_{k}"] = float(g[k].median())
+            d[f"mean_{k}"] = float(g[k].mean())
+        d["share_good"] = float((g["class"] == "good").mean())
+        d["n_good"] = int((g["class"] == "good").sum())
+    return out
+
+
+_VAR_ATTRS = {
+    "obs": ("observed daily mean soil CO2 efflux (control Rs ports)", "umol m-2 s-1"),
+    "lstm": ("LSTM ensemble mean daily soil CO2 efflux", "umol m-2 s-1"),
+    "lstm_p05": ("LSTM ensemble 5th percentile", "umol m-2 s-1"),
+    "lstm_p95": ("LSTM ensemble 95th percentile", "umol m-2 s-1"),
+    "q10": ("per-site Q10 model on soil temperature (Levenberg-Marquardt)", "umol m-2 s-1"),
+    "doy_climatology": ("per-site day-of-year climatology of training days", "umol m-2 s-1"),
+    "random_forest": ("random forest on the daily features (all sites)", "umol m-2 s-1"),
+    "soil_temp_c": ("soil temperature driver (in-situ or filled)", "degC"),
+}
+
+
+def predictions_dataset(ds: xr.Dataset, a: DailyArrays, preds: dict[str, np.ndarray]) -> xr.Dataset:
+    """CF-NetCDF-ready dataset (site, time) of observations, predictions and split labels."""
+    coords = {"site": a.sites, "time": a.time}
+    out = xr.Dataset(coords=coords)
+    obs = ds[TARGET].transpose("site", "time").values
+    t = np.arange(a.time.size)
+    in_span = (t[None, :] >= a.start[:, None]) & (t[None, :] < a.stop[:, None])
+    out["obs"] = (("site", "time"), np.where(in_span, obs, np.nan).astype(np.float32))
+    for name, values in preds.items():
+        out[name] = (("site", "time"), np.where(in_span, values, np.nan).astype(np.float32))
+    if "soil_temp_c" in ds:
+        out["soil_temp_c"] = (("site", "time"), np.where(in_span, ds["soil_temp_c"].transpose("site", "time").values,
+                                                         np.nan).astype(np.float32))
+    for name, (long_name, units) in _VAR_ATTRS.items():
+        if name in out:
+            out[name].attrs = {"long_name": long_name, "units": units}
+    out["split"] = (("site", "time"), a.split.astype(np.int8))
+    out["split"].attrs = {"long_name": "split of each observed day", "flag_values": np.array([-1, 0, 1, 2], np.int8),
+                          "flag_meanings": "no_observation train validation test"}
+    for c in ("lat", "lon"):
+        if c in ds.coords:
+            out.coords[c] = ("site", ds[c].values.astype(float))
+    out["lat"].attrs = {"units": "degrees_north", "long_name": "latitude", "standard_name": "latitude"}
+    out["lon"].attrs = {"units": "degrees_east", "long_name": "longitude", "standard_name": "longitude"}
+    out["time"].attrs = {"long_name": "day (local standard time)", "standard_name": "time"}
+    out.attrs = {"Conventions": "CF-1.8", "title": "soilco2 S1 daily soil respiration predictions",
+                 "source": "soilco2 daily LSTM ensemble and baselines; data: COSORE (Bond-Lamberty et al. 2020)"}
+    return out
+
+
+def write_predictions(pred: xr.Dataset, path: Path) -> None:
+    enc = {v: {"zlib": True, "complevel": 4} for v in pred.data_vars}
+    enc["time"] = {"units": "days since 1970-01-01", "calendar": "standard", "dtype": "int32"}
+    pred.to_netcdf(path, encoding=enc)
+
+
+def sites_table(ds: xr.Dataset, a: DailyArrays) -> pd.DataFrame:
+    """One row per site: position, attributes, day counts, first test day."""
+    def pick(*names):
+        for n in names:
+            if n in ds.variables:
+                return ds[n].values
+        return np.full(a.n_sites, np.nan)
+
+    test_start = [a.time[np.argmax(a.split[i] == TEST)] if (a.split[i] == TEST).any() else pd.NaT
+                  for i in range(a.n_sites)]
+    return pd.DataFrame({
+        "site": a.sites, "lat": pick("lat", "lat_deg").astype(float), "lon": pick("lon", "lon_deg").astype(float),
+        "elevation_m": pick("elevation_m").astype(float), "igbp": pick("igbp").astype(str),
+        "mat_c": pick("mat_c").astype(float), "map_mm": pick("map_mm").astype(float),
+        "soc_mg_ha": pick("soc_mg_ha").astype(float), "whc_mm": pick("whc_mm").astype(float),
+        "n_obs_days": (a.split >= 0).sum(1), "n_train_days": np.isin(a.split, (TRAIN, VALIDATION)).sum(1),
+        "n_test_days": (a.split == TEST).sum(1), "test_start": pd.to_datetime(test_start)})
+
+
+# ---------------------------------------------------------------- the run
+def load_run_config(run: str | Path) -> DailyConfig:
+    """The config a run folder was trained with; a folder from another config version is an error."""
+    run = Path(run)
+    if not run.is_dir():
+        raise UserError("run folder not found", file=run)
+    return load_config(run / "config.yaml", DailyConfig)
+
+
+def prepare(cfg: DailyConfig, scaler=None, *, ds: xr.Dataset | None = None,
+            cosore_dir=None) -> tuple[xr.Dataset, DailyArrays, dict]:
+    """The dataset (built, or given) and its model-ready arrays."""
+    if ds is None:
+        ds = load_daily_dataset(cfg.data, cosore_dir=cosore_dir)
+    a, scaler = build_arrays(ds, split=cfg.split, warmup_days=cfg.training.warmup_days, scaler=scaler)
+    return ds, a, scaler
+
+
+def finish_run(run: Path, cfg: DailyConfig, ds, a: DailyArrays, models, scalers, extra: dict) -> dict:
+    """Baselines, metrics, summary and predictions for a run folder."""
+    from soilco2.pipelines.daily_baselines import run_baselines
+
+    preds = ensemble_predict(models, a, scalers)
+    preds.update(run_baselines(ds, a, cfg.baselines, seed=cfg.training.seed))
+    obs = ds[TARGET].transpose("site", "time").values
+    metrics = score_predictions(obs, a.split, preds, a.sites)
+    metrics.to_parquet(run / "metrics.parquet", index=False)
+    summary = summarise(metrics) | extra
+    (run / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    write_predictions(predictions_dataset(ds, a, preds), run / "predictions.nc")
+    sites_table(ds, a).to_parquet(run / "sites.parquet", index=False)
+    return summary
+
+
+def train_run(cfg: DailyConfig, out: str | Path | None = None, *, show_progress: bool = True,
+              ds: xr.Dataset | None = None) -> Path:
+    """Train the ensemble and write the whole run folder; returns its path. ``ds`` replaces the
+    dataset the config would build (tests, notebooks)."""
+    run = Path(out) if out else Path(cfg.run_dir) / cfg.name
+    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    t0 = _time.perf_counter()
+    ds, a, scalers = prepare(cfg, ds=ds)
+    dump_config(cfg, run / "config.yaml")
+    scalers.to_json(run / "scalers.json")
+    t1 = _time.perf_counter()
+    models, history = [], []
+    for k in range(cfg.training.ensemble):
+        ck = run / "checkpoints" / f"member_{k}.pt"
+        m, res = train_member(a, cfg, cfg.training.seed + k, checkpoint=ck, show_progress=show_progress,
+                              label=f"member {k + 1}/{cfg.training.ensemble}")
+        models.append(m)
+        history.append({"member": k, "best_epoch": res.best_epoch, "best_val_loss": res.best_val_loss})
+    t2 = _time.perf_counter()
+    extra = {"members": history, "prepare_seconds": t1 - t0, "train_seconds": t2 - t1,
+             "dynamic_features": a.dynamic_features, "static_features": a.static_features}
+    summary = finish_run(run, cfg, ds, a, models, scalers, extra)
+    summary["total_seconds"] = _time.perf_counter() - t0
+    (run / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return run
+
+
+def _load_scaler(run: Path):
+    from soilco2.prep.transforms import FeatureScaler
+
+    return FeatureScaler.from_json(run / "scalers.json")
+
+
+def load_members(run: Path, cfg: DailyConfig, a: DailyArrays) -> list:
+    """Checkpoints of a run as models; shape mismatches mean an incompatible run folder."""
+    torch = _torch_setup(cfg.training.threads)
+    files = sorted((run / "checkpoints").glob("member_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    if not files:
+        raise UserError("no checkpoints/member_<k>.pt in the run folder", file=run)
+    models = []
+    for f in files:
+        m = new_model(a, cfg.model)
+        try:
+            m.load_state_dict(torch.load(f, weights_only=True))
+        except (RuntimeError, KeyError) as err:
+            raise UserError(f"checkpoint does not fit the run's config ({str(err).splitlines()[0]})", file=f) from None
+        models.append(m)
+    return models
+
+
+def evaluate_run(run: str | Path, *, ds: xr.Dataset | None = None) -> dict:
+    """Rebuild the dataset, reload scalers and checkpoints, re-score; rewrites the outputs."""
+    run = Path(run)
+    cfg = load_run_config(run)
+    scalers = _load_scaler(run)
+    ds, a, scalers = prepare(cfg, scalers, ds=ds)
+    models = load_members(run, cfg, a)
+    old = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
+    keep = {k: old[k] for k in ("members", "prepare_seconds", "train_seconds", "total_seconds") if k in old}
+    return finish_run(run, cfg, ds, a, models, scalers,
+                      keep | {"dynamic_features": a.dynamic_features, "static_features": a.static_features})
+
+
+def predict_run(run: str | Path, cosore_dir: str | Path | None, out: str | Path | None = None, *,
+                ds: xr.Dataset | None = None) -> Path:
+    """Apply a trained run to the datasets of another COSORE-layout directory (new sites): writes
+    predictions.nc and, where there are observations, metrics.parquet (split 'all' = every
+    observed day, and train/test on the same temporal split)."""
+    run = Path(run)
+    cfg = load_run_config(run)
+    scalers = _load_scaler(run)
+    ds, a, scalers = prepare(cfg, scalers, ds=ds, cosore_dir=cosore_dir)
+    models = load_members(run, cfg, a)
+    t0 = _time.perf_counter()
+    preds = ensemble_predict(models, a, scalers)
+    seconds = _time.perf_counter() - t0
+    dest = Path(out) if out else run / "predict" / (Path(cosore_dir).resolve().name if cosore_dir else "dataset")
+    dest.mkdir(parents=True, exist_ok=True)
+    obs = ds[TARGET].transpose("site", "time").values
+    splits = {"all": (TRAIN, VALIDATION, TEST), "train": (TRAIN, VALIDATION), "test": (TEST,)}
+    metrics = score_predictions(obs, a.split, preds, a.sites, splits)
+    metrics.to_parquet(dest / "metrics.parquet", index=False)
+    write_predictions(predictions_dataset(ds, a, preds), dest / "predictions.nc")
+    sites_table(ds, a).to_parquet(dest / "sites.parquet", index=False)
+    summary = summarise(metrics) | {"predict_seconds": seconds, "run": str(run), "cosore": str(cosore_dir)}
+    (dest / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return dest

@@ -1,0 +1,91 @@
+"""The S2 config (YAML → pydantic; unknown keys rejected)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from soilco2.config import StrictModel
+
+TORCH_MODELS = ("pastfuture_lstm", "oneway_lstm", "mlp_past", "mlp_pastfuture")
+Q10_MODELS = ("q10", "q10_swc_power", "q10_swc_logistic", "lloyd_taylor")
+
+
+class SiteSection(StrictModel):
+    name: str = "site"
+    source: Literal["cosore", "hn1_chamber"] = "cosore"
+    dataset: str | None = None  # COSORE dataset (source: cosore)
+    tower_site: str | None = None  # us-wkg | us-whs | us-hn1 | us-bi1
+    tower_drivers: list[str] = []  # drivers taken from the tower files (e.g. precip_mm)
+    era5_precip_fill: bool = True  # fill precipitation gaps with ERA5 daily / steps per day
+    interval: Literal["30min", "1h"] | None = None  # None: the site's native interval
+    driver_gap_fill_hours: float = Field(6.0, ge=0)  # interpolate soil T / SWC / air T gaps up to this long
+    start: str | None = None
+    end: str | None = None
+
+
+class InputsSection(StrictModel):
+    past: list[str] | Literal["auto"] = ["soil_temp_c", "swc_m3_m3", "precip_mm"]
+    future: list[str] | Literal["auto"] = ["soil_temp_c"]
+    future_hours: float = Field(24.0, ge=0)
+
+
+class ScenarioSection(StrictModel):
+    run: list[Literal["interpolation", "extrapolation"]] = ["interpolation", "extrapolation"]
+    holdout_start: str | None = None  # default: the last wet 6 months (see prep.subdaily.default_holdout)
+    holdout_end: str | None = None
+    holdout_months: int = Field(6, ge=1)
+
+
+class SweepSection(StrictModel):
+    past_hours: list[float] = [12, 24, 36, 48, 84, 168]
+
+
+class SearchSection(StrictModel):
+    past_hours: float = 24.0  # the search runs at this past length, the sweep reuses the winner
+    hidden: list[int] = [16, 32]
+    lr: list[float] = [3e-3]
+
+
+class TrainSection(StrictModel):
+    epochs: int = Field(30, ge=1)
+    patience: int = Field(6, ge=1)
+    batch_size: int = Field(256, ge=8)
+    batches_per_epoch: int = Field(40, ge=1)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    target_transform: Literal["none", "log", "arcsinh"] = "log"
+    max_val_samples: int = Field(4000, ge=10)
+    threads: int = Field(1, ge=1, le=4)
+
+
+class MISection(StrictModel):
+    drivers: list[str] | None = None  # default: the model drivers present
+    max_lag_hours: float = Field(24.0, gt=0)
+    bins: int = Field(50, ge=2)
+
+
+class PulseSection(StrictModel):
+    dry_days: float = 7.0
+    dry_max_mm: float = 1.0
+    min_rain_mm: float = 5.0
+    window_hours: float = 48.0
+
+
+class SubdailyConfig(StrictModel):
+    site: SiteSection
+    data_root: str | None = None
+    out_dir: str = "runs/subdaily"
+    seed: int = 0
+    models: list[Literal["pastfuture_lstm", "oneway_lstm", "mlp_past", "mlp_pastfuture",
+                         "q10", "q10_swc_power", "q10_swc_logistic", "lloyd_taylor"]] = \
+        list(TORCH_MODELS + Q10_MODELS)
+    inputs: InputsSection = InputsSection()
+    scenarios: ScenarioSection = ScenarioSection()
+    sweep: SweepSection = SweepSection()
+    search: SearchSection = SearchSection()
+    train: TrainSection = TrainSection()
+    mi: MISection = MISection()
+    rain_pulses: PulseSection = PulseSection()
+    show_progress: bool = True

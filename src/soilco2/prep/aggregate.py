@@ -1,0 +1,132 @@
+"""Aggregate chamber records to regular intervals (30 min, 1 h, daily, ...).
+
+Flux: records are binned by ``floor(time, interval)``; each port's records in a bin are
+averaged first, then the port means are averaged (so a port sampled more often does not
+dominate). ``flux_n`` counts the records behind a value, ``flux_ports`` the ports.
+Drivers follow the same two-stage mean. At daily (or longer) scale, temperatures also get
+``_min``/``_max`` over the records of the bin. Precipitation is a total: the per-timestamp
+mean over ports, summed over the bin.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+# CSR driver columns: soil temperature / moisture at depth (cm), air temperature, light, ...
+_DEPTH_RE = re.compile(r"^CSR_(T|SM)(\d+(?:\.\d+)?)$")
+DRIVER_FIXED = ("CSR_TAIR", "CSR_TAIR_AMB", "CSR_PAR", "CSR_PAR_AMB", "CSR_PRECIP", "CSR_RH", "CSR_VPD",
+                "CSR_WTD", "CSR_WIND", "CSR_SOIL_O2", "CSR_TWATER")
+PRECIP_COLUMNS = ("CSR_PRECIP", "precip_mm")
+# Standard driver names (docs/contracts.md) and their temperature flag.
+STANDARD_DRIVERS = ("soil_temp_c", "swc_m3_m3", "air_temp_c", "par_umol_m2_s", "rh_pct", "precip_mm")
+TEMPERATURE_COLUMNS = ("soil_temp_c", "air_temp_c")
+
+
+def sensor_depth_cm(column: str) -> tuple[str, float] | None:
+    """('T'|'SM', depth in cm) for ``CSR_T5``/``CSR_SM10``-style columns, else None."""
+    m = _DEPTH_RE.match(column)
+    return (m.group(1), float(m.group(2))) if m else None
+
+
+def driver_columns(columns) -> list[str]:
+    """The in-situ driver columns present (CSR names and standard names)."""
+    return [c for c in columns if sensor_depth_cm(c) or c in DRIVER_FIXED or c in STANDARD_DRIVERS]
+
+
+def is_temperature(column: str) -> bool:
+    d = sensor_depth_cm(column)
+    return column in TEMPERATURE_COLUMNS or column in ("CSR_TAIR", "CSR_TAIR_AMB", "CSR_TWATER") or (d is not None and d[0] == "T")
+
+
+def aggregate(records: pd.DataFrame, interval: str = "1D", *, min_max: bool | None = None) -> pd.DataFrame:
+    """Aggregate cleaned records (``time``, ``port``, ``flux_umol_m2_s``, drivers) to ``interval``.
+
+    Returns a frame indexed by interval start (``time``) with ``flux_umol_m2_s``, ``flux_n``,
+    ``flux_ports``, driver means, and ``<temp>_min``/``<temp>_max`` when ``min_max`` (default:
+    intervals of a day or longer). Only intervals with at least one flux record appear.
+    """
+    step = pd.Timedelta(pd.tseries.frequencies.to_offset(interval))
+    if min_max is None:
+        min_max = step >= pd.Timedelta("1D")
+    drivers = driver_columns(records.columns)
+    precip = [c for c in drivers if c in PRECIP_COLUMNS]
+    means = [c for c in drivers if c not in PRECIP_COLUMNS]
+    if records.empty:
+        cols = ["flux_umol_m2_s", "flux_n", "flux_ports", *means, *precip]
+        return pd.DataFrame(columns=cols, index=pd.DatetimeIndex([], name="time"))
+
+    t = pd.DatetimeIndex(records["time"])
+    work = records[["port", "flux_umol_m2_s", *means]].copy()
+    work["bin"] = t.floor(step)
+    by_port = work.groupby(["bin", "port"], sort=False)
+    stage1 = by_port[["flux_umol_m2_s", *means]].mean()
+    stage1["n"] = by_port.size()
+    g2 = stage1.groupby(level="bin")
+    out = g2[["flux_umol_m2_s", *means]].mean()
+    out["flux_n"] = g2["n"].sum().astype("int64")
+    out["flux_ports"] = g2.size().astype("int64")
+
+    if min_max:
+        temps = [c for c in means if is_temperature(c)]
+        if temps:
+            g = work.groupby("bin", sort=False)[temps]
+            out = out.join(g.min().add_suffix("_min")).join(g.max().add_suffix("_max"))
+    if precip:
+        per_ts = records[["time", *precip]].groupby("time").mean()  # mean over ports per timestamp
+        per_ts["bin"] = pd.DatetimeIndex(per_ts.index).floor(step)
+        totals = per_ts.groupby("bin")[precip].sum(min_count=1)
+        out = out.join(totals)
+
+    out.index.name = "time"
+    out = out.sort_index()
+    order = ["flux_umol_m2_s", "flux_n", "flux_ports"]
+    return out[order + [c for c in out.columns if c not in order]]
+
+
+def pick_standard_drivers(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Add the standard driver columns (docs/contracts.md) from the shallowest usable sensor.
+
+    Soil temperature and moisture: the shallowest ``CSR_T<d>``/``CSR_SM<d>`` with d > 0 cm
+    whose coverage is at least half that of the best-covered sensor (``d = 0`` is used only
+    when nothing deeper exists). Air temperature: ``CSR_TAIR``, else ``CSR_TAIR_AMB``; PAR:
+    ``CSR_PAR``, else ``CSR_PAR_AMB``. Returns the frame and the chosen depths (cm).
+    """
+    out = records.copy()
+    depths: dict[str, float] = {}
+    for kind, name, depth_name in (("T", "soil_temp_c", "soil_temp_depth_cm"), ("SM", "swc_m3_m3", "swc_depth_cm")):
+        cands = []
+        for c in records.columns:
+            d = sensor_depth_cm(c)
+            if d and d[0] == kind:
+                cover = float(records[c].notna().mean()) if len(records) else 0.0
+                if cover > 0:
+                    cands.append((d[1], c, cover))
+        if not cands:
+            continue
+        best = max(c[2] for c in cands)
+        usable = [c for c in cands if c[2] >= 0.5 * best]
+        deep = [c for c in usable if c[0] > 0] or usable
+        depth, col, _ = min(deep)
+        out[name] = records[col].astype(float)
+        depths[depth_name] = depth
+    for name, cols in (("air_temp_c", ("CSR_TAIR", "CSR_TAIR_AMB")), ("par_umol_m2_s", ("CSR_PAR", "CSR_PAR_AMB")),
+                       ("rh_pct", ("CSR_RH",)), ("precip_mm", ("CSR_PRECIP",))):
+        for c in cols:
+            if c in records.columns and records[c].notna().any():
+                out[name] = records[c].astype(float)
+                break
+    return out, depths
+
+
+def nan_fraction(s: pd.Series) -> float:
+    return float(np.mean(~np.isfinite(s.to_numpy(dtype=float)))) if len(s) else 1.0
+
+
+def daily_table(*args, **kwargs):
+    """Alias of :func:`soilco2.sources.cosore.daily_table` (the COSORE daily table and accounting)."""
+    from soilco2.sources.cosore import daily_table as _daily_table
+
+    return _daily_table(*args, **kwargs)

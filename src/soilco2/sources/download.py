@@ -1,0 +1,134 @@
+"""Download the public data sets from their official GitHub repositories, with checksums.
+
+Each source is a list of files pinned to a commit, each with its SHA-256 (the registry in
+``soilco2.sources.registry``). A file already present with the right checksum is not fetched
+again (the cache); a download is written to a temporary name, verified, then moved in place,
+so an interrupted or corrupted download never looks complete. ``base_url`` (or the
+environment variable ``SOILCO2_DOWNLOAD_URL``) replaces ``https://raw.githubusercontent.com``,
+e.g. for a mirror or the offline tests.
+
+Generic helpers for other sources: :func:`fetch` (one URL, one checksum) and
+:func:`download_files` (a registry of files under one destination).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from soilco2.errors import UserError
+
+GITHUB_RAW = "https://raw.githubusercontent.com"
+ENV_URL = "SOILCO2_DOWNLOAD_URL"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a source: where it lives upstream and where it goes locally."""
+
+    local: str  # path under the source's destination folder
+    repo: str  # owner/name on GitHub
+    commit: str  # commit (or tag) the file is pinned to
+    remote: str  # path inside the repository
+    sha256: str
+
+    def url(self, base_url: str | None = None) -> str:
+        base = (base_url or os.environ.get(ENV_URL) or GITHUB_RAW).rstrip("/")
+        return f"{base}/{self.repo}/{self.commit}/{self.remote}"
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch(url: str, dest: Path, sha256: str | None = None, *, session=None, timeout: float = 60) -> bool:
+    """Download ``url`` to ``dest`` unless it is already there with checksum ``sha256``.
+
+    Returns True when a download happened. Raises :class:`UserError` on HTTP errors, network
+    failures and checksum mismatches (the bad download is removed).
+    """
+    if dest.is_file() and (sha256 is None or sha256_of(dest) == sha256):
+        return False
+    import requests
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    http = session or requests
+    try:
+        with http.get(url, stream=True, timeout=timeout) as resp:
+            if resp.status_code != 200:
+                raise UserError(f"download failed: HTTP {resp.status_code} for {url}", file=dest)
+            with open(tmp, "wb") as f:
+                for block in resp.iter_content(1 << 20):
+                    f.write(block)
+    except requests.RequestException as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"download failed ({exc.__class__.__name__}) for {url}; are you online?", file=dest) from None
+    if sha256 is not None:
+        got = sha256_of(tmp)
+        if got != sha256:
+            tmp.unlink(missing_ok=True)
+            raise UserError(f"checksum mismatch for {url}: expected sha256 {sha256[:12]}..., got {got[:12]}...",
+                            file=dest, field="sha256")
+    tmp.replace(dest)
+    return True
+
+
+def download_files(files: list[RemoteFile], dest: Path, *, base_url: str | None = None, progress: bool = True,
+                   label: str = "Downloading") -> dict[str, int]:
+    """Fetch every file of a registry under ``dest``; returns counts ``downloaded``/``cached``."""
+    import requests
+
+    counts = {"downloaded": 0, "cached": 0}
+    with requests.Session() as session:
+        for item in _progress(files, label, progress):
+            got = fetch(item.url(base_url), dest / item.local, item.sha256, session=session)
+            counts["downloaded" if got else "cached"] += 1
+    return counts
+
+
+def sources() -> dict[str, list[RemoteFile]]:
+    """Registered sources: name -> files (see ``soilco2.sources.registry``)."""
+    from soilco2.sources import registry
+
+    return {"cosore": registry.cosore_files(), "srdb": registry.srdb_files()}
+
+
+def download(name: str, dest_root: str | Path | None = None, *, base_url: str | None = None,
+             progress: bool = True) -> dict[str, int]:
+    """Download source ``name`` (``cosore``, ``srdb``) into ``<dest_root>/<name>``.
+
+    ``dest_root`` defaults to the data root (``SOILCO2_DATA`` or the per-user data dir).
+    """
+    from soilco2.paths import data_root
+
+    table = sources()
+    if name not in table:
+        raise UserError(f"unknown source {name!r}; choose one of {', '.join(table)} or 'all'", field="source")
+    root = Path(dest_root).expanduser() if dest_root else data_root(must_exist=False)
+    return download_files(table[name], root / name, base_url=base_url, progress=progress, label=f"Downloading {name}")
+
+
+def registry_entries(folder: Path) -> dict[str, str]:
+    """``relative path -> sha256`` for every file under ``folder`` (to (re)write the registry)."""
+    return {p.relative_to(folder).as_posix(): sha256_of(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _progress(items, label: str, show: bool):
+    if not show:
+        yield from items
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(label, total=len(items))
+        for item in items:
+            yield item
+            bar.advance(task)

@@ -1,0 +1,121 @@
+"""The daily report on a synthetic run folder (contracts.md layout): files, tables, self-containment,
+bad input, and the page in a real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from daily_run_factory import make_run
+from soilco2.commands.daily_report import report
+from soilco2.errors import UserError
+from soilco2.report.build import build_report
+
+N_SITES = 9
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    run = make_run(tmp_path_factory.mktemp("run") / "synthetic", n_sites=N_SITES)
+    index = build_report(run)
+    return run, index
+
+
+def test_report_files_and_tables(built):
+    run, index = built
+    out = run / "report"
+    assert index == out / "index.html" and index.stat().st_size > 50_000
+    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert {"site_map.png", "series.png", "temperature_response.png", "metrics_vs_obs_days.png",
+            "extremes_spikes.png", "mat_map.png", "annual_vs_srdb.png"} <= set(pngs)
+    per_site = pd.read_parquet(out / "tables" / "per_site.parquet")
+    assert len(per_site) == N_SITES and per_site["site"].is_unique
+    for col in ("n_obs_days", "acf_1", "acf_182", "acf_365", "summer_minus_winter_umol_m2_s", "pet_mm_yr",
+                "aridity_pet_p", "test_nse", "class"):
+        assert col in per_site
+    assert (per_site["acf_365"] > 0.3).all()  # synthetic flux is strongly annual
+    corr = pd.read_parquet(out / "tables" / "correlations.parquet")
+    assert set(corr["outliers"]) == {"kept", "iqr_removed"}
+    assert set(corr.loc[corr["outliers"] == "iqr_removed", "metric"]) == {"test_nse"}
+    ext = pd.read_parquet(out / "tables" / "extremes.parquet")
+    assert set(ext["part"]) == {"bottom_5pct", "middle_90pct", "top_5pct"}
+    spk = pd.read_parquet(out / "tables" / "spikes.parquet")
+    assert (spk.loc[(spk.part == "spikes") & (spk.split == "train"), "n"] > 0).all()  # factory adds pulses
+    summary = pd.read_parquet(out / "tables" / "summary.parquet")
+    assert {"lstm", "q10", "doy_climatology", "random_forest"} <= set(summary["model"])
+    assert summary["model"].str.startswith("paper").sum() == 2
+
+
+def test_report_matches_srdb_and_uses_grids(built, data_root):
+    run, _ = built
+    matches = pd.read_parquet(run / "report" / "tables" / "srdb_matches.parquet")
+    assert set(matches["site"]) == {"d2019_SITE_00"}  # only the Harvard Forest site lies near SRDB records
+    assert (matches["distance_km"] <= 5).all() and (matches["srdb_rs_gc_m2_yr"] > 0).all()
+    per_site = pd.read_parquet(run / "report" / "tables" / "per_site.parquet").set_index("site")
+    assert 400 < per_site.loc["d2019_SITE_00", "pet_mm_yr"] < 1000  # Hargreaves at 42.5° N, temperate
+    diag = json.loads((run / "report" / "diagnostics.json").read_text())
+    assert diag["srdb_agreement"]["n_sites"] == 1
+
+
+def test_report_is_self_contained(built):
+    _, index = built
+    text = index.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", text)
+    assert "<link rel=\"stylesheet\"" not in text
+    assert text.count("data:image/png;base64,") >= 9
+    rows = re.search(r'<table id="site-table".*?<tbody>(.*?)</tbody>', text, re.S).group(1)
+    assert rows.count("<tr") == N_SITES
+    for needle in ("02f32e8", "0.02", "26 of 82", "seed", "Hargreaves"):
+        assert needle in text
+
+
+def test_bad_run_folder_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="run folder not found"):
+        build_report(tmp_path / "nope")
+    run = make_run(tmp_path / "r", n_sites=3, years=2)
+    (run / "metrics.parquet").unlink()
+    with pytest.raises(UserError, match="metrics.parquet"):
+        build_report(run)
+
+
+def test_cli_command(tmp_path):
+    run = make_run(tmp_path / "r", n_sites=3, years=2)
+    app = typer.Typer()
+    app.command("report")(report)
+    app.command("other")(lambda: None)
+    res = CliRunner().invoke(app, ["report", str(run), "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "rep" / "index.html").is_file()
+
+
+def _browser_available() -> bool:
+    return bool(shutil.which("chromedriver") or os.path.exists("/usr/bin/chromedriver")) and bool(
+        shutil.which("chromium") or os.path.exists("/usr/bin/chromium"))
+
+
+@pytest.mark.browser
+def test_page_in_headless_chromium(built, tmp_path):
+    if not _browser_available():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("chromium/chromedriver missing in CI (run scripts/ensure-chromium.sh)")
+        pytest.skip("chromium/chromedriver not installed")
+    from soilco2.report.browser import check_page
+
+    _, index = built
+    shot = tmp_path / "report.png"
+    res = check_page(index, screenshot=shot)
+    assert res.console_errors == [], res.console_all
+    assert res.n_images >= 9 and res.broken_images == []
+    assert res.table_rows == N_SITES
+    assert sorted(res.sorted_first_cells, reverse=True) == res.sorted_first_cells  # clicked twice: descending
+    assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    keep = os.environ.get("SOILCO2_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, os.path.join(keep, "report-screenshot.png"))

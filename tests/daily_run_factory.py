@@ -35,10 +35,10 @@ def make_run(root: Path, n_sites: int = 9, seed: int = 0, years: int = 3) -> Pat
     nt = time.size
     doy = time.day_of_year.to_numpy()
     names = [f"d2019_SITE_{i:02d}" for i in range(n_sites)]
-    lats = np.array([45.0, 52.0, -35.0, 38.0, 10.0, 64.0, 33.0, -20.0, 48.0, 40.0, 55.0, 25.0])[:n_sites]
+    lats = np.resize([45.0, 52.0, -35.0, 38.0, 10.0, 64.0, 33.0, -20.0, 48.0, 40.0, 55.0, 25.0], n_sites)
     lons = np.linspace(-120, 140, n_sites)
     lats[0], lons[0] = 42.54, -72.17  # Harvard Forest: SRDB has annual Rs records within a few km
-    noise_sd = np.array([0.1, 0.15, 0.2, 0.6, 0.8, 0.9, 2.5, 3.0, 4.0, 0.3, 0.5, 1.0])[:n_sites]
+    noise_sd = np.resize([0.1, 0.15, 0.2, 0.6, 0.8, 0.9, 2.5, 3.0, 4.0, 0.3, 0.5, 1.0], n_sites)
     shape = (n_sites, nt)
     obs, lstm, temp = (np.full(shape, np.nan) for _ in range(3))
     split = np.full(shape, -1, dtype=np.int8)
@@ -89,7 +89,7 @@ def make_run(root: Path, n_sites: int = 9, seed: int = 0, years: int = 3) -> Pat
     test_start = [time[np.flatnonzero(split[i] == 2)[0]] for i in range(n_sites)]
     sites = pd.DataFrame({
         "site": names, "lat": lats, "lon": lons, "elevation_m": rng.uniform(0, 1500, n_sites),
-        "igbp": ["ENF", "DBF", "GRA", "CRO", "EBF", "ENF", "SAV", "GRA", "MF", "DBF", "OSH", "WSA"][:n_sites],
+        "igbp": np.resize(["ENF", "DBF", "GRA", "CRO", "EBF", "ENF", "SAV", "GRA", "MF", "DBF", "OSH", "WSA"], n_sites),
         "mat_c": rng.uniform(-2, 25, n_sites), "map_mm": rng.uniform(200, 2200, n_sites),
         "soc_mg_ha": rng.uniform(20, 120, n_sites), "whc_mm": rng.uniform(50, 250, n_sites),
         "n_obs_days": n_obs, "n_train_days": (split >= 0).sum(1) - (split == 2).sum(1),

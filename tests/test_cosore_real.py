@@ -88,6 +88,9 @@ def test_daily_table_accounting_closes_and_cache(cosore_root):
 
 def test_flat_layout_matches_package_layout(cosore_root, tmp_path):
     flat = flat_copy(cosore_root, tmp_path / "flat")
+    # the name csr_make_release() uses: datasets/data_<name>.csv
+    name = "d20190526_MINIONS_IMNH"
+    (flat / "datasets" / name / "data.csv").rename(flat / "datasets" / f"data_{name}.csv")
     meta = list_datasets(flat)
     assert list(meta["dataset"]) == ["d20190526_MINIONS_IMNH", "d20200221_MATHES"] and meta["has_data"].all()
     for name in meta["dataset"]:
@@ -96,3 +99,13 @@ def test_flat_layout_matches_package_layout(cosore_root, tmp_path):
         assert acc_a.as_row() == acc_b.as_row()
         pd.testing.assert_series_equal(a["time"], b["time"])
         np.testing.assert_allclose(a["flux_umol_m2_s"], b["flux_umol_m2_s"])
+
+
+def test_percentile_filter_in_load_records_matches_daily_table(cosore_root):
+    """The per-IGBP 1st/99th percentile bounds are pooled over all datasets of a class; a single
+    dataset loaded with the filter loses exactly the records the daily build drops."""
+    _, acc = daily_table(cosore_root, progress=False)
+    rec, one = load_records("d20190617_SCOTT_WKG", cosore_root, percentile_filter=True)
+    row = acc.set_index("dataset").loc["d20190617_SCOTT_WKG"]
+    assert one.dropped["igbp_percentile"] == row["dropped_igbp_percentile"] > 0
+    assert one.kept == row["kept"] == len(rec)

@@ -152,3 +152,15 @@ def test_table_and_netcdf_round_trip(tmp_path):
     assert back["soil_temp_c"].attrs["units"] == "degC"
     assert json.loads(back.attrs["dynamic_features"]) == ds.attrs["dynamic_features"]
     back.close()
+
+
+def test_site_without_climatology_cell_is_skipped():
+    table, meta = synthetic()
+
+    def sea_for_b(lat, lon):
+        out = monthly_at(lat, lon)
+        out.loc[out["point"] == 1, "temp_c"] = np.nan  # site B: no land cell in range
+        return out
+
+    ds = assemble_daily_dataset(DailyDataConfig(), table, meta, monthly_at=sea_for_b, site_attributes=site_attributes)
+    assert list(ds.site.values) == ["A"] and "climatology" in json.loads(ds.attrs["skipped_sites"])["B"]

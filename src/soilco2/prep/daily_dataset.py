@@ -1,6 +1,6 @@
 """The S1 daily dataset: a ``(site, time)`` xarray Dataset of target, drivers and static attributes.
 
-``build_daily_dataset(cfg)`` reads COSORE (via :func:`soilco2.prep.aggregate.daily_table`) and the
+``build_daily_dataset(cfg)`` reads COSORE (via :func:`soilco2.sources.cosore.daily_table`) and the
 grids (via :mod:`soilco2.sources.grids`), then :func:`assemble_daily_dataset` does the rest without
 touching files (so it also runs on synthetic tables). See ``docs/daily_data.md``.
 """
@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from pydantic import Field
 
-from soilco2.config import StrictModel
 from soilco2.errors import UserError
 from soilco2.prep import gaps
+from soilco2.prep.daily_config import DailyDataConfig, ProvidersConfig  # noqa: F401 (public here too)
 from soilco2.prep.drivers import (
-    INSITU_DRIVERS,
     AstronomyProvider,
     ClimatologyProvider,
     DriverVar,
@@ -28,7 +25,6 @@ from soilco2.prep.drivers import (
 )
 
 TARGET = "flux_umol_m2_s"
-InSituName = Literal["soil_temp_c", "swc_m3_m3", "air_temp_c", "par_umol_m2_s", "rh_pct", "precip_mm"]
 
 # IGBP classes (codes) of the COSORE vocabulary; one-hot columns are always all of these.
 IGBP_CODES = ["ENF", "EBF", "DNF", "DBF", "MF", "CSH", "OSH", "WSA", "SAV", "GRA", "WET", "CRO", "URB", "OTHER"]
@@ -41,7 +37,7 @@ _IGBP_TEXT = {
     "open shrublands": "OSH", "woody savanna": "WSA", "woody savannas": "WSA", "savanna": "SAV",
     "savannas": "SAV", "grassland": "GRA", "grasslands": "GRA", "wetland": "WET",
     "permanent wetlands": "WET", "cropland": "CRO", "croplands": "CRO", "urban": "URB",
-    "desert woodland": "OSH",  # sparse desert woody cover: nearest IGBP class
+    "desert woodland": "SAV",  # as soilco2.sources.cosore: 10-30 % tree cover is IGBP savanna
 }
 STATIC_VARS = {
     "lat_deg": ("degrees_north", "site latitude"),
@@ -52,30 +48,6 @@ STATIC_VARS = {
     "soc_mg_ha": ("Mg C ha-1", "soil organic carbon stock 0-30 cm (Sanderman et al. 2017)"),
     "whc_mm": ("mm", "soil water-holding capacity (BIOME4 input data)"),
 }
-
-
-class ProvidersConfig(StrictModel):
-    insitu: bool = True
-    climatology: bool = True
-    astronomy: bool = True
-    era5: bool = False  # online; off by default
-
-
-class DailyDataConfig(StrictModel):
-    """Keys of the ``data:`` section of the daily config."""
-
-    data_root: str | None = None
-    providers: ProvidersConfig = ProvidersConfig()
-    insitu_drivers: list[InSituName] = list(INSITU_DRIVERS)
-    max_gap_days: int = Field(7, ge=0, le=366)
-    warmup_days: int = Field(30, ge=0, le=3660)
-    percentile_filter: bool = True
-    min_obs_days: int = Field(30, ge=1)
-    sites_include: list[str] | None = None
-    sites_exclude: list[str] = []
-    fill_fraction: float = Field(0.8, gt=0, le=1)
-    swc_fill_m3_m3: float = Field(0.25, ge=0, le=1)
-    era5_model: Literal["era5_land", "era5", "best_match"] = "era5_land"
 
 
 def igbp_code(text) -> str:
@@ -194,6 +166,16 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
     table = table.copy()
     table["date"] = pd.to_datetime(table["date"]).dt.normalize()
     sites, skipped = _select_sites(cfg, table, meta)
+    clim_provider = ClimatologyProvider(root=root, monthly_at=monthly_at)
+    monthly = clim_provider.monthly(sites)
+    no_clim = ~np.isfinite(np.stack(list(monthly.values()), axis=1)).all(axis=(1, 2))
+    if no_clim.any():  # the fills need a climatology: no BIOME4 land cell near the site
+        for s in sites.index[no_clim]:
+            skipped[s] = "no BIOME4 climatology cell near the site (coordinates at sea?)"
+        if no_clim.all():
+            raise UserError("no usable site: no BIOME4 climatology cell near the site(s)", field="data")
+        sites = sites[~no_clim]
+        clim_provider = ClimatologyProvider(root=root, monthly_at=monthly_at)
     start = (sites["first_obs_day"] - pd.Timedelta(days=cfg.warmup_days)).min()
     time = pd.date_range(start, sites["last_obs_day"].max(), freq="D")
     span_start = (sites["first_obs_day"] - pd.Timedelta(days=cfg.warmup_days)).to_numpy()
@@ -203,7 +185,6 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
     sites["span_end"] = sites["last_obs_day"]
 
     # references for fills are always computed (cheap, offline); they are features only when on
-    clim_provider = ClimatologyProvider(root=root, monthly_at=monthly_at)
     clim = clim_provider.provide(sites, time)
     astro = AstronomyProvider().provide(sites, time)
     dynamic: dict[str, np.ndarray] = {}

@@ -19,7 +19,6 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from scipy.interpolate import CubicSpline
 
 
 @dataclass(frozen=True)
@@ -110,6 +109,8 @@ def monthly_to_daily(monthly: np.ndarray, time: pd.DatetimeIndex) -> np.ndarray:
 
     The year wraps (December joins January smoothly); leap years are stretched onto 365 days.
     """
+    from scipy.interpolate import CubicSpline
+
     monthly = np.atleast_2d(np.asarray(monthly, float))
     x = np.append(_MID_MONTH, _MID_MONTH[0] + 365.0)
     y = np.concatenate([monthly, monthly[:, :1]], axis=1)

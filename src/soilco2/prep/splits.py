@@ -15,26 +15,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from pydantic import Field
 
-from soilco2.config import StrictModel
 from soilco2.errors import UserError
+from soilco2.prep.daily_config import SplitConfig
 
 UNOBSERVED, TRAIN, VALIDATION, TEST = -1, 0, 1, 2
-
-
-class SplitConfig(StrictModel):
-    mode: Literal["temporal", "leave_site_out"] = "temporal"
-    train_fraction: float = Field(0.8, gt=0, lt=1)
-    val_fraction: float = Field(0.1, ge=0, lt=1)
-    k_folds: int = Field(5, ge=2)
-    fold: int = Field(0, ge=0)
-    seed: int = 0
 
 
 @dataclass

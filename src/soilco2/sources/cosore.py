@@ -1,7 +1,8 @@
 """COSORE continuous soil respiration database: metadata, records, daily table.
 
 Reads the R-package layout (``datasets/<name>/DESCRIPTION.txt, PORTS.txt, data/data.RDS``)
-and the flat release layout (``description.csv``, ``ports.csv``, ``datasets/<name>/data.csv``).
+and the flat release layout (``description.csv``, ``ports.csv``, ``datasets/<name>/data.csv``
+or ``datasets/data_<name>.csv``, missing values written as ``NA``).
 
 Time: ``data.RDS`` timestamps come out of pyreadr as naive UTC instants; they are shifted to
 the local *standard* time (no daylight saving) of ``CSR_TIMEZONE``. Flat-release ``data.csv``
@@ -240,7 +241,10 @@ class _Layout:
 
     def data_file(self, name: str) -> Path:
         d = self.root / "datasets" / name
-        return d / "data.csv" if self.flat else d / "data" / "data.RDS"
+        if not self.flat:
+            return d / "data" / "data.RDS"
+        alt = self.root / "datasets" / f"data_{name}.csv"  # the name csr_make_release() writes
+        return alt if alt.is_file() and not (d / "data.csv").is_file() else d / "data.csv"
 
     def signature_files(self, name: str) -> list[Path]:
         return [self.description_file(name), self.ports_file(name), self.data_file(name)]

@@ -1,0 +1,55 @@
+"""Config sections of the S1 daily dataset (``data:``) and its splits (``split:``).
+
+Light on purpose (pydantic only), so that CLI modules can import them without pandas/xarray.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from soilco2.config import StrictModel
+
+INSITU_NAMES = ("soil_temp_c", "swc_m3_m3", "air_temp_c", "par_umol_m2_s", "rh_pct", "precip_mm")
+InSituName = Literal["soil_temp_c", "swc_m3_m3", "air_temp_c", "par_umol_m2_s", "rh_pct", "precip_mm"]
+
+
+class ProvidersConfig(StrictModel):
+    insitu: bool = True
+    climatology: bool = True
+    astronomy: bool = True
+    era5: bool = False  # online; off by default
+
+
+class DailyDataConfig(StrictModel):
+    """Keys of the ``data:`` section of the daily config."""
+
+    data_root: str | None = None
+    providers: ProvidersConfig = ProvidersConfig()
+    insitu_drivers: list[InSituName] = list(INSITU_NAMES)
+    max_gap_days: int = Field(7, ge=0, le=366)
+    warmup_days: int = Field(30, ge=0, le=3660)
+    percentile_filter: bool = True
+    min_obs_days: int = Field(30, ge=1)
+    sites_include: list[str] | None = None
+    sites_exclude: list[str] = []
+    fill_fraction: float = Field(0.8, gt=0, le=1)
+    swc_fill_m3_m3: float = Field(0.25, ge=0, le=1)
+    era5_model: Literal["era5_land", "era5", "best_match"] = "era5_land"
+
+    @field_validator("insitu_drivers", "sites_exclude")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("names must not repeat")
+        return v
+
+
+class SplitConfig(StrictModel):
+    mode: Literal["temporal", "leave_site_out"] = "temporal"
+    train_fraction: float = Field(0.8, gt=0, lt=1)
+    val_fraction: float = Field(0.1, ge=0, lt=1)
+    k_folds: int = Field(5, ge=2)
+    fold: int = Field(0, ge=0)
+    seed: int = 0

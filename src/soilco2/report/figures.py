@@ -258,6 +258,11 @@ def annual_vs_srdb(matches: pd.DataFrame, per_site: pd.DataFrame) -> Figure:
             ax.plot([0, hi], [0, hi], "k--", lw=0.8, label="1:1")
             ax.set(xlim=(0, hi), ylim=(0, hi))
             ax.legend(loc="upper left")
+            o, p = t["srdb_rs_gc_m2_yr"].to_numpy(float), t["pred_rs_gc_m2_yr"].to_numpy(float)
+            r = np.corrcoef(o, p)[0, 1] if len(t) > 2 else np.nan
+            ax.text(0.97, 0.04, f"r = {r:.2f}\nbias = {np.mean(p - o):+.0f} g C m⁻² yr⁻¹\n"
+                    f"median ratio = {np.median(p / o):.2f}", transform=ax.transAxes, ha="right", va="bottom",
+                    fontsize=8.5, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
         else:
             ax.text(0.5, 0.5, "no match", ha="center", va="center", transform=ax.transAxes)
         ax.set(xlabel="SRDB annual Rs (g C m⁻² yr⁻¹)", ylabel="LSTM annual total (g C m⁻² yr⁻¹)",

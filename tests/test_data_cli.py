@@ -147,3 +147,15 @@ def test_cli_errors_are_one_line(small, tmp_path, args, text):
     assert res.returncode == 2, (res.stdout, res.stderr)
     assert text in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) <= 2
+
+
+def test_grid_registry_matches_shared_data(data_root):
+    """Grid checksums are those of the shared copy; every grid file the readers use is registered."""
+    from soilco2.sources import registry
+
+    files = {f.local: f for f in registry.grid_files()}
+    for name, item in files.items():
+        assert dl.sha256_of(data_root / "grids" / name) == item.sha256, name
+    assert files["BIOME4_inputdata.nc"].url() == (
+        "https://raw.githubusercontent.com/jedokaplan/BIOME4/4ad9dff/BIOME4_inputdata.nc")
+    assert set(dl.sources()) == {"cosore", "srdb", "grids"}

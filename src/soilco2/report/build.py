@@ -29,6 +29,13 @@ PER_SITE_COLUMNS = ["site", "class", "test_nse", "test_kge", "test_r", "n_obs_da
                     "acf_365", "summer_minus_winter_umol_m2_s", "mean_flux_umol_m2_s", "lat", "lon", "igbp", "mat_c",
                     "map_mm", "pet_mm_yr", "aridity_pet_p", "soc_mg_ha"]
 
+DISPLAY_NAMES = {"test_nse": "test NSE", "test_kge": "test KGE", "test_r": "test r", "n_obs_days": "observed days",
+                 "n_test_days": "test days", "acf_1": "ACF 1 d", "acf_182": "ACF 182 d", "acf_365": "ACF 365 d",
+                 "summer_minus_winter_umol_m2_s": "summer − winter (µmol m⁻² s⁻¹)",
+                 "mean_flux_umol_m2_s": "mean flux (µmol m⁻² s⁻¹)", "lat": "lat (°N)", "lon": "lon (°E)",
+                 "igbp": "IGBP", "mat_c": "MAT (°C)", "map_mm": "MAP (mm)", "pet_mm_yr": "PET (mm yr⁻¹)",
+                 "aridity_pet_p": "PET/P", "soc_mg_ha": "SOC (Mg C ha⁻¹)"}
+
 
 def git_commit() -> str:
     """The soilco2 checkout's commit (+ '-dirty'), or 'unknown' outside a git checkout."""
@@ -203,7 +210,8 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
                 "<h3>Predicted annual totals per site (calendar years)</h3>" + table_html(ann_cov, scroll=True, digits=0),
                 "scales"),
         Section(f"Per-site table ({len(per_site)} sites, click a header to sort)",
-                table_html(per_site, table_id="site-table", sortable=True, class_column="class", scroll=True), "sites"),
+                table_html(per_site.rename(columns=DISPLAY_NAMES), table_id="site-table", sortable=True,
+                           class_column="class", scroll=True), "sites"),
         Section("Methods and provenance", _methods(max_km) + table_html(prov, digits=1) +
                 "<h3>Run configuration</h3><pre>" + html.escape(yaml.safe_dump(rd.config, sort_keys=False)) + "</pre>",
                 "provenance"),

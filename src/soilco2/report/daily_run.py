@@ -203,6 +203,10 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
         if c in rd.sites:
             per_site[c] = rd.sites[c].to_numpy()
 
+    no_test = per_site["test_nse"].isna().sum()
+    if no_test:
+        notes.append(f"{no_test} site(s) without finite LSTM test metrics (too few test days): no class, left out of "
+                     "the correlations")
     tick("correlations")
     attrs = [a for a in ATTRIBUTES if a in per_site and per_site[a].notna().sum() >= 3]
     corr = dg.correlation_table(per_site, ["test_nse", "test_kge", "test_r"], attrs, iqr_metrics=["test_nse"])

@@ -17,7 +17,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 a
 color:#222;line-height:1.45}
 h1{margin-top:24px;font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:3px;margin-top:34px}
 table{border-collapse:collapse;font-size:0.85em;margin:8px 0}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f2f2f2;position:sticky;top:0}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}td.txt{text-align:left}th{background:#f2f2f2;position:sticky;top:0}
 td:first-child,th:first-child{text-align:left}
 table.sortable th{cursor:pointer;user-select:none}table.sortable th:after{content:" ⇅";color:#999;font-size:0.8em}
 .scroll{max-height:520px;overflow:auto;border:1px solid #ddd}
@@ -26,7 +26,7 @@ figcaption{font-size:0.9em;color:#444;margin-top:4px}
 .good{color:#1b9e77;font-weight:600}.fair{color:#b58900;font-weight:600}.poor{color:#d95f02;font-weight:600}
 .note{background:#fff8e1;border-left:4px solid #e6ab02;padding:6px 10px;margin:8px 0;font-size:0.9em}
 .paper{background:#eef3fb}pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:0.8em;max-height:320px}
-.kv td:first-child{font-weight:600}
+th{white-space:normal;vertical-align:bottom;max-width:9em}
 """
 
 SORT_JS = """
@@ -92,7 +92,8 @@ def table_html(df: pd.DataFrame, *, table_id: str | None = None, sortable: bool 
         cells = []
         for c, v in row.items():
             text, key = _fmt(v, digits)
-            cls = f' class="{html.escape(text)}"' if c == class_column else ""
+            is_text = isinstance(v, str)
+            cls = f' class="{html.escape(text)}"' if c == class_column else (' class="txt"' if is_text else "")
             cells.append(f'<td data-v="{html.escape(key)}"{cls}>{html.escape(text)}</td>')
         body.append(f'<tr{f" class={chr(34)}{rc}{chr(34)}" if rc else ""}>' + "".join(cells) + "</tr>")
     out = f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

@@ -603,3 +603,22 @@ def cosore_files() -> list[RemoteFile]:
 
 def srdb_files() -> list[RemoteFile]:
     return [RemoteFile(k, SRDB_REPO, commit, k, sha) for k, (commit, sha) in SRDB_FILES.items()]
+
+
+# Global grids: local name -> (repo, commit, path in the repository, sha256). The BIOME4 commit is
+# the one in the data README; the WHRC soil-carbon files are taken from the default branch (the
+# README names no commit), so a checksum mismatch there means upstream changed the file.
+GRID_FILES = {
+    "BIOME4_inputdata.nc": ("jedokaplan/BIOME4", "4ad9dff", "BIOME4_inputdata.nc",
+                            "fdcd6d4f36b1fd45f387be679d4f1a6888b98d5b90986d31a9469460e1105391"),
+    "SOCS_0_30cm_year_2010AD_10km.tif": ("whrc/Soil-Carbon-Debt", "master", "SOCS/SOCS_0_30cm_year_2010AD_10km.tif",
+                                         "59acbd73332c2dd5d1695ad4c16b299d9be1bc79d10f034927d052e577364c4d"),
+    "whrc_landmask_10km.tif": ("whrc/Soil-Carbon-Debt", "master", "OCD/landmask_10km.tif",
+                               "654248f21564eaff9ab64445548c3ab22728ae782d9ba93a3a1812d3b1452512"),
+    "fractional_land.0.5-deg.nc": ("bpbond/srdb", "ddeee84", "R/fractional_land.0.5-deg.nc",
+                                   "dc5c80a47ff1ea396036e34b4e26c72b428b7e2e3ef4c0df451a39373196e6ac"),
+}
+
+
+def grid_files() -> list[RemoteFile]:
+    return [RemoteFile(k, repo, commit, path, sha) for k, (repo, commit, path, sha) in GRID_FILES.items()]

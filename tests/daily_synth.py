@@ -17,7 +17,7 @@ def make_daily_dataset(n_sites: int = 6, years: float = 3.0, seed: int = 0, nois
     rng = np.random.default_rng(seed)
     time = pd.date_range("2015-01-01", periods=int(365 * years), freq="D")
     nt = time.size
-    doy = time.dayofyear.to_numpy()
+    doy = time.day_of_year.to_numpy()
     sites = [f"d2020_SYN_{i:02d}" for i in range(n_sites)]
     soc = rng.uniform(20, 120, n_sites)
     r10 = 0.5 + soc / 40.0

@@ -7,7 +7,9 @@ respiration **leads** the driver (the clockwise diel hysteresis the paper found 
 ``lead_hours = -lag_hours`` is reported beside it (positive = respiration leads).
 
 The estimator is the plug-in (fixed-binning) estimate with 50 equal-width bins per dimension,
-in nats. For precipitation only pairs with non-zero rain enter (the paper's choice).
+in nats. For precipitation only pairs with non-zero rain enter (the paper's choice); with few
+such pairs the plug-in estimate is biased upward (``n_pairs`` says how many), so compare a
+driver's MI across lags rather than MI values across drivers.
 """
 
 from __future__ import annotations
@@ -81,9 +83,16 @@ def mi_table(
         x = table[drv].to_numpy(dtype=float)
         nonzero = drv in set(rain_drivers)
         mi = lagged_mi(y, x, lags, nonzero_only=nonzero, bins=bins)
+        usable = np.isfinite(x) & ((x > 0) if nonzero else True)
         for lag, val in zip(lags, mi):
+            shifted = np.roll(usable, lag)  # usable[t - lag] at t
+            if lag > 0:
+                shifted[:lag] = False
+            elif lag < 0:
+                shifted[lag:] = False
+            n_pairs = int((shifted & np.isfinite(y)).sum())
             rows.append({"driver": drv, "lag_hours": lag * step_h, "lead_hours": -lag * step_h,
-                         "lag_steps": lag, "mi_nats": val, "nonzero_only": nonzero})
+                         "lag_steps": lag, "mi_nats": val, "nonzero_only": nonzero, "n_pairs": n_pairs})
     return pd.DataFrame(rows)
 
 

@@ -1,10 +1,98 @@
-"""CLI commands of the 'daily' group (filled in by its pipeline)."""
+"""CLI commands of the 'daily' group (S1): train, evaluate, predict, tune (+ report, registered
+from :mod:`soilco2.commands.daily_report` when that module defines it). Heavy imports happen
+inside the commands so ``soilco2 --help`` stays fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
+from rich.console import Console
+
+from soilco2.commands import daily_report
 
 app = typer.Typer(no_args_is_help=True)
+console = Console()
 
 
 @app.callback()
 def _group() -> None:
-    """Commands of this group."""
+    """S1: daily multi-site LSTM on COSORE — train, evaluate, predict, tune, report."""
+
+
+def _print_summary(summary: dict, title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("model", "split", "median NSE", "median KGE", "median r", "good"):
+        table.add_column(col)
+    for model, by_split in summary.get("models", {}).items():
+        for split, d in by_split.items():
+            table.add_row(model, split, f"{d['median_nse']:.3f}", f"{d['median_kge']:.3f}", f"{d['median_r']:.3f}",
+                          f"{d['n_good']}/{summary['sites']}")
+    console.print(table)
+    paper = summary.get("paper")
+    if paper:
+        console.print(f"paper (82 sites): median test NSE {paper['median_test_nse']}, KGE {paper['median_test_kge']}; "
+                      f"{paper['good_sites']} good")
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="YAML config (see configs/daily.yaml)"),
+    out: Path | None = typer.Option(None, help="run folder (default: <run_dir>/<name> from the config)"),
+    quiet: bool = typer.Option(False, help="no progress bars"),
+) -> None:
+    """Train the LSTM ensemble and the baselines; write the run folder."""
+    from soilco2.config import load_config
+    from soilco2.pipelines.daily import DailyConfig, train_run
+
+    cfg = load_config(config, DailyConfig)
+    run = train_run(cfg, out, show_progress=not quiet)
+    import json
+
+    _print_summary(json.loads((run / "summary.json").read_text()), f"run {run}")
+    console.print(f"run folder: [bold]{run}[/]")
+
+
+@app.command()
+def evaluate(run: Path = typer.Argument(..., help="run folder written by 'soilco2 daily train'")) -> None:
+    """Reload a run's scalers and checkpoints, predict again, re-score (rewrites its outputs)."""
+    from soilco2.pipelines.daily import evaluate_run
+
+    _print_summary(evaluate_run(run), f"run {run}")
+
+
+@app.command()
+def predict(
+    run: Path = typer.Argument(..., help="run folder written by 'soilco2 daily train'"),
+    cosore: Path = typer.Option(..., "--cosore", help="folder in COSORE layout (datasets/<name>/...)"),
+    out: Path | None = typer.Option(None, help="output folder (default RUN/predict/<folder name>)"),
+) -> None:
+    """Apply a trained run to other COSORE-layout datasets (new sites); score where observed."""
+    import json
+
+    from soilco2.pipelines.daily import predict_run
+
+    dest = predict_run(run, cosore, out)
+    _print_summary(json.loads((dest / "summary.json").read_text()), f"predictions in {dest}")
+
+
+@app.command()
+def tune(
+    config: Path = typer.Argument(..., help="YAML config; its 'tune' section holds the grid"),
+    out: Path | None = typer.Option(None, help="output folder (default <run_dir>/<name>-tune)"),
+) -> None:
+    """Grid search (hidden size, dropout, window, seed) scored on validation days, on Dask workers."""
+    from soilco2.config import load_config
+    from soilco2.pipelines.daily import DailyConfig
+    from soilco2.pipelines.daily_tune import tune_run
+
+    cfg = load_config(config, DailyConfig)
+    dest, best = tune_run(cfg, out)
+    console.print(f"best trial: {best}")
+    console.print(f"trials: [bold]{dest / 'trials.parquet'}[/], best config: [bold]{dest / 'best_config.yaml'}[/]")
+
+
+if hasattr(daily_report, "report"):
+    app.command("report")(daily_report.report)

@@ -24,6 +24,10 @@ def report(
 
     from soilco2.report.build import build_report
 
+    from soilco2.paths import data_root as resolve_data_root
+
+    if data_root is not None:
+        data_root = resolve_data_root(data_root)  # an explicit root must exist (UserError otherwise)
     console = Console(stderr=True)
     t0 = time.perf_counter()
     with console.status("report: loading run") as status:

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from soilco2.config import StrictModel, dump_config, load_config
@@ -43,9 +45,12 @@ class TrainingConfig(StrictModel):
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     site_normalised_loss: bool = True
+    target_scaling: Literal["per_site", "per_site_mean", "global"] = Field(
+        "per_site", description="per_site: the LSTM predicts each site's target around its training mean, in "
+        "units of its training std; per_site_mean: around its training mean only; global: as scaled")
     ensemble: int = Field(4, gt=0, description="members, seeds seed, seed+1, ...")
     seed: int = 0
-    threads: int = Field(2, gt=0, le=64)
+    threads: int = Field(1, gt=0, le=64, description="torch threads; 1 is fastest on a shared CPU")
 
 
 class BaselineConfig(StrictModel):
@@ -84,6 +89,12 @@ class DailyConfig(StrictModel):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     baselines: BaselineConfig = Field(default_factory=BaselineConfig)
     tune: TuneConfig = Field(default_factory=TuneConfig)
+
+    @model_validator(mode="after")
+    def _sites_not_empty(self):
+        if self.data.sites_include is not None and len(self.data.sites_include) == 0:
+            raise ValueError("data.sites_include is an empty site list (leave it out for all sites)")
+        return self
 
 
 def performance_class(nse: float, kge: float) -> str:
@@ -189,7 +200,7 @@ def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None
 
 def ensemble_predict(models, a: DailyArrays, scaler) -> dict[str, np.ndarray]:
     """Ensemble mean and 5–95 % band in µmol m-2 s-1 (members back-transformed first)."""
-    members = np.stack([scaler.inverse_target(predict_scaled(m, a)) for m in models])
+    members = np.stack([a.to_flux(predict_scaled(m, a), scaler) for m in models])
     span = np.isfinite(members[0])
     band = np.full((2,) + members.shape[1:], np.nan)
     band[:, span] = np.quantile(members[:, span], [0.05, 0.95], axis=0)
@@ -306,11 +317,15 @@ def load_run_config(run: str | Path) -> DailyConfig:
 
 
 def prepare(cfg: DailyConfig, scaler=None, *, ds: xr.Dataset | None = None,
-            cosore_dir=None) -> tuple[xr.Dataset, DailyArrays, dict]:
-    """The dataset (built, or given) and its model-ready arrays."""
+            cosore_dir=None, site_target: dict | None = None):
+    """The dataset (built, or given), its model-ready arrays, and the scaler (FeatureScaler with
+    ``.site_target``: the per-site target scaling as a dict, or None)."""
     if ds is None:
         ds = load_daily_dataset(cfg.data, cosore_dir=cosore_dir)
-    a, scaler = build_arrays(ds, split=cfg.split, warmup_days=cfg.training.warmup_days, scaler=scaler)
+    how = {"per_site": True, "per_site_mean": "center", "global": False}[cfg.training.target_scaling]
+    a, scaler, site = build_arrays(ds, split=cfg.split, warmup_days=cfg.training.warmup_days, scaler=scaler,
+                                   site_scaling=(site_target or how) if how else False)
+    scaler.site_target = site
     return ds, a, scaler
 
 
@@ -339,7 +354,7 @@ def train_run(cfg: DailyConfig, out: str | Path | None = None, *, show_progress:
     t0 = _time.perf_counter()
     ds, a, scalers = prepare(cfg, ds=ds)
     dump_config(cfg, run / "config.yaml")
-    scalers.to_json(run / "scalers.json")
+    _save_scaler(scalers, run / "scalers.json")
     t1 = _time.perf_counter()
     models, history = [], []
     for k in range(cfg.training.ensemble):
@@ -357,10 +372,17 @@ def train_run(cfg: DailyConfig, out: str | Path | None = None, *, show_progress:
     return run
 
 
+def _save_scaler(scaler, path: Path) -> None:
+    """The FeatureScaler's JSON plus, under 'site_target', the per-site target scaling."""
+    path.write_text(json.dumps(scaler.to_dict() | {"site_target": scaler.site_target}, indent=1))
+
+
 def _load_scaler(run: Path):
+    """(FeatureScaler, per-site target scaling dict or None) of a run."""
     from soilco2.prep.transforms import FeatureScaler
 
-    return FeatureScaler.from_json(run / "scalers.json")
+    scaler = FeatureScaler.from_json(run / "scalers.json")
+    return scaler, json.loads((run / "scalers.json").read_text()).get("site_target")
 
 
 def load_members(run: Path, cfg: DailyConfig, a: DailyArrays) -> list:
@@ -384,8 +406,8 @@ def evaluate_run(run: str | Path, *, ds: xr.Dataset | None = None) -> dict:
     """Rebuild the dataset, reload scalers and checkpoints, re-score; rewrites the outputs."""
     run = Path(run)
     cfg = load_run_config(run)
-    scalers = _load_scaler(run)
-    ds, a, scalers = prepare(cfg, scalers, ds=ds)
+    scalers, site = _load_scaler(run)
+    ds, a, scalers = prepare(cfg, scalers, ds=ds, site_target=site)
     models = load_members(run, cfg, a)
     old = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
     keep = {k: old[k] for k in ("members", "prepare_seconds", "train_seconds", "total_seconds") if k in old}
@@ -400,8 +422,10 @@ def predict_run(run: str | Path, cosore_dir: str | Path | None, out: str | Path 
     observed day, and train/test on the same temporal split)."""
     run = Path(run)
     cfg = load_run_config(run)
-    scalers = _load_scaler(run)
-    ds, a, scalers = prepare(cfg, scalers, ds=ds, cosore_dir=cosore_dir)
+    scalers, site = _load_scaler(run)
+    if cosore_dir is not None:  # every site of the new folder, whatever the run's site selection
+        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"sites_include": None, "sites_exclude": []})})
+    ds, a, scalers = prepare(cfg, scalers, ds=ds, cosore_dir=cosore_dir, site_target=site)
     models = load_members(run, cfg, a)
     t0 = _time.perf_counter()
     preds = ensemble_predict(models, a, scalers)

@@ -52,7 +52,7 @@ def q10_baseline(ds: xr.Dataset, a: DailyArrays) -> tuple[np.ndarray, dict[str, 
 
 def doy_climatology_baseline(ds: xr.Dataset, a: DailyArrays, window_days: int = 15) -> np.ndarray:
     obs = ds[TARGET].transpose("site", "time").values
-    doy = np.clip(a.time.dayofyear.to_numpy(), 1, 365) - 1
+    doy = np.clip(a.time.day_of_year.to_numpy(), 1, 365) - 1
     fit_days = np.isin(a.split, (TRAIN, VALIDATION))
     kernel_offsets = np.arange(-window_days, window_days + 1)
     out = np.full(a.y.shape, np.nan)

@@ -35,6 +35,14 @@ class DailyArrays:
     test_start: np.ndarray  # (site,) first test index (the validation pass stops there)
     start: np.ndarray  # (site,) first index of the driver span
     stop: np.ndarray  # (site,) one past the last index of the driver span
+    y_mean: np.ndarray | None = None  # (site,) per-site target scaling (y = (scaled - mean) / std)
+    y_std: np.ndarray | None = None
+
+    def to_flux(self, pred: np.ndarray, scaler) -> np.ndarray:
+        """Model output (site, time) back to µmol m-2 s-1."""
+        if self.y_mean is not None:
+            pred = pred * self.y_std[:, None] + self.y_mean[:, None]
+        return scaler.inverse_target(pred)
 
     @property
     def n_sites(self) -> int:
@@ -84,9 +92,11 @@ def model_features(ds: xr.Dataset, scaler) -> tuple[list[str], list[str]]:
     return [v for v in names if ds[v].dims != ("site",)], [v for v in names if ds[v].dims == ("site",)]
 
 
-def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None):
+def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_scaling: bool | str | dict = False):
     """Split (``split``: a SplitConfig), fit the scaler on training cells (or reuse ``scaler`` from
-    a run, to apply a trained model) and scale. Returns (DailyArrays, FeatureScaler)."""
+    a run, to apply a trained model) and scale. ``site_scaling``: True fits a per-site target
+    scaling on the training days, a dict (from a run) reuses one. Returns (DailyArrays,
+    FeatureScaler, site-scaling dict or None)."""
     from soilco2.prep.splits import make_split
     from soilco2.prep.transforms import FeatureScaler
 
@@ -113,7 +123,64 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None):
         x_static=np.nan_to_num(x_stat, nan=0.5).astype(np.float32), y=y, split=label,
         train_end=_first((label == VALIDATION) | (label == TEST), stop), test_start=_first(label == TEST, stop),
         start=start, stop=stop)
-    return arrays, scaler
+    site = None
+    if site_scaling is not False:
+        site = (SiteTargetScaling.from_dict(site_scaling) if isinstance(site_scaling, dict)
+                else SiteTargetScaling.fit(arrays, center_only=site_scaling == "center"))
+        arrays.y_mean, arrays.y_std = site.for_sites(arrays)
+        arrays.y = ((arrays.y - arrays.y_mean[:, None]) / arrays.y_std[:, None]).astype(np.float32)
+    return arrays, scaler, (site.to_dict() if site else None)
+
+
+class SiteTargetScaling:
+    """Per-site mean and standard deviation of the (globally scaled) target over the site's
+    training days, so the LSTM learns each site's variations around its own level. Sites without
+    training days (new sites, leave-site-out test sites) get both from a ridge regression on the
+    static attributes, fitted on the training sites."""
+
+    def __init__(self, sites: dict[str, tuple[float, float]], coef: list[list[float]], ridge: float = 1.0,
+                 center_only: bool = False):
+        self.sites, self.coef, self.ridge, self.center_only = sites, np.asarray(coef, float), ridge, center_only
+
+    @classmethod
+    def fit(cls, a: DailyArrays, ridge: float = 1.0, center_only: bool = False) -> SiteTargetScaling:
+        stats = {}
+        for i, site in enumerate(a.sites):
+            v = a.y[i, a.split[i] == TRAIN]
+            v = v[np.isfinite(v)]
+            if v.size >= 2:
+                stats[site] = (float(v.mean()), 1.0 if center_only else float(max(v.std(), 0.02)))
+        if not stats:
+            raise UserError("no site with training days for the per-site target scaling", field="split")
+        rows = [a.sites.index(s) for s in stats]
+        X = np.c_[np.ones(len(rows)), a.x_static[rows]]
+        Y = np.array([[m, np.log(sd)] for m, sd in stats.values()])
+        coef = np.linalg.solve(X.T @ X + ridge * np.diag([0] + [1] * (X.shape[1] - 1)), X.T @ Y)
+        return cls(stats, coef.tolist(), ridge, center_only)
+
+    def for_sites(self, a: DailyArrays) -> tuple[np.ndarray, np.ndarray]:
+        X = np.c_[np.ones(a.n_sites), a.x_static]
+        if X.shape[1] != self.coef.shape[0]:
+            raise UserError("per-site target scaling does not fit the static features", field="site_target")
+        guess = X @ self.coef
+        mean = np.array([self.sites[s][0] if s in self.sites else guess[i, 0] for i, s in enumerate(a.sites)])
+        std = np.array([self.sites[s][1] if s in self.sites else 1.0 if self.center_only else np.exp(guess[i, 1])
+                        for i, s in enumerate(a.sites)])
+        return mean.astype(np.float32), std.astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"sites": {k: {"mean": m, "std": sd} for k, (m, sd) in self.sites.items()},
+                "coef": self.coef.tolist(), "ridge": self.ridge, "center_only": self.center_only,
+                "note": "per-site target scaling: y = (scaled target - mean) / std, training days only; "
+                        "coef: ridge regression [1, statics] -> [mean, log std] for sites not listed"}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SiteTargetScaling:
+        try:
+            return cls({k: (float(v["mean"]), float(v["std"])) for k, v in d["sites"].items()}, d["coef"], d["ridge"],
+                       bool(d.get("center_only", False)))
+        except (KeyError, TypeError, ValueError) as err:
+            raise UserError(f"malformed per-site target scaling ({err})", field="site_target") from None
 
 
 def site_loss_weights(a: DailyArrays, normalise: bool) -> np.ndarray:

@@ -359,8 +359,10 @@ def _summary(cfg, sweep, peaks, headline, holdouts, sweep_seconds, total_seconds
     out["sweep_seconds"] = sweep_seconds
     out["total_seconds"] = total_seconds
     if len(pulses):
-        ex = pulses[pulses.scenario == pulses.scenario.iloc[-1]]
-        out["rain_pulses"] = {"n_events": int(ex.onset.nunique()),
+        scen = "extrapolation" if "extrapolation" in set(pulses.scenario) else pulses.scenario.iloc[-1]
+        ex = pulses[(pulses.scenario == scen) & (pulses.onset_split == prep.TEST)]
+        out["rain_pulses"] = {"scenario": scen, "events": "onsets whose 48 h window holds test samples",
+                              "n_events": int(ex.onset.nunique()),
                               "median_peak_ratio": ex.groupby("model")["peak_ratio"].median().to_dict(),
                               "median_abs_timing_error_hours": ex.assign(a=ex.timing_error_hours.abs())
                               .groupby("model")["a"].median().to_dict()}

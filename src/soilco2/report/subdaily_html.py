@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -56,6 +57,7 @@ def plot_sweep(sweep: pd.DataFrame, path: Path) -> None:
             ax.set_xscale("log")
             hours = sorted(t["past_hours"].dropna().unique())
             ax.set_xticks(hours, [f"{h:g}" for h in hours])
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_title(f"{s}: test {metric.upper()}", fontsize=9)
             ax.set_xlabel("past window (h), future 24 h")
     axes[0, 0].legend(fontsize=7)

@@ -1,0 +1,114 @@
+"""Grid search of the S1 LSTM (the daily paper's: hidden size, dropout, window length, seed),
+each trial one model scored on the **validation days only** (never the test), trials spread over
+Dask workers — a local ``distributed.LocalCluster`` by default, or the scheduler at
+``tune.scheduler_address`` (a cluster).
+
+Outputs in the tune folder: ``trials.parquet`` (one row per trial), ``best_config.yaml`` (the
+config with the best trial's values), ``tune.json`` (grid, best trial, timing).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from soilco2.config import dump_config
+from soilco2.errors import UserError
+
+GRID_KEYS = ("hidden_size", "dropout", "window_days", "seed")
+
+
+def trial_grid(tune_cfg) -> list[dict]:
+    """Every combination of the grid, in a fixed order."""
+    values = [getattr(tune_cfg, k) for k in GRID_KEYS]
+    return [dict(zip(GRID_KEYS, combo)) for combo in itertools.product(*values)]
+
+
+def apply_trial(cfg, params: dict):
+    """A copy of ``cfg`` with one trial's values (one member, single-threaded)."""
+    data = cfg.model_dump()
+    data["model"].update(hidden_size=params["hidden_size"], dropout=params["dropout"])
+    data["training"].update(window_days=params["window_days"], seed=params["seed"], ensemble=1, threads=1)
+    if cfg.tune.epochs:
+        data["training"]["epochs"] = cfg.tune.epochs
+    return type(cfg).model_validate(data)
+
+
+def run_trial(ds, cfg_data: dict, params: dict) -> dict:
+    """Train one model with ``params`` and score it on the validation days (runs on a worker)."""
+    from soilco2.metrics import kge, nse
+    from soilco2.pipelines.daily import DailyConfig, predict_scaled, prepare, train_member
+    from soilco2.pipelines.daily_data import VALIDATION
+
+    t0 = time.perf_counter()
+    cfg = apply_trial(DailyConfig.model_validate(cfg_data), params)
+    _, a, scaler = prepare(cfg, ds=ds)
+    model, res = train_member(a, cfg, params["seed"], show_progress=False)
+    sim = a.to_flux(predict_scaled(model, a, until=a.test_start), scaler)
+    obs = ds[scaler.target].transpose("site", "time").values
+    val = a.split == VALIDATION
+    nses = [nse(obs[i, val[i]], sim[i, val[i]]) for i in range(a.n_sites) if val[i].sum() > 1]
+    kges = [kge(obs[i, val[i]], sim[i, val[i]]) for i in range(a.n_sites) if val[i].sum() > 1]
+    return {**params, "val_loss": res.best_val_loss, "val_median_nse": float(np.nanmedian(nses)),
+            "val_median_kge": float(np.nanmedian(kges)), "best_epoch": res.best_epoch,
+            "seconds": time.perf_counter() - t0}
+
+
+def _client(tune_cfg):
+    from distributed import Client, LocalCluster
+
+    if tune_cfg.scheduler_address:
+        try:
+            return Client(tune_cfg.scheduler_address, timeout="20s"), None
+        except OSError as err:
+            raise UserError(f"cannot reach the Dask scheduler ({err})", field="tune.scheduler_address") from None
+    cluster = LocalCluster(n_workers=tune_cfg.n_workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def tune_run(cfg, out: str | Path | None = None, *, ds=None, show_progress: bool = True) -> tuple[Path, dict]:
+    """Run the grid on Dask; returns the tune folder and the best trial (highest median
+    validation NSE; ties broken by validation loss)."""
+    from distributed import as_completed
+    from rich.progress import Progress
+
+    from soilco2.pipelines.daily_inputs import load_daily_dataset
+
+    dest = Path(out) if out else Path(cfg.run_dir) / f"{cfg.name}-tune"
+    dest.mkdir(parents=True, exist_ok=True)
+    if ds is None:
+        ds = load_daily_dataset(cfg.data)
+    grid = trial_grid(cfg.tune)
+    t0 = time.perf_counter()
+    client, cluster = _client(cfg.tune)
+    rows = []
+    try:
+        ds_remote = client.scatter(ds, broadcast=True)
+        futures = [client.submit(run_trial, ds_remote, cfg.model_dump(mode="json"), p, pure=False) for p in grid]
+        with Progress(disable=not show_progress) as progress:
+            task = progress.add_task(f"tune ({len(grid)} trials)", total=len(grid))
+            for fut in as_completed(futures):
+                rows.append(fut.result())
+                progress.advance(task)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    trials = pd.DataFrame(rows).sort_values(["val_median_nse", "val_loss"], ascending=[False, True])
+    trials.to_parquet(dest / "trials.parquet", index=False)
+    best = {k: (v.item() if hasattr(v, "item") else v) for k, v in trials.iloc[0].to_dict().items()}
+    best_cfg = apply_trial(cfg, best).model_dump()
+    best_cfg["training"].update(ensemble=cfg.training.ensemble, threads=cfg.training.threads,
+                                epochs=cfg.training.epochs)
+    dump_config(type(cfg).model_validate(best_cfg), dest / "best_config.yaml")
+    (dest / "tune.json").write_text(json.dumps({"grid": {k: getattr(cfg.tune, k) for k in GRID_KEYS},
+                                                "trials": len(grid), "best": best,
+                                                "seconds": time.perf_counter() - t0,
+                                                "scored_on": "validation days only"}, indent=1))
+    return dest, best

@@ -1,0 +1,169 @@
+"""S1 daily pipeline end to end: tiny train/evaluate/predict on 3 real COSORE sites through the
+CLI, the run-folder contract, determinism, tuning on Dask, and the bad inputs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+
+from daily_synth import make_daily_dataset
+
+TINY = Path(__file__).resolve().parents[1] / "configs" / "daily_tiny.yaml"
+NEW_SITE = "d20190722_GORRES"
+
+
+def soilco2(*args: str, env_root: Path | None = None) -> subprocess.CompletedProcess:
+    env = None
+    if env_root is not None:
+        import os
+
+        env = os.environ | {"SOILCO2_DATA": str(env_root)}
+    return subprocess.run([sys.executable, "-m", "soilco2.cli", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+def write_config(tmp_path: Path, **changes) -> Path:
+    cfg = yaml.safe_load(TINY.read_text())
+    for dotted, value in changes.items():
+        node = cfg
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, data_root) -> Path:
+    run = tmp_path_factory.mktemp("daily") / "run"
+    res = soilco2("daily", "train", TINY, "--out", run, "--quiet")
+    assert res.returncode == 0, res.stderr
+    return run
+
+
+def test_run_folder_contract(tiny_run: Path):
+    for name in ("config.yaml", "scalers.json", "sites.parquet", "metrics.parquet", "summary.json", "predictions.nc"):
+        assert (tiny_run / name).is_file(), name
+    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == ["member_0.pt", "member_1.pt"]
+    import torch
+
+    state = torch.load(tiny_run / "checkpoints" / "member_0.pt", weights_only=True)
+    assert "lstm.weight_ih_l0" in state
+    metrics = pd.read_parquet(tiny_run / "metrics.parquet")
+    assert list(metrics.columns) == ["site", "model", "split", "nse", "kge", "kge_2012", "r", "rmse", "bias", "n",
+                                     "class"]
+    assert set(metrics["model"]) == {"lstm", "q10", "doy_climatology", "random_forest"}
+    assert set(metrics["split"]) == {"train", "test"} and metrics["site"].nunique() == 3
+    assert set(metrics["class"]) <= {"good", "fair", "poor"}
+    sites = pd.read_parquet(tiny_run / "sites.parquet")
+    assert {"site", "lat", "lon", "igbp", "mat_c", "n_obs_days", "n_train_days", "n_test_days", "test_start"} <= set(
+        sites.columns)
+    assert (sites["n_train_days"] + sites["n_test_days"] == sites["n_obs_days"]).all()
+    pred = xr.open_dataset(tiny_run / "predictions.nc")
+    for v in ("obs", "lstm", "lstm_p05", "lstm_p95", "q10", "doy_climatology", "random_forest", "split", "soil_temp_c"):
+        assert pred[v].dims == ("site", "time"), v
+    assert pred["lstm"].attrs["units"] == "umol m-2 s-1" and "long_name" in pred["obs"].attrs
+    assert set(np.unique(pred["split"].values)) == {-1, 0, 1, 2}
+    span = np.isfinite(pred["lstm"].values)
+    assert (pred["lstm_p05"].values[span] <= pred["lstm_p95"].values[span] + 1e-6).all()
+    # every observed day lies inside the predicted span: continuous daily predictions
+    assert span[pred["split"].values >= 0].all()
+    # no test day before any training day of the same site
+    split = pred["split"].values
+    for i in range(split.shape[0]):
+        assert np.flatnonzero(split[i] == 2).min() > np.flatnonzero(split[i] == 0).max()
+
+
+def test_evaluate_reproduces_metrics(tiny_run: Path):
+    before = pd.read_parquet(tiny_run / "metrics.parquet")
+    res = soilco2("daily", "evaluate", tiny_run)
+    assert res.returncode == 0, res.stderr
+    after = pd.read_parquet(tiny_run / "metrics.parquet")
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_same_config_same_metrics(tiny_run: Path, tmp_path: Path):
+    res = soilco2("daily", "train", TINY, "--out", tmp_path / "again", "--quiet")
+    assert res.returncode == 0, res.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(tiny_run / "metrics.parquet"),
+                                  pd.read_parquet(tmp_path / "again" / "metrics.parquet"))
+
+
+def test_predict_new_cosore_folder(tiny_run: Path, tmp_path: Path, cosore_root: Path):
+    new = tmp_path / "new_cosore" / "datasets"
+    new.mkdir(parents=True)
+    (new / NEW_SITE).symlink_to(cosore_root / "datasets" / NEW_SITE)  # a folder in COSORE layout
+    res = soilco2("daily", "predict", tiny_run, "--cosore", tmp_path / "new_cosore", "--out", tmp_path / "pred")
+    assert res.returncode == 0, res.stderr
+    pred = xr.open_dataset(tmp_path / "pred" / "predictions.nc")
+    assert list(pred["site"].values) == [NEW_SITE]
+    assert np.isfinite(pred["lstm"].values).sum() > 100
+    m = pd.read_parquet(tmp_path / "pred" / "metrics.parquet")
+    assert set(m["split"]) == {"all", "train", "test"} and (m.loc[m["split"] == "all", "n"] > 100).all()
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"training.bogus": 1}, "training.bogus"),
+    ({"training.window_days": -5}, "training.window_days"),
+    ({"split.train_fraction": 1.5}, "split.train_fraction"),
+    ({"data.sites_include": []}, "sites_include"),
+    ({"model.dropout": 1.2}, "model.dropout"),
+])
+def test_bad_config_is_one_clear_line(tmp_path: Path, change, field):
+    res = soilco2("daily", "train", write_config(tmp_path, **change), "--out", tmp_path / "run")
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and field in res.stderr and "cfg.yaml" in res.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_predict_on_folder_without_dataset(tiny_run: Path, tmp_path: Path, cosore_root: Path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = soilco2("daily", "predict", tiny_run, "--cosore", empty)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "empty" in res.stderr
+    meta_only = tmp_path / "meta_only" / "datasets"
+    meta_only.mkdir(parents=True)
+    (meta_only / "d20190619_GU").symlink_to(cosore_root / "datasets" / "d20190619_GU")  # no released data
+    res = soilco2("daily", "predict", tiny_run, "--cosore", tmp_path / "meta_only")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_incompatible_run_folder(tiny_run: Path, tmp_path: Path):
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_run, bad)
+    cfg = yaml.safe_load((bad / "config.yaml").read_text())
+    cfg["model"]["hidden_size"] = 64  # the checkpoints were trained with 16
+    (bad / "config.yaml").write_text(yaml.safe_dump(cfg))
+    res = soilco2("daily", "evaluate", bad)
+    assert res.returncode == 2 and "checkpoint" in res.stderr and "Traceback" not in res.stderr
+    cfg["model"]["hidden_size"], cfg["model"]["layers"] = 16, 2  # a key this version does not know
+    (bad / "config.yaml").write_text(yaml.safe_dump(cfg))
+    res = soilco2("daily", "evaluate", bad)
+    assert res.returncode == 2 and "model.layers" in res.stderr and "Traceback" not in res.stderr
+    res = soilco2("daily", "evaluate", tmp_path / "missing")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_tune_on_dask_scores_validation_only(tmp_path: Path):
+    from soilco2.pipelines.daily import DailyConfig
+    from soilco2.pipelines.daily_tune import tune_run
+
+    ds = make_daily_dataset(n_sites=3, years=2, seed=2)
+    cfg = DailyConfig.model_validate(yaml.safe_load(TINY.read_text()) | {"data": {}})
+    dest, best = tune_run(cfg, tmp_path / "tune", ds=ds, show_progress=False)
+    trials = pd.read_parquet(dest / "trials.parquet")
+    assert len(trials) == 2 and set(trials["hidden_size"]) == {8, 16}
+    assert trials["val_median_nse"].notna().all() and "test" not in " ".join(trials.columns)
+    best_cfg = yaml.safe_load((dest / "best_config.yaml").read_text())
+    assert best_cfg["model"]["hidden_size"] == best["hidden_size"]
+    assert best_cfg["training"]["ensemble"] == cfg.training.ensemble

@@ -18,14 +18,21 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/soilco2 data build
+	$(BIN)/soilco2 data build --out build/cosore
 	$(BIN)/soilco2 data summary
+	$(BIN)/soilco2 daily train $(CONFIG)
+	$(BIN)/soilco2 daily report runs/daily
 
 test: $(STAMP)
+	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/daily_dataset_build.py
+	$(BIN)/python benchmarks/bench_daily.py
+	$(BIN)/python benchmarks/bench_subdaily.py
+	$(BIN)/python benchmarks/bench_report.py runs/daily
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

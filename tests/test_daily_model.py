@@ -8,7 +8,7 @@ import torch
 
 from daily_synth import make_daily_dataset, true_flux
 from soilco2.metrics import nse
-from soilco2.models.lstm import DailyLSTM, weighted_masked_mse
+from soilco2.models.lstm import DailyLSTM, mse_std_loss, weighted_masked_mse
 from soilco2.pipelines.daily import DailyConfig, batch_sampler, performance_class, predict_scaled, prepare, train_member
 from soilco2.pipelines.daily_data import TEST, TRAIN, site_loss_weights
 
@@ -40,6 +40,16 @@ def test_weighted_masked_mse_known_answer():
     w = torch.tensor([[1.0, 0.0, 0.5]])
     # (1 * 1 + 0.5 * 4) / 2 scored points
     assert float(weighted_masked_mse(pred, target, w)) == pytest.approx(1.5)
+
+
+def test_std_loss_penalises_flat_predictions():
+    target = torch.tensor([[0.0, 1.0, 0.0, 1.0]])
+    w = torch.ones(1, 4)
+    flat = torch.full((1, 4), 0.5)
+    assert float(weighted_masked_mse(flat, target, w)) == pytest.approx(0.25)
+    # a flat prediction has std 0 against an observed std of 0.5: penalty 0.25
+    assert float(mse_std_loss(flat, target, w, std_weight=1.0)) == pytest.approx(0.5, abs=1e-4)
+    assert float(mse_std_loss(target, target, w)) == pytest.approx(0.0, abs=1e-4)
 
 
 @pytest.mark.parametrize("nse_, kge_, cls", [(0.6, 0.4, "good"), (0.6, 0.2, "fair"), (0.3, 0.5, "fair"),
@@ -87,3 +97,18 @@ def test_same_seed_same_model(synth):
     p3 = predict_scaled(train_member(a, cfg, seed=4, show_progress=False)[0], a)
     np.testing.assert_array_equal(p1, p2)
     assert not np.allclose(np.nan_to_num(p1), np.nan_to_num(p3))
+
+
+def test_leave_site_out_never_trains_on_test_sites():
+    ds = make_daily_dataset(n_sites=6, years=2, seed=3)
+    cfg = _cfg(site_anomalies=["soil_temp_c"])
+    cfg = cfg.model_copy(update={"split": cfg.split.model_copy(update={"mode": "leave_site_out", "k_folds": 3})})
+    _, a, _ = prepare(cfg, ds=ds)
+    test_sites = np.flatnonzero((a.split == TEST).any(1))
+    assert test_sites.size == 2 and not (a.split[test_sites] == TRAIN).any()
+    batches = batch_sampler(a, site_loss_weights(a, True), cfg.training)
+    for (x, s), y, w in batches(np.random.default_rng(0)):
+        assert float(w.sum()) > 0
+    # test sites get a target level from the statics, not from their own observations
+    assert np.isfinite(a.y_mean[test_sites]).all()
+    assert "soil_temp_c_site_anomaly" in a.dynamic_features

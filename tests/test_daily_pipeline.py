@@ -126,6 +126,13 @@ def test_bad_config_is_one_clear_line(tmp_path: Path, change, field):
     assert not (tmp_path / "run").exists()
 
 
+def test_site_shorter_than_one_window(tmp_path: Path, data_root):
+    res = soilco2("daily", "train", write_config(tmp_path, **{"training.window_days": 400}), "--out", tmp_path / "run")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "fewer observed training days than one window" in res.stderr and "d20190722_GORRES" in res.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_predict_on_folder_without_dataset(tiny_run: Path, tmp_path: Path, cosore_root: Path):
     empty = tmp_path / "empty"
     empty.mkdir()

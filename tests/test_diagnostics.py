@@ -118,6 +118,18 @@ def test_extremes_parts_and_perfect_model():
     assert all(r["nse"] == pytest.approx(1.0) for r in rows.values())
 
 
+def test_skill_needs_min_days_and_pooled_parts():
+    o = np.arange(40.0) + 1
+    rows = {r["part"]: r for r in dg.extremes_metrics(o, o * 1.1)}
+    assert rows["top_5pct"]["n"] == 2 and np.isnan(rows["top_5pct"]["nse"])  # 2 days: no skill score
+    assert rows["top_5pct"]["bias"] == pytest.approx(0.1 * np.mean([39.0, 40.0]))
+    table = pd.DataFrame({"site": ["a"] * 40 + ["b"] * 2, "part": list(dg.extreme_parts(o)) + ["top_5pct"] * 2,
+                          "obs": np.r_[o, 10.0, 10.0], "sim": np.r_[o * 1.1, 20.0, 20.0]})
+    pooled = dg.pooled_parts(table).set_index("part")
+    assert pooled.loc["top_5pct", "days"] == 4 and pooled.loc["top_5pct", "sites"] == 2
+    assert pooled.loc["middle_90pct", "median_ratio_pred_over_obs"] == pytest.approx(1.1)
+
+
 def test_spike_metrics_split():
     o = np.array([1.0, 2, 3, 10, 2, 1])
     s = np.array([1.0, 2, 3, 4, 2, 1])

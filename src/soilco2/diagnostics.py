@@ -205,17 +205,38 @@ def share_good_by_bins(table: pd.DataFrame, cls: str = "class") -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- extremes and spikes
-def extremes_metrics(obs: np.ndarray, sim: np.ndarray, q: float = 0.05) -> list[dict]:
-    """NSE/KGE on the bottom ``q``, middle, and top ``q`` of observed values (quantiles of obs)."""
+MIN_DAYS_FOR_SKILL = 5  # NSE/KGE/r on fewer days are reported as NaN (the mean error is kept)
+
+
+def _part_row(part: str, o: np.ndarray, s: np.ndarray, m: np.ndarray, min_n: int) -> dict:
+    n = int(m.sum())
+    skill = n >= min_n
+    return {"part": part, "n": n, "nse": nse(o[m], s[m]) if skill else np.nan,
+            "kge": kge(o[m], s[m]) if skill else np.nan, "r": pearson_r(o[m], s[m]) if skill else np.nan,
+            "bias": float(np.mean(s[m] - o[m])) if n else np.nan}
+
+
+def extreme_parts(obs: np.ndarray, q: float = 0.05) -> np.ndarray:
+    """Label each day 'bottom_5pct' / 'middle_90pct' / 'top_5pct' by the quantiles of observed values ('' = NaN)."""
+    o = np.asarray(obs, float)
+    out = np.full(o.shape, "", dtype=object)
+    ok = np.isfinite(o)
+    if ok.sum() < 3:
+        return out
+    lo, hi = np.quantile(o[ok], [q, 1 - q])
+    out[ok & (o <= lo)], out[ok & (o > lo) & (o < hi)], out[ok & (o >= hi)] = "bottom_5pct", "middle_90pct", "top_5pct"
+    return out
+
+
+def extremes_metrics(obs: np.ndarray, sim: np.ndarray, q: float = 0.05, min_n: int = MIN_DAYS_FOR_SKILL) -> list[dict]:
+    """NSE/KGE/r/mean error on the bottom ``q``, middle, and top ``q`` of observed values."""
     o, s = np.asarray(obs, float), np.asarray(sim, float)
-    ok = np.isfinite(o) & np.isfinite(s)
-    o, s = o[ok], s[ok]
+    keep = np.isfinite(o) & np.isfinite(s)
+    o, s = o[keep], s[keep]
     if o.size < 3:
         return []
-    lo, hi = np.quantile(o, [q, 1 - q])
-    parts = {"bottom_5pct": o <= lo, "middle_90pct": (o > lo) & (o < hi), "top_5pct": o >= hi}
-    return [{"part": k, "n": int(m.sum()), "nse": nse(o[m], s[m]), "kge": kge(o[m], s[m]),
-             "bias": float(np.mean(s[m] - o[m])) if m.any() else np.nan} for k, m in parts.items()]
+    parts = extreme_parts(o, q)
+    return [_part_row(k, o, s, parts == k, min_n) for k in ("bottom_5pct", "middle_90pct", "top_5pct")]
 
 
 def spike_mask(values: np.ndarray, window: int = 30, z: float = 3.0, min_periods: int = 10) -> np.ndarray:
@@ -232,15 +253,27 @@ def spike_mask(values: np.ndarray, window: int = 30, z: float = 3.0, min_periods
     return (zscore.abs() > z).fillna(False).to_numpy(dtype=bool)
 
 
-def spike_metrics(obs: np.ndarray, sim: np.ndarray, spikes: np.ndarray) -> list[dict]:
-    """NSE/KGE/r/mean error on spike days vs non-spike days."""
+def spike_metrics(obs: np.ndarray, sim: np.ndarray, spikes: np.ndarray, min_n: int = MIN_DAYS_FOR_SKILL) -> list[dict]:
+    """NSE/KGE/r/mean error on spike days vs non-spike days (skill NaN below ``min_n`` days)."""
     o, s = np.asarray(obs, float), np.asarray(sim, float)
     ok = np.isfinite(o) & np.isfinite(s)
-    rows = []
-    for part, m in (("spikes", ok & spikes), ("non_spikes", ok & ~spikes)):
-        rows.append({"part": part, "n": int(m.sum()), "nse": nse(o[m], s[m]), "kge": kge(o[m], s[m]),
-                     "r": pearson_r(o[m], s[m]), "bias": float(np.mean(s[m] - o[m])) if m.any() else np.nan})
-    return rows
+    return [_part_row(part, o, s, m, min_n) for part, m in (("spikes", ok & spikes), ("non_spikes", ok & ~spikes))]
+
+
+def pooled_parts(table: pd.DataFrame) -> pd.DataFrame:
+    """Across sites: days, sites, mean observed/predicted, mean error and median ratio per ``part``.
+
+    ``table``: one row per day with ``site, part, obs, sim`` (days of all sites pooled).
+    """
+    t = table[np.isfinite(table["obs"]) & np.isfinite(table["sim"]) & (table["part"] != "")]
+    if t.empty:
+        return pd.DataFrame(columns=["part", "days", "sites", "mean_obs_umol_m2_s", "mean_pred_umol_m2_s",
+                                     "mean_error_umol_m2_s", "median_ratio_pred_over_obs"])
+    ratio = (t["sim"] / t["obs"]).where(t["obs"] > 0)
+    return t.assign(ratio=ratio, err=t["sim"] - t["obs"]).groupby("part", sort=False).agg(
+        days=("obs", "size"), sites=("site", "nunique"), mean_obs_umol_m2_s=("obs", "mean"),
+        mean_pred_umol_m2_s=("sim", "mean"), mean_error_umol_m2_s=("err", "mean"),
+        median_ratio_pred_over_obs=("ratio", "median")).reset_index()
 
 
 # ---------------------------------------------------------------- annual totals

@@ -14,7 +14,8 @@ import typer
 def report(
     run: Annotated[Path, typer.Argument(help="Daily run folder (written by 'soilco2 daily train').")],
     out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN/report).")] = None,
-    data_root: Annotated[Path | None, typer.Option(help="Shared data root (default: SOILCO2_DATA or ../shared/data).")] = None,
+    data_root: Annotated[Path | None,
+                         typer.Option(help="Shared data root (default: SOILCO2_DATA or ../shared/data).")] = None,
     max_km: Annotated[float, typer.Option(help="SRDB matching radius (km).", min=0.0)] = 5.0,
 ) -> None:
     """Diagnostics (data length, seasonality, climate, extremes, annual totals vs SRDB) and RUN/report/index.html."""

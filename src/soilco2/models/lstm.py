@@ -37,3 +37,20 @@ def weighted_masked_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.
     scored = weight > 0
     diff = torch.where(scored, pred - torch.nan_to_num(target), torch.zeros_like(pred))
     return (weight * diff**2).sum() / scored.sum().clamp_min(1)
+
+
+def mse_std_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, std_weight: float = 1.0) -> torch.Tensor:
+    """:func:`weighted_masked_mse` plus ``std_weight`` × the mean squared difference between the
+    standard deviations of prediction and observation within each window (row) — a KGE-like
+    variability term that keeps the LSTM from smoothing its output."""
+    scored = (weight > 0).to(pred.dtype)
+    n = scored.sum(1).clamp_min(1)
+    t = torch.nan_to_num(target)
+
+    def row_std(x):
+        mean = (x * scored).sum(1) / n
+        return torch.sqrt((((x - mean[:, None]) ** 2) * scored).sum(1) / n + 1e-8)
+
+    rows = scored.sum(1) > 2
+    penalty = ((row_std(pred) - row_std(t)) ** 2 * rows).sum() / rows.sum().clamp_min(1)
+    return weighted_masked_mse(pred, target, weight) + std_weight * penalty

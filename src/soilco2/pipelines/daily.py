@@ -45,9 +45,12 @@ class TrainingConfig(StrictModel):
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     site_normalised_loss: bool = True
+    std_loss_weight: float = Field(0.0, ge=0, description="weight of the within-window std-matching term")
     target_scaling: Literal["per_site", "per_site_mean", "global"] = Field(
         "per_site", description="per_site: the LSTM predicts each site's target around its training mean, in "
         "units of its training std; per_site_mean: around its training mean only; global: as scaled")
+    site_anomalies: list[str] = Field(default_factory=list, description="drivers also given as departures "
+                                      "from the site's training-period mean")
     ensemble: int = Field(4, gt=0, description="members, seeds seed, seed+1, ...")
     seed: int = 0
     threads: int = Field(1, gt=0, le=64, description="torch threads; 1 is fastest on a shared CPU")
@@ -157,6 +160,8 @@ def predict_scaled(model, a: DailyArrays, until: np.ndarray | None = None, chunk
         for c in range(0, a.n_sites, chunk):
             sel = order[c : c + chunk]
             n = int((stop[sel] - a.start[sel]).max())
+            if n <= 0:
+                continue
             x = np.zeros((sel.size, n, a.x_dynamic.shape[2]), np.float32)
             for j, i in enumerate(sel):
                 x[j, : stop[i] - a.start[i]] = a.x_dynamic[i, a.start[i] : stop[i]]
@@ -185,15 +190,23 @@ def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None
     weights = site_loss_weights(a, tc.site_normalised_loss)
     val_w = torch.from_numpy(np.where(a.split == VALIDATION, weights[:, None], 0.0).astype(np.float32))
     y = torch.from_numpy(a.y)
-    if not (a.split == VALIDATION).any():
-        raise UserError("no validation days: raise split.val_fraction or use longer series", field="split.val_fraction")
+    epoch = iter(range(10**9))
 
     def val_loss(m) -> float:
+        if not (a.split == VALIDATION).any():  # val_fraction 0: no early stopping, the last epoch is kept
+            return -float(next(epoch))
         pred = torch.from_numpy(np.nan_to_num(predict_scaled(m, a, until=a.test_start)))
         return float(weighted_masked_mse(pred, y, val_w))
 
+    loss_fn = weighted_masked_mse
+    if tc.std_loss_weight > 0:
+        from soilco2.models.lstm import mse_std_loss
+
+        def loss_fn(p, t, w):
+            return mse_std_loss(p, t, w, tc.std_loss_weight)
+
     result = train(model, batch_sampler(a, weights, tc), val_loss, epochs=epochs or tc.epochs, lr=tc.lr,
-                   weight_decay=tc.weight_decay, patience=tc.patience, seed=seed, loss_fn=weighted_masked_mse,
+                   weight_decay=tc.weight_decay, patience=tc.patience, seed=seed, loss_fn=loss_fn,
                    checkpoint=checkpoint, label=label, show_progress=show_progress)
     return model, result
 
@@ -220,6 +233,8 @@ def score_predictions(obs: np.ndarray, split: np.ndarray, preds: dict[str, np.nd
             sel = np.isin(split, labels)
             for i, site in enumerate(sites):
                 m = sel[i]
+                if not m.any():  # e.g. training sites of a leave-site-out split have no test days
+                    continue
                 rows.append({"site": site, "model": model, "split": name,
                              **score(obs[i, m], preds[model][i, m], METRIC_NAMES)})
     table = pd.DataFrame(rows)
@@ -324,7 +339,8 @@ def prepare(cfg: DailyConfig, scaler=None, *, ds: xr.Dataset | None = None,
         ds = load_daily_dataset(cfg.data, cosore_dir=cosore_dir)
     how = {"per_site": True, "per_site_mean": "center", "global": False}[cfg.training.target_scaling]
     a, scaler, site = build_arrays(ds, split=cfg.split, warmup_days=cfg.training.warmup_days, scaler=scaler,
-                                   site_scaling=(site_target or how) if how else False)
+                                   site_scaling=(site_target or how) if how else False,
+                                   anomalies=tuple(cfg.training.site_anomalies))
     scaler.site_target = site
     return ds, a, scaler
 
@@ -345,14 +361,26 @@ def finish_run(run: Path, cfg: DailyConfig, ds, a: DailyArrays, models, scalers,
     return summary
 
 
+def check_window(a: DailyArrays, cfg: DailyConfig) -> list[str]:
+    """Sites with fewer observed training days than one window: an error when the config names
+    its sites, else listed in summary.json (their windows still hold every observed day)."""
+    n_train = np.isin(a.split, (TRAIN, VALIDATION)).sum(1)
+    short = [s for s, n in zip(a.sites, n_train) if n < cfg.training.window_days]
+    if short and cfg.data.sites_include:
+        raise UserError(f"site(s) with fewer observed training days than one window "
+                        f"({cfg.training.window_days}): {', '.join(short)}", field="data.sites_include")
+    return short
+
+
 def train_run(cfg: DailyConfig, out: str | Path | None = None, *, show_progress: bool = True,
               ds: xr.Dataset | None = None) -> Path:
     """Train the ensemble and write the whole run folder; returns its path. ``ds`` replaces the
     dataset the config would build (tests, notebooks)."""
     run = Path(out) if out else Path(cfg.run_dir) / cfg.name
-    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
     t0 = _time.perf_counter()
     ds, a, scalers = prepare(cfg, ds=ds)
+    short = check_window(a, cfg)
+    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
     dump_config(cfg, run / "config.yaml")
     _save_scaler(scalers, run / "scalers.json")
     t1 = _time.perf_counter()
@@ -364,7 +392,7 @@ def train_run(cfg: DailyConfig, out: str | Path | None = None, *, show_progress:
         models.append(m)
         history.append({"member": k, "best_epoch": res.best_epoch, "best_val_loss": res.best_val_loss})
     t2 = _time.perf_counter()
-    extra = {"members": history, "prepare_seconds": t1 - t0, "train_seconds": t2 - t1,
+    extra = {"members": history, "prepare_seconds": t1 - t0, "train_seconds": t2 - t1, "short_sites": short,
              "dynamic_features": a.dynamic_features, "static_features": a.static_features}
     summary = finish_run(run, cfg, ds, a, models, scalers, extra)
     summary["total_seconds"] = _time.perf_counter() - t0

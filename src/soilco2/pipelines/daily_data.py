@@ -92,7 +92,8 @@ def model_features(ds: xr.Dataset, scaler) -> tuple[list[str], list[str]]:
     return [v for v in names if ds[v].dims != ("site",)], [v for v in names if ds[v].dims == ("site",)]
 
 
-def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_scaling: bool | str | dict = False):
+def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_scaling: bool | str | dict = False,
+                 anomalies: tuple[str, ...] = ()):
     """Split (``split``: a SplitConfig), fit the scaler on training cells (or reuse ``scaler`` from
     a run, to apply a trained model) and scale. ``site_scaling``: True fits a per-site target
     scaling on the training days, a dict (from a run) reuses one. Returns (DailyArrays,
@@ -114,6 +115,9 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
     x_dyn[~in_span] = 0.0
     x_stat = (np.stack([scaler.forward(v, ds[v].values) for v in static], axis=-1) if static
               else np.zeros((ds.sizes["site"], 0)))
+    train_end = _first((label == VALIDATION) | (label == TEST), stop)
+    has_train = (label == TRAIN).any(1)  # leave-site-out test sites: anomalies over the whole span
+    x_dyn, dynamic = _with_anomalies(x_dyn, dynamic, anomalies, start, np.where(has_train, train_end, stop), in_span)
     y_raw = ds[TARGET].transpose("site", "time").values
     y = np.where(label >= 0, scaler.forward(TARGET, y_raw), np.nan).astype(np.float32)
     arrays = DailyArrays(
@@ -121,7 +125,7 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
         dynamic_features=dynamic, static_features=static,
         x_dynamic=np.nan_to_num(x_dyn, nan=0.0).astype(np.float32),
         x_static=np.nan_to_num(x_stat, nan=0.5).astype(np.float32), y=y, split=label,
-        train_end=_first((label == VALIDATION) | (label == TEST), stop), test_start=_first(label == TEST, stop),
+        train_end=train_end, test_start=_first(label == TEST, stop),
         start=start, stop=stop)
     site = None
     if site_scaling is not False:
@@ -130,6 +134,26 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
         arrays.y_mean, arrays.y_std = site.for_sites(arrays)
         arrays.y = ((arrays.y - arrays.y_mean[:, None]) / arrays.y_std[:, None]).astype(np.float32)
     return arrays, scaler, (site.to_dict() if site else None)
+
+
+def _with_anomalies(x_dyn: np.ndarray, dynamic: list[str], names, start, train_end, in_span):
+    """Append ``<name>_site_anomaly`` channels: scaled driver minus its mean over the site's
+    training period, or its whole span for a site without training days (drivers only, no target)."""
+    extra, new_names = [], []
+    for name in names:
+        if name not in dynamic:
+            continue
+        x = x_dyn[..., dynamic.index(name)]
+        anomaly = np.zeros_like(x)
+        for i in range(x.shape[0]):
+            end = max(train_end[i], start[i] + 1)
+            mean = np.nanmean(x[i, start[i] : end])
+            anomaly[i] = np.where(in_span[i], x[i] - mean, 0.0)
+        extra.append(anomaly)
+        new_names.append(f"{name}_site_anomaly")
+    if not extra:
+        return x_dyn, dynamic
+    return np.concatenate([x_dyn, np.stack(extra, axis=-1)], axis=-1), dynamic + new_names
 
 
 class SiteTargetScaling:

@@ -68,7 +68,7 @@ def _client(tune_cfg):
         except OSError as err:
             raise UserError(f"cannot reach the Dask scheduler ({err})", field="tune.scheduler_address") from None
     cluster = LocalCluster(n_workers=tune_cfg.n_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     return Client(cluster), cluster
 
 
@@ -102,7 +102,7 @@ def tune_run(cfg, out: str | Path | None = None, *, ds=None, show_progress: bool
             cluster.close()
     trials = pd.DataFrame(rows).sort_values(["val_median_nse", "val_loss"], ascending=[False, True])
     trials.to_parquet(dest / "trials.parquet", index=False)
-    best = {k: (v.item() if hasattr(v, "item") else v) for k, v in trials.iloc[0].to_dict().items()}
+    best = {k: (v.item() if hasattr(v, "item") else v) for k, v in trials.iloc[[0]].to_dict("records")[0].items()}
     best_cfg = apply_trial(cfg, best).model_dump()
     best_cfg["training"].update(ensemble=cfg.training.ensemble, threads=cfg.training.threads,
                                 epochs=cfg.training.epochs)

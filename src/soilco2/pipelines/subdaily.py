@@ -81,6 +81,13 @@ def _q10_predictions(table, win, labels, models) -> dict[str, np.ndarray]:
     return out
 
 
+def search_grid(cfg: SubdailyConfig) -> list[dict]:
+    """Hyperparameter combinations (hidden × lr × dropout); dropout only when ``search.dropout`` is set."""
+    drops = cfg.search.dropout or [None]
+    return [{"hidden": h, "lr": lr, **({} if d is None else {"dropout": d})}
+            for h in cfg.search.hidden for lr in cfg.search.lr for d in drops]
+
+
 def _build_model(name: str, n_past: int, n_future: int, P: int, F: int, hidden: int, dropout: float):
     from soilco2.models.mlp import WindowMLP
     from soilco2.models.pastfuture import OneWayLSTM, PastFutureLSTM
@@ -96,7 +103,8 @@ def _build_model(name: str, n_past: int, n_future: int, P: int, F: int, hidden: 
     raise ValueError(name)
 
 
-def fit_torch(name, past, future, y, labels, *, hidden, lr, cfg: SubdailyConfig, seed: int, label: str = ""):
+def fit_torch(name, past, future, y, labels, *, hidden, lr, cfg: SubdailyConfig, seed: int, label: str = "",
+              dropout: float | None = None):
     """Train one torch model on scaled windows; returns (model, predictions (scaled) for all samples, result)."""
     import torch
 
@@ -111,7 +119,7 @@ def fit_torch(name, past, future, y, labels, *, hidden, lr, cfg: SubdailyConfig,
         va = np.sort(rng_val.choice(va, cfg.train.max_val_samples, replace=False))
     torch.manual_seed(seed)
     model = _build_model(name, past.shape[2], future.shape[2], past.shape[1], future.shape[1], hidden,
-                         cfg.train.dropout)
+                         cfg.train.dropout if dropout is None else dropout)
     bs = cfg.train.batch_size
 
     def batches(rng):
@@ -145,30 +153,89 @@ def _scores(obs, sim) -> dict:
     return {k: s[k] for k in (*SCORES, "n")}
 
 
-def resolve_inputs(cfg: SubdailyConfig, design: dict, table: pd.DataFrame) -> tuple[list[str], list[str]]:
-    past = design["past"] if cfg.inputs.past == "auto" else list(cfg.inputs.past)
-    future = design["future"] if cfg.inputs.future == "auto" else list(cfg.inputs.future)
-    for d in (*past, *future):
-        if d not in table or table[d].notna().sum() == 0:
-            raise UserError(f"input driver '{d}' is not available at this site", field="inputs")
+def _available(table: pd.DataFrame, d: str) -> bool:
+    return d in table.columns and bool(table[d].notna().any())
+
+
+def holdout_window(cfg: SubdailyConfig, table: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The extrapolation test window: configured, or the last wet ``holdout_months``."""
+    if not cfg.scenarios.holdout_start:
+        return prep.default_holdout(table, cfg.scenarios.holdout_months)
+    start = pd.Timestamp(cfg.scenarios.holdout_start)
+    end = (pd.Timestamp(cfg.scenarios.holdout_end) if cfg.scenarios.holdout_end
+           else start + pd.DateOffset(months=cfg.scenarios.holdout_months))
+    t0, t1 = table.index[0], table.index[-1]
+    if end <= t0 or start >= t1:
+        raise UserError(f"held-out window {start.date()} → {end.date()} lies outside the data "
+                        f"({t0.date()} → {t1.date()})", field="scenarios.holdout_start")
+    return start, end
+
+
+def resolve_inputs(cfg: SubdailyConfig, table: pd.DataFrame) -> tuple[list[str], list[str], dict, np.ndarray | None]:
+    """Past / future drivers of the models → (past, future, info, interval labels or None).
+
+    Explicit lists: every listed driver must exist at the site (else UserError). ``auto``: the
+    candidates the site lacks are dropped with a warning (``info['warnings']``); the branches come
+    from :func:`propose_input_design` on the lagged MI computed with every scenario's *test* fluxes
+    masked (extrapolation hold-out window; interpolation test intervals, drawn over the flux
+    intervals by :func:`prep.interval_labels`, which then also define the interpolation split).
+    """
+    inp, site = cfg.inputs, cfg.site.name
+    avail = [c for c in table.columns if not c.startswith("flux") and _available(table, c)
+             and pd.api.types.is_float_dtype(table[c])]
+    for field, val in (("inputs.past", inp.past), ("inputs.future", inp.future)):
+        if val != "auto":
+            missing = [d for d in val if not _available(table, d)]
+            if missing:
+                raise UserError(f"input driver(s) {', '.join(missing)} in {field} not available at site '{site}' "
+                                f"(available: {', '.join(avail)}); set '{field.split('.')[1]}: auto' to use what "
+                                "the site has", field=field)
+    info: dict = {"mode": {"past": "auto" if inp.past == "auto" else "explicit",
+                           "future": "auto" if inp.future == "auto" else "explicit"}, "warnings": [], "notes": []}
+    if inp.past != "auto" and inp.future != "auto":
+        return list(inp.past), list(inp.future), info, None
+    pool = list(inp.candidates) if inp.past == "auto" else list(inp.past)
+    if "soil_temp_c" not in pool:
+        pool.insert(0, "soil_temp_c")  # the models and the Q10 baselines need it
+    dropped = [d for d in pool if not _available(table, d)]
+    pool = [d for d in pool if d not in dropped]
+    if dropped:
+        info["warnings"].append(f"input(s) {', '.join(dropped)} not available at site '{site}': dropped from "
+                                "the model inputs (inputs: auto)")
+    info["dropped_unavailable"] = dropped
+    # the design sees no test flux of any scenario
+    test = np.zeros(len(table), bool)
+    row_labels = None
+    if "interpolation" in cfg.scenarios.run:
+        row_labels = prep.interval_labels(table["flux_umol_m2_s"].notna().to_numpy(), cfg.seed)
+        test |= row_labels == prep.TEST
+    if "extrapolation" in cfg.scenarios.run:
+        start, end = holdout_window(cfg, table)
+        test |= (table.index >= start) & (table.index < end)
+    masked = table.copy()
+    masked.loc[test, "flux_umol_m2_s"] = np.nan
+    design_mi = mi_table(masked, pool, max_lag_hours=cfg.mi.max_lag_hours, bins=cfg.mi.bins)
+    design = propose_input_design(design_mi)
+    info["design_on_non_test"] = {**design, "masked_test_intervals": int(test.sum()),
+                                  "mi_peak_lag_hours": {r.driver: r.peak_lag_hours for r in peak_lags(design_mi).itertuples()}}
+    past = [d for d in pool if d in design["past"]] if inp.past == "auto" else list(inp.past)
+    if "soil_temp_c" not in past:
+        past.insert(0, "soil_temp_c")
+    future = [d for d in design["future"] if d in pool] if inp.future == "auto" else list(inp.future)
     if not future:
         future = ["soil_temp_c"]
-    return past, future
+        info["notes"].append("the MI helper put no driver in the future branch; soil_temp_c used "
+                             "(the past/future LSTM needs one; the one-way LSTM is the no-future model)")
+    return past, future, info, row_labels
 
 
-def scenario_labels(cfg: SubdailyConfig, scenario: str, table: pd.DataFrame, win) -> tuple[np.ndarray, dict]:
+def scenario_labels(cfg: SubdailyConfig, scenario: str, table: pd.DataFrame, win,
+                    row_labels: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     if scenario == "interpolation":
-        return prep.split_interpolation(len(win.time), cfg.seed), {}
-    if cfg.scenarios.holdout_start:
-        start = pd.Timestamp(cfg.scenarios.holdout_start)
-        end = (pd.Timestamp(cfg.scenarios.holdout_end) if cfg.scenarios.holdout_end
-               else start + pd.DateOffset(months=cfg.scenarios.holdout_months))
-        t0, t1 = table.index[0], table.index[-1]
-        if end <= t0 or start >= t1:
-            raise UserError(f"held-out window {start.date()} → {end.date()} lies outside the data "
-                            f"({t0.date()} → {t1.date()})", field="scenarios.holdout_start")
-    else:
-        start, end = prep.default_holdout(table, cfg.scenarios.holdout_months)
+        if row_labels is not None:  # inputs: auto — the split the input design was made on
+            return row_labels[win.row], {"split": "per_interval"}
+        return prep.split_interpolation(len(win.time), cfg.seed), {"split": "per_sample"}
+    start, end = holdout_window(cfg, table)
     return prep.split_extrapolation(win.time, start, end, cfg.seed), {"holdout_start": str(start),
                                                                        "holdout_end": str(end)}
 
@@ -184,8 +251,10 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
     dump_config(cfg, out / "config.yaml")
     table, mi, peaks, design, acct = run_mi(cfg, out)
     interval = acct.get("interval") or prep.native_interval(pd.Series(table.index))
-    past_d, future_d = resolve_inputs(cfg, design, table)
-    P_max = _steps(max(cfg.sweep.past_hours + [cfg.search.past_hours]), interval)
+    past_d, future_d, input_info, row_labels = resolve_inputs(cfg, table)
+    for w in input_info["warnings"]:
+        Console(stderr=True, soft_wrap=True).print(f"[yellow]warning:[/] {w}")
+    P_max = _steps(max(cfg.sweep.past_hours + [cfg.search.past_hours, cfg.sweep.sample_past_hours or 0]), interval)
     F = _steps(cfg.inputs.future_hours, interval)
     win, drops = prep.make_windows(table, past_d, future_d, P_max, F)
     if len(win.time) < 50:
@@ -196,7 +265,7 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
     rows, search_rows, scalers, preds, split_labels, holdouts = [], [], {}, {}, {}, {}
     t_sweep = time.perf_counter()
     for scenario in cfg.scenarios.run:
-        labels, hold = scenario_labels(cfg, scenario, table, win)
+        labels, hold = scenario_labels(cfg, scenario, table, win, row_labels)
         holdouts[scenario] = hold
         split_labels[scenario] = labels
         tr_rows = win.row[labels == prep.TRAIN]
@@ -214,19 +283,21 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
         # hyperparameter search on validation, at one past length
         Ps = _steps(cfg.search.past_hours, interval)
         best_hp = {}
+        combos = search_grid(cfg)
         for name in torch_models:
+            if len(combos) == 1 or (cfg.search.models is not None and name not in cfg.search.models):
+                best_hp[name] = combos[0]  # nothing to choose: no search fit
+                continue
             best = None
-            for hidden in cfg.search.hidden:
-                for lr in cfg.search.lr:
-                    t0 = time.perf_counter()
-                    _, _, res = fit_torch(name, past_s[:, -Ps:], fut_s, y_s, labels, hidden=hidden, lr=lr, cfg=cfg,
-                                          seed=cfg.seed, label=f"{scenario} {name} search h={hidden} lr={lr}")
-                    search_rows.append({"scenario": scenario, "model": name, "hidden": hidden, "lr": lr,
-                                        "val_loss": res.best_val_loss, "best_epoch": res.best_epoch,
-                                        "seconds": time.perf_counter() - t0})
-                    if best is None or res.best_val_loss < best[0]:
-                        best = (res.best_val_loss, hidden, lr)
-            best_hp[name] = {"hidden": best[1], "lr": best[2]}
+            for hp in combos:
+                t0 = time.perf_counter()
+                _, _, res = fit_torch(name, past_s[:, -Ps:], fut_s, y_s, labels, cfg=cfg, seed=cfg.seed,
+                                      label=f"{scenario} {name} search " + " ".join(f"{k}={v:g}" for k, v in hp.items()), **hp)
+                search_rows.append({"scenario": scenario, "model": name, **hp, "val_loss": res.best_val_loss,
+                                    "best_epoch": res.best_epoch, "seconds": time.perf_counter() - t0})
+                if best is None or res.best_val_loss < best[0]:
+                    best = (res.best_val_loss, hp)
+            best_hp[name] = best[1]
         for hours in cfg.sweep.past_hours:
             P = _steps(hours, interval)
             for name in torch_models:
@@ -244,8 +315,9 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
     sweep.to_parquet(out / "sweep.parquet")
     pd.DataFrame(search_rows).to_parquet(out / "search.parquet")
     (out / "scalers.json").write_text(json.dumps(scalers, indent=2))
-    (out / "input_design.json").write_text(json.dumps({"proposed": design, "used": {"past": past_d,
-                                                       "future": future_d}, "window_drops": drops}, indent=2))
+    (out / "input_design.json").write_text(json.dumps({"proposed_all_data": design, **input_info,
+                                                       "used": {"past": past_d, "future": future_d},
+                                                       "window_drops": drops}, indent=2, default=str))
     headline = _headline(sweep, cfg)
     ds = _predictions_dataset(table, win, preds, split_labels, cfg, headline)
     ds.to_netcdf(out / "predictions.nc")
@@ -253,6 +325,10 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
     pulses.to_parquet(out / "rain_pulses.parquet")
     summary = _summary(cfg, sweep, peaks, headline, holdouts, sweep_seconds, time.perf_counter() - t_start,
                        acct, drops, past_d, future_d, pulses)
+    summary["warnings"] = input_info["warnings"]
+    summary["input_mode"] = input_info["mode"]
+    if "interpolation" in holdouts:
+        summary["interpolation_split"] = holdouts["interpolation"].get("split")
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     from soilco2.report.subdaily_html import write_report
 

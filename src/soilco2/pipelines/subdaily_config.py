@@ -26,8 +26,13 @@ class SiteSection(StrictModel):
 
 
 class InputsSection(StrictModel):
-    past: list[str] | Literal["auto"] = ["soil_temp_c", "swc_m3_m3", "precip_mm"]
-    future: list[str] | Literal["auto"] = ["soil_temp_c"]
+    """``auto`` (default): the candidates available at the site, branches chosen by the lagged-MI
+    helper on non-test data; unavailable candidates are dropped with a warning. A list is explicit:
+    a listed driver missing at the site is an error."""
+
+    past: list[str] | Literal["auto"] = "auto"
+    future: list[str] | Literal["auto"] = "auto"
+    candidates: list[str] = ["soil_temp_c", "swc_m3_m3", "precip_mm"]  # drivers 'auto' may use
     future_hours: float = Field(24.0, ge=0)
 
 
@@ -40,12 +45,15 @@ class ScenarioSection(StrictModel):
 
 class SweepSection(StrictModel):
     past_hours: list[float] = [12, 24, 36, 48, 84, 168]
+    sample_past_hours: float | None = None  # samples need this much gap-free past (None: the longest length)
 
 
 class SearchSection(StrictModel):
     past_hours: float = 24.0  # the search runs at this past length, the sweep reuses the winner
     hidden: list[int] = [16, 32]
     lr: list[float] = [3e-3]
+    dropout: list[float] | None = None  # None: train.dropout only
+    models: list[Literal["pastfuture_lstm", "oneway_lstm", "mlp_past", "mlp_pastfuture"]] | None = None  # searched (None: all torch models); the others use the first combination
 
 
 class TrainSection(StrictModel):

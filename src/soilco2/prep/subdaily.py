@@ -324,6 +324,15 @@ def split_interpolation(n: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> np.ndar
     return lab
 
 
+def interval_labels(has_flux: np.ndarray, seed: int, fractions=(0.8, 0.1, 0.1)) -> np.ndarray:
+    """8:1:1 labels drawn over the table's flux intervals (−1 where there is no flux), so a split
+    exists before the windows do; each window inherits its target interval's label."""
+    lab = np.full(has_flux.size, -1, np.int8)
+    idx = np.flatnonzero(has_flux)
+    lab[idx] = split_interpolation(idx.size, seed, fractions)
+    return lab
+
+
 def default_holdout(table: pd.DataFrame, months: int = 6, wet_fraction: float = 0.9) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The latest ``months``-long window (month-aligned, inside the flux record) whose
     precipitation total is at least ``wet_fraction`` of the wettest such window: the last wet

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from soilco2.diagnostics import site_level_matches
+from soilco2.diagnostics import MIN_DAYS_FOR_SKILL, site_level_matches
 from soilco2.report import figures as F
 from soilco2.report.daily_run import PAPER, Diagnostics, RunData, analyse, find_key, load_run
 from soilco2.report.html import Section, figure_html, page, png_bytes, table_html
@@ -62,7 +62,8 @@ def _land(data_root, notes: list[str]):
 
 def _write_tables(d: Diagnostics, out: Path) -> dict[str, str]:
     tables = {"per_site": d.per_site, "correlations": d.correlations, "share_good": d.share_good,
-              "extremes": d.extremes, "spikes": d.spikes, "annual_totals": d.annual, "srdb_matches": d.srdb_matches,
+              "extremes": d.extremes, "spikes": d.spikes, "pooled_parts": d.pooled_parts, "annual_totals": d.annual,
+              "srdb_matches": d.srdb_matches,
               "summary": d.summary}
     (out / "tables").mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -113,7 +114,8 @@ def _agreement_table(a: dict) -> pd.DataFrame:
     labels = {"sites": "per site (median of nearby records vs mean predicted year)",
               "same_year": "same calendar year (record vs that year's total)", "records": "all record pairs"}
     return pd.DataFrame([{"comparison": lab, "n": a[f"{k}_n"], "r": a[f"{k}_r"],
-                          "bias (g C m⁻² yr⁻¹)": a[f"{k}_bias_gc_m2_yr"], "RMSE (g C m⁻² yr⁻¹)": a[f"{k}_rmse_gc_m2_yr"],
+                          "bias (g C m⁻² yr⁻¹)": a[f"{k}_bias_gc_m2_yr"],
+                          "RMSE (g C m⁻² yr⁻¹)": a[f"{k}_rmse_gc_m2_yr"],
                           "median ratio predicted/SRDB": a[f"{k}_median_ratio_pred_over_srdb"]}
                          for k, lab in labels.items()])
 
@@ -122,7 +124,7 @@ def _median_parts(t: pd.DataFrame) -> pd.DataFrame:
     if t.empty:
         return t
     t = t[t["split"] == "test"]
-    return t.groupby("part", sort=False).agg(sites=("site", "nunique"), days=("n", "sum"),
+    return t.groupby("part", sort=False).agg(sites=("site", "nunique"), sites_with_skill=("nse", "count"), days=("n", "sum"),
                                              median_nse=("nse", "median"), median_kge=("kge", "median"),
                                              median_bias_umol_m2_s=("bias", "median")).reset_index()
 
@@ -157,9 +159,10 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
          "Test KGE vs every attribute and data characteristic."),
         ("metrics_vs_attributes_nse", F.metrics_vs_attributes(d.per_site, d.correlations, "test_nse"),
          "Test NSE vs every attribute (r over all sites; IQR-cleaned r in the table)."),
-        ("extremes_spikes", F.extremes_and_spikes(d.extremes, d.spikes),
-         "Per-site test NSE and KGE on the bottom 5 %, middle 90 % and top 5 % of observed values, and on spike "
-         "days (|z| > 3 in a centred 30-day window) vs the other days."),
+        ("extremes_spikes", F.extremes_and_spikes(d.extremes, d.pooled_days),
+         "Per-site test NSE and KGE on the bottom 5 %, middle 90 % and top 5 % of observed values (sites with "
+         f"≥ {MIN_DAYS_FOR_SKILL} days in the part); daily errors of all sites' test days by part; observed vs "
+         "predicted on spike days (|z| > 3 in a centred 30-day window)."),
         ("annual_vs_srdb", F.annual_vs_srdb(d.srdb_matches, site_level_matches(d.srdb_matches)),
          f"Annual totals integrated from the daily LSTM prediction vs SRDB annual Rs within {max_km:g} km."),
     ]
@@ -182,7 +185,8 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
                          + list(DATA_VERSIONS),
                          "value": [str(Path(run).resolve()), git_commit(), f"{seed} (ensemble members: {members})",
                                    time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-                                   f"{time.perf_counter() - t0:.1f} (before writing the page)"] + list(DATA_VERSIONS.values())})
+                                   f"{time.perf_counter() - t0:.1f} (before writing the page)"]
+                         + list(DATA_VERSIONS.values())})
     for k in ("git_commit", "commit", "soilco2_commit"):
         if k in rd.summary:
             prov.loc[len(prov)] = ["soilco2 commit (training run)", str(rd.summary[k])]
@@ -204,7 +208,9 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
                 table_html(corr_sig, table_id="corr-table", sortable=True) +
                 f'<p>Full table: <code>{table_paths["correlations"]}</code>.</p>', "drivers"),
         Section("Extremes and pulses", fig_html["extremes_spikes"] + "<h3>Medians across sites (test period)</h3>" +
-                table_html(_median_parts(d.extremes)) + table_html(_median_parts(d.spikes)), "extremes"),
+                table_html(_median_parts(d.extremes)) + table_html(_median_parts(d.spikes)) +
+                f"<p>NSE, KGE and r need at least {MIN_DAYS_FOR_SKILL} days in a part (else NaN; the mean error is "
+                "kept).</p><h3>All sites' test days pooled</h3>" + table_html(d.pooled_parts), "extremes"),
         Section("Across scales: annual totals vs SRDB", fig_html["annual_vs_srdb"] + table_html(agree) +
                 table_html(d.srdb_matches, scroll=True, digits=1) +
                 "<h3>Predicted annual totals per site (calendar years)</h3>" + table_html(ann_cov, scroll=True, digits=0),

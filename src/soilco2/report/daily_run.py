@@ -52,6 +52,8 @@ class Diagnostics:
     srdb_agreement: dict
     summary: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    pooled_parts: pd.DataFrame = field(default_factory=pd.DataFrame)  # test days of all sites, by part
+    pooled_days: pd.DataFrame = field(default_factory=pd.DataFrame)  # site, part, obs, sim (each day twice)
 
 
 def _need_columns(frame: pd.DataFrame, cols, path: Path) -> None:
@@ -215,7 +217,7 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
     tick("extremes, spikes, annual totals")
     split = preds["split"].values
     lstm = preds["lstm"].values
-    ext, spk, ann = [], [], []
+    ext, spk, ann, pooled = [], [], [], []
     for i, s in enumerate(names):
         o = preds["obs"].values[i]
         spikes = dg.spike_mask(o)
@@ -223,6 +225,10 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
             m = np.isin(split[i], codes)
             ext += [{"site": s, "split": label, **r} for r in dg.extremes_metrics(o[m], lstm[i][m])]
             spk += [{"site": s, "split": label, **r} for r in dg.spike_metrics(o[m], lstm[i][m], spikes[m])]
+            if label == "test":
+                ok = m & np.isfinite(o)
+                for part in (dg.extreme_parts(o[ok]), np.where(spikes[ok], "spikes", "non_spikes")):
+                    pooled.append(pd.DataFrame({"site": s, "part": part, "obs": o[ok], "sim": lstm[i][ok]}))
         a = dg.annual_totals(times, lstm[i])
         a = a[a["n_days"] > 0]
         obs_days = pd.Series(np.isfinite(o), index=times).groupby(times.year).sum()
@@ -236,5 +242,8 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
     if srdb is None:
         srdb = pd.DataFrame({"record": [], "lat": [], "lon": [], "year": [], "rs_annual_gc_m2_yr": []}, dtype=float)
     matches = dg.match_srdb(rd.sites, annual, srdb, max_km)
+    pooled_days = pd.concat(pooled, ignore_index=True) if pooled else pd.DataFrame(
+        {"site": [], "part": [], "obs": [], "sim": []})
     return Diagnostics(per_site, corr, share, pd.DataFrame(ext), pd.DataFrame(spk), annual, matches,
-                       dg.agreement(matches), summary_table(rd.metrics), notes)
+                       dg.agreement(matches), summary_table(rd.metrics), notes, dg.pooled_parts(pooled_days),
+                       pooled_days)

@@ -58,16 +58,17 @@ def site_map(per_site: pd.DataFrame, land: xr.DataArray | None) -> Figure:
         dlat, dlon = abs(lat[1] - lat[0]) / 2, abs(lon[1] - lon[0]) / 2
         ax.imshow(img, cmap="Greys", vmin=0, vmax=2.2, interpolation="nearest",
                   extent=(lon.min() - dlon, lon.max() + dlon, lat.min() - dlat, lat.max() + dlat))
-    for c in CLASSES:
+    for k, c in enumerate(reversed(CLASSES)):  # good drawn last, on top of clustered sites
         s = per_site[per_site["class"] == c]
-        ax.scatter(s["lon"], s["lat"], c=CLASS_COLORS[c], s=38, edgecolor="k", linewidth=0.5,
-                   label=f"{c} ({len(s)})", zorder=3)
+        ax.scatter(s["lon"], s["lat"], c=CLASS_COLORS[c], s=34, edgecolor="k", linewidth=0.5, alpha=0.9,
+                   label=f"{c} ({len(s)})", zorder=3 + k)
+    handles, labels = ax.get_legend_handles_labels()
     ax.set(xlim=(-180, 180), ylim=(-60, 85), xlabel="longitude (°E)", ylabel="latitude (°N)",
            title="Sites by LSTM test performance class (background: 0.5° land fraction)")
     for y in (30, 60):
         ax.axhline(y, color="0.4", ls=":", lw=0.8)
     ax.set_aspect("equal")
-    ax.legend(loc="lower left", title="test class")
+    ax.legend(handles[::-1], labels[::-1], loc="lower left", title="test class")
     fig.tight_layout()
     return fig
 
@@ -158,15 +159,20 @@ def metrics_vs_attributes(per_site: pd.DataFrame, corr: pd.DataFrame, metric: st
     attrs = [a for a in ATTR_LABELS if a in per_site and per_site[a].notna().sum() >= 3]
     ncol = 4
     nrow = int(np.ceil(len(attrs) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 2.5 * nrow + 0.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 2.7 * nrow + 0.4), sharey=True, squeeze=False)
     colors = _colors(per_site["class"])
     c = corr[(corr["metric"] == metric) & (corr["outliers"] == "kept")].set_index("attribute")
+    c_iqr = corr[(corr["metric"] == metric) & (corr["outliers"] == "iqr_removed")].set_index("attribute")
     for ax, a in zip(axes.ravel(), attrs):
         _clipped_scatter(ax, per_site[a], per_site[metric], colors)
         ax.set_xlabel(ATTR_LABELS[a], fontsize=8)
         if a in c.index and np.isfinite(c.loc[a, "r"]):
-            ax.set_title(f"r = {c.loc[a, 'r']:.2f}, p = {c.loc[a, 'p']:.2g}", fontsize=8.5,
-                         fontweight="bold" if c.loc[a, "p"] < 0.05 else "normal")
+            title = f"r = {c.loc[a, 'r']:.2f}, p = {c.loc[a, 'p']:.2g}"
+            bold = c.loc[a, "p"] < 0.05
+            if a in c_iqr.index and np.isfinite(c_iqr.loc[a, "r"]):
+                title += f"\nIQR-cleaned r = {c_iqr.loc[a, 'r']:.2f}, p = {c_iqr.loc[a, 'p']:.2g}"
+                bold = bold or c_iqr.loc[a, "p"] < 0.05
+            ax.set_title(title, fontsize=8, fontweight="bold" if bold else "normal")
     for ax in axes.ravel()[len(attrs):]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
@@ -211,22 +217,42 @@ def _boxes(ax, groups: dict[str, np.ndarray], title: str, ylabel: str) -> None:
     ax.set(title=title, ylabel=ylabel)
 
 
-def extremes_and_spikes(ext: pd.DataFrame, spk: pd.DataFrame) -> Figure:
-    fig, axes = plt.subplots(1, 4, figsize=(11, 3.8))
+PART_LABELS = {"bottom_5pct": "bottom\n5 %", "middle_90pct": "middle\n90 %", "top_5pct": "top\n5 %",
+               "spikes": "spikes", "non_spikes": "non-\nspikes"}
+
+
+def extremes_and_spikes(ext: pd.DataFrame, pooled_days: pd.DataFrame) -> Figure:
+    """Per-site NSE/KGE on the extreme parts; pooled daily errors by part; spike days obs vs predicted."""
+    fig, axes = plt.subplots(1, 4, figsize=(11, 3.9))
     e = ext[ext["split"] == "test"] if len(ext) else ext
-    s = spk[spk["split"] == "test"] if len(spk) else spk
-    parts_e = {"bottom\n5 %": "bottom_5pct", "middle\n90 %": "middle_90pct", "top\n5 %": "top_5pct"}
-    parts_s = {"spikes": "spikes", "non-spikes": "non_spikes"}
+    extremes = ("bottom_5pct", "middle_90pct", "top_5pct")
     for k, metric in enumerate(("nse", "kge")):
-        _boxes(axes[k], {lab: e.loc[e["part"] == p, metric].to_numpy(float) if len(e) else np.array([])
-                         for lab, p in parts_e.items()}, f"extremes: {metric.upper()}",
-               f"per-site {metric.upper()} (clipped at {CLIP_LOW:g})")
-        _boxes(axes[2 + k], {lab: s.loc[s["part"] == p, metric].to_numpy(float) if len(s) else np.array([])
-                             for lab, p in parts_s.items()}, f"spikes: {metric.upper()}", "")
-    for ax in axes:
-        ax.tick_params(axis="x", labelsize=7.5)
-    fig.suptitle("Test period: extremes of the observed distribution, and spikes (|z| > 3 in a centred 30-day window)",
-                 fontsize=10)
+        _boxes(axes[k], {PART_LABELS[p]: e.loc[e["part"] == p, metric].to_numpy(float) if len(e) else np.array([])
+                         for p in extremes}, f"extremes: per-site {metric.upper()}",
+               f"{metric.upper()} (clipped at {CLIP_LOW:g})")
+        axes[k].tick_params(axis="x", labelsize=7.5)
+    ax = axes[2]
+    parts = [p for p in (*extremes, "spikes", "non_spikes")]
+    err = [((g := pooled_days[pooled_days["part"] == p])["sim"] - g["obs"]).to_numpy(float) if len(pooled_days)
+           else np.array([]) for p in parts]
+    ax.boxplot([v[np.isfinite(v)] for v in err], tick_labels=[f"{PART_LABELS[p]}\n({len(v)} d)" for p, v in
+                                                               zip(parts, err)], showfliers=False)
+    ax.axhline(0, color="0.6", lw=0.6)
+    ax.set(title="all test days pooled", ylabel="predicted − observed (µmol m⁻² s⁻¹)")
+    ax.tick_params(axis="x", labelsize=7)
+    ax = axes[3]
+    if len(pooled_days):
+        sp = pooled_days[pooled_days["part"] == "spikes"]
+        ns = pooled_days[pooled_days["part"] == "non_spikes"]
+        ax.scatter(ns["obs"], ns["sim"], s=3, color="0.6", alpha=0.4, lw=0, label="other days")
+        ax.scatter(sp["obs"], sp["sim"], s=22, color="#d95f02", edgecolor="k", lw=0.4, label=f"spikes ({len(sp)})")
+        hi = float(np.nanmax(pooled_days[["obs", "sim"]].to_numpy(float))) * 1.05
+        ax.plot([0, hi], [0, hi], "k--", lw=0.7)
+        ax.set(xlim=(min(0, float(np.nanmin(pooled_days["obs"]))), hi),
+               ylim=(min(0, float(np.nanmin(pooled_days["sim"]))), hi))
+        ax.legend(loc="upper left", fontsize=7.5, markerscale=1.5)
+    ax.set(title="spike days (|z| > 3, 30 d)", xlabel="observed (µmol m⁻² s⁻¹)", ylabel="predicted (µmol m⁻² s⁻¹)")
+    fig.suptitle("Test period: extremes of the observed distribution and spikes", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -17,7 +17,8 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 a
 color:#222;line-height:1.45}
 h1{margin-top:24px;font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:3px;margin-top:34px}
 table{border-collapse:collapse;font-size:0.85em;margin:8px 0}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}td.txt{text-align:left}th{background:#f2f2f2;position:sticky;top:0}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}td.txt{text-align:left}
+th{background:#f2f2f2;position:sticky;top:0}
 td:first-child,th:first-child{text-align:left}
 table.sortable th{cursor:pointer;user-select:none}table.sortable th:after{content:" ⇅";color:#999;font-size:0.8em}
 .scroll{max-height:520px;overflow:auto;border:1px solid #ddd}

@@ -142,6 +142,9 @@ def write_report(out: Path, *, table, mi, sweep, ds, pulses, summary) -> Path:
         "<p>Sub-daily knowledge-guided LSTM (past drivers read forward, next 24 h of soil temperature read "
         "backward) against one-way LSTM, MLPs and Q10 models. Lag τ pairs flux(t) with driver(t−τ); "
         "τ&lt;0 is the driver's future.</p>",
+        *([("<div style='background:#fff3cd;padding:6px'><b>Warnings</b><ul>"
+             + "".join(f"<li>{html.escape(w)}</li>" for w in summary["warnings"]) + "</ul></div>")]
+          if summary.get("warnings") else []),
         "<h2>Summary</h2><pre>" + html.escape(json.dumps({k: summary[k] for k in summary if k not in ("window_drops",)},
                                                         indent=1, default=str)) + "</pre>",
         "<h2>Mutual information</h2>", _img(figs / "mi_lags.png"), peaks.to_html() if len(peaks) else "",

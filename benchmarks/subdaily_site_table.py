@@ -1,0 +1,48 @@
+"""Markdown results table of an S2 run folder (the per-site tables of docs/subdaily.md).
+
+    .venv/bin/python benchmarks/subdaily_site_table.py runs/subdaily_oyonarte_short
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+TORCH = {"pastfuture_lstm": "past/future LSTM", "oneway_lstm": "one-way LSTM", "mlp_pastfuture": "MLP past+future",
+         "mlp_past": "MLP past"}
+Q10 = ("q10", "q10_swc_power", "q10_swc_logistic", "lloyd_taylor")
+
+
+def table(run: Path) -> str:
+    s = json.loads((run / "summary.json").read_text())
+    scen = [c for c in ("extrapolation", "interpolation") if c in s]
+    rows = []
+    for m, label in TORCH.items():
+        if any(m in s[c] for c in scen):
+            rows.append((label, [s[c].get(m) for c in scen]))
+    for c in scen:  # best Q10-family model by test r, per scenario
+        q = {m: v for m, v in s[c].items() if m in Q10}
+        if q:
+            best = max(q, key=lambda m: q[m]["r"])
+            rows.append((f"best Q10 ({c[:6]}.: {best})", [s[x].get(best) if x == c else None for x in scen]))
+    head = "| model | " + " | ".join(f"{c[:6]}. r | {c[:6]}. NSE" for c in scen) + " |"
+    out = [head, "|---" * (1 + 2 * len(scen)) + "|"]
+    for label, vals in rows:
+        cells = [f"{v['r']:.3f} | {v['nse']:.3f}" if v else "– | –" for v in vals]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    n = {c: max(v["n"] for v in s[c].values()) for c in scen}
+    sweep = pd.read_parquet(run / "sweep.parquet")
+    out.append("")
+    out.append(f"headline past (h, chosen on validation): {s['headline_past_hours']}; test n: {n}; "
+               f"hold-out: {s.get('holdout')}; inputs: {s['inputs']}; warnings: {s.get('warnings')}; "
+               f"past lengths {sorted(sweep.past_hours.dropna().unique().tolist())}; "
+               f"total {s['total_seconds']:.0f} s")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        print(f"### {arg}\n\n{table(Path(arg))}\n")

@@ -1,6 +1,9 @@
 """Markdown results table of an S2 run folder (the per-site tables of docs/subdaily.md).
 
     .venv/bin/python benchmarks/subdaily_site_table.py runs/subdaily_oyonarte_short
+
+Prints the per-model table (test r / NSE at the headline past length, best Q10 by test r) and the
+extrapolation test r / NSE per past length.
 """
 
 from __future__ import annotations
@@ -43,6 +46,20 @@ def table(run: Path) -> str:
     return "\n".join(out)
 
 
+def per_length(run: Path, scenario: str = "extrapolation") -> str:
+    """Test r / NSE per past length for the torch models (rows) of one scenario."""
+    sw = pd.read_parquet(run / "sweep.parquet")
+    sw = sw[(sw.split == "test") & (sw.scenario == scenario) & sw.past_hours.notna()]
+    hours = sorted(sw.past_hours.unique())
+    out = ["| past (h) | " + " | ".join(f"{h:g}" for h in hours) + " |", "|---" * (1 + len(hours)) + "|"]
+    for m, label in TORCH.items():
+        g = sw[sw.model == m].set_index("past_hours")
+        if len(g):
+            out.append(f"| {label} | " + " | ".join(f"{g.loc[h, 'r']:.3f} / {g.loc[h, 'nse']:.3f}" for h in hours) + " |")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
     for arg in sys.argv[1:]:
-        print(f"### {arg}\n\n{table(Path(arg))}\n")
+        print(f"### {arg}\n\n{table(Path(arg))}\n\ntest r / NSE per past length, extrapolation:\n\n"
+              f"{per_length(Path(arg))}\n")

@@ -47,8 +47,9 @@ class TrainingConfig(StrictModel):
     site_normalised_loss: bool = True
     std_loss_weight: float = Field(0.0, ge=0, description="weight of the within-window std-matching term")
     target_scaling: Literal["per_site", "per_site_mean", "global"] = Field(
-        "per_site", description="per_site: the LSTM predicts each site's target around its training mean, in "
+        "per_site_mean", description="per_site: the LSTM predicts each site's target around its training mean, in "
         "units of its training std; per_site_mean: around its training mean only; global: as scaled")
+    target_arcsinh: bool = Field(True, description="arcsinh on the target before min-max (the paper)")
     site_anomalies: list[str] = Field(default_factory=list, description="drivers also given as departures "
                                       "from the site's training-period mean")
     ensemble: int = Field(4, gt=0, description="members, seeds seed, seed+1, ...")
@@ -292,6 +293,7 @@ def predictions_dataset(ds: xr.Dataset, a: DailyArrays, preds: dict[str, np.ndar
     out["lat"].attrs = {"units": "degrees_north", "long_name": "latitude", "standard_name": "latitude"}
     out["lon"].attrs = {"units": "degrees_east", "long_name": "longitude", "standard_name": "longitude"}
     out["time"].attrs = {"long_name": "day (local standard time)", "standard_name": "time"}
+    out["site"].attrs = {"long_name": "COSORE dataset name", "cf_role": "timeseries_id"}
     out.attrs = {"Conventions": "CF-1.8", "title": "soilco2 S1 daily soil respiration predictions",
                  "source": "soilco2 daily LSTM ensemble and baselines; data: COSORE (Bond-Lamberty et al. 2020)"}
     return out
@@ -340,7 +342,8 @@ def prepare(cfg: DailyConfig, scaler=None, *, ds: xr.Dataset | None = None,
     how = {"per_site": True, "per_site_mean": "center", "global": False}[cfg.training.target_scaling]
     a, scaler, site = build_arrays(ds, split=cfg.split, warmup_days=cfg.training.warmup_days, scaler=scaler,
                                    site_scaling=(site_target or how) if how else False,
-                                   anomalies=tuple(cfg.training.site_anomalies))
+                                   anomalies=tuple(cfg.training.site_anomalies),
+                                   target_arcsinh=cfg.training.target_arcsinh)
     scaler.site_target = site
     return ds, a, scaler
 
@@ -438,7 +441,8 @@ def evaluate_run(run: str | Path, *, ds: xr.Dataset | None = None) -> dict:
     ds, a, scalers = prepare(cfg, scalers, ds=ds, site_target=site)
     models = load_members(run, cfg, a)
     old = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
-    keep = {k: old[k] for k in ("members", "prepare_seconds", "train_seconds", "total_seconds") if k in old}
+    keep = {k: old[k] for k in ("members", "prepare_seconds", "train_seconds", "total_seconds", "short_sites")
+            if k in old}
     return finish_run(run, cfg, ds, a, models, scalers,
                       keep | {"dynamic_features": a.dynamic_features, "static_features": a.static_features})
 

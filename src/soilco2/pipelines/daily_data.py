@@ -8,6 +8,7 @@ float32 arrays, each site's driver span, and per-site loss weights. Nothing here
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -51,9 +52,11 @@ class DailyArrays:
 
 def feature_lists(ds: xr.Dataset) -> tuple[list[str], list[str]]:
     """Dynamic inputs (drivers + availability channels) and static inputs named by the dataset."""
-    dyn = list(ds.attrs.get("dynamic_features", []))
+    from soilco2.prep.daily_dataset import as_list  # attrs may be lists or JSON strings (from NetCDF)
+
+    dyn = as_list(ds, "dynamic_features")
     dyn += [v for v in ds.data_vars if str(v).startswith("avail_") and v not in dyn]
-    stat = list(ds.attrs.get("static_features", []))
+    stat = as_list(ds, "static_features")
     if not dyn:
         raise UserError("dataset lists no dynamic features (attrs['dynamic_features'])", field="dynamic_features")
     return dyn, stat
@@ -93,7 +96,7 @@ def model_features(ds: xr.Dataset, scaler) -> tuple[list[str], list[str]]:
 
 
 def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_scaling: bool | str | dict = False,
-                 anomalies: tuple[str, ...] = ()):
+                 anomalies: tuple[str, ...] = (), target_arcsinh: bool = True):
     """Split (``split``: a SplitConfig), fit the scaler on training cells (or reuse ``scaler`` from
     a run, to apply a trained model) and scale. ``site_scaling``: True fits a per-site target
     scaling on the training days, a dict (from a run) reuses one. Returns (DailyArrays,
@@ -105,6 +108,11 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
     if scaler is None:
         dynamic, static = feature_lists(ds)
         scaler = FeatureScaler.fit(ds, sp, features=dynamic + static)
+        if not target_arcsinh:  # plain min-max on the target, same training days
+            from soilco2.prep.transforms import VarScale
+
+            v = ds[TARGET].transpose("site", "time").values[sp.train.transpose("site", "time").values]
+            scaler.variables[TARGET] = VarScale(False, float(np.nanmin(v)), float(np.nanmax(v)), "target")
     dynamic, static = model_features(ds, scaler)
     start, stop = driver_span(ds, dynamic, warmup_days)
     t = np.arange(ds.sizes["time"])

@@ -31,6 +31,7 @@ import pandas as pd
 
 from soilco2.errors import UserError
 from soilco2.paths import cache_dir, data_root
+from soilco2.progress import track
 from soilco2.prep import qa
 from soilco2.prep.aggregate import STANDARD_DRIVERS, aggregate, driver_columns, pick_standard_drivers
 
@@ -488,7 +489,7 @@ def daily_table(root: str | Path | None = None, *, percentile_filter: bool = Tru
     meta = list_datasets(lay.root).set_index("dataset")
     records: dict[str, pd.DataFrame] = {}
     accounts: dict[str, qa.Accounting] = {}
-    for name in _progress(names, "Reading COSORE datasets", progress):
+    for name in track(names, "Reading COSORE datasets", progress):
         try:
             rec, acc = load_records(name, lay.root, ports)
         except UserError as err:
@@ -540,17 +541,3 @@ def _daily_columns(present) -> list[str]:
         order += [d, f"{d}_min", f"{d}_max"]
     order += ["soil_temp_depth_cm", "swc_depth_cm"]
     return [c for c in order if c in present or c in ("soil_temp_depth_cm", "swc_depth_cm")]
-
-
-def _progress(items, label: str, show: bool):
-    if not show:
-        yield from items
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True) as bar:
-        task = bar.add_task(label, total=len(items))
-        for item in items:
-            yield item
-            bar.advance(task)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soilco2.errors import UserError
+from soilco2.progress import track
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 ENV_URL = "SOILCO2_DOWNLOAD_URL"
@@ -87,7 +88,7 @@ def download_files(files: list[RemoteFile], dest: Path, *, base_url: str | None 
 
     counts = {"downloaded": 0, "cached": 0}
     with requests.Session() as session:
-        for item in _progress(files, label, progress):
+        for item in track(files, label, progress):
             got = fetch(item.url(base_url), dest / item.local, item.sha256, session=session)
             counts["downloaded" if got else "cached"] += 1
     return counts
@@ -118,17 +119,3 @@ def download(name: str, dest_root: str | Path | None = None, *, base_url: str | 
 def registry_entries(folder: Path) -> dict[str, str]:
     """``relative path -> sha256`` for every file under ``folder`` (to (re)write the registry)."""
     return {p.relative_to(folder).as_posix(): sha256_of(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _progress(items, label: str, show: bool):
-    if not show:
-        yield from items
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True) as bar:
-        task = bar.add_task(label, total=len(items))
-        for item in items:
-            yield item
-            bar.advance(task)

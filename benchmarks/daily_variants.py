@@ -1,0 +1,115 @@
+"""Compare S1 LSTM variants on the **validation** days (the selection rule), test reported beside.
+
+Each variant is configs/daily.yaml with dotted overrides; its members' flux predictions are saved
+under --cache (outside the repo) so ensembles of any size can be scored afterwards.
+
+    .venv/bin/python benchmarks/daily_variants.py base --members 0 1 2 3 --from-run runs/daily
+    .venv/bin/python benchmarks/daily_variants.py cosine --members 0 1 training.lr_schedule=cosine
+    .venv/bin/python benchmarks/daily_variants.py --score base cosine     # ensembles of all cached members
+
+Validation score: median per-site NSE and KGE on the validation days (last 10 % of each site's
+training days) and ``val_nse_star`` = 1 − mean over sites of MSE / variance of the site's training
+target (the NSE* of hydroDL; less noisy than the median on short slices). Prints one JSON line per
+ensemble size; appends them to <cache>/variants.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _override(cfg: dict, item: str) -> None:
+    key, value = item.split("=", 1)
+    *path, last = key.split(".")
+    d = cfg
+    for p in path:
+        d = d.setdefault(p, {})
+    d[last] = yaml.safe_load(value)
+
+
+def _scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray) -> dict:
+    from soilco2.metrics import score
+    from soilco2.pipelines.daily_data import TEST, TRAIN, VALIDATION
+
+    out = {}
+    for name, lab in (("val", VALIDATION), ("test", TEST)):
+        rows, star = [], []
+        for i in range(obs.shape[0]):
+            m = (split[i] == lab) & np.isfinite(obs[i])
+            if m.sum() < 3:
+                continue
+            rows.append(score(obs[i, m], pred[i, m], ("nse", "kge", "r")))
+            tr = obs[i, (split[i] == TRAIN) & np.isfinite(obs[i])]
+            star.append(np.mean((obs[i, m] - pred[i, m]) ** 2) / max(np.var(tr), 1e-6))
+        for k in ("nse", "kge", "r"):
+            out[f"{name}_median_{k}"] = round(float(np.nanmedian([r[k] for r in rows])), 4)
+        out[f"{name}_nse_star"] = round(1 - float(np.mean(star)), 4)
+        if name == "test":
+            out["test_share_good"] = round(float(np.mean([r["nse"] > 0.5 and r["kge"] > 0.3 for r in rows])), 4)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("name", nargs="?")
+    ap.add_argument("overrides", nargs="*")
+    ap.add_argument("--members", type=int, nargs="*", default=[0])
+    ap.add_argument("--from-run", type=Path, default=None, help="reuse this run's checkpoints (no training)")
+    ap.add_argument("--score", nargs="*", default=None, help="score cached variants")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
+    args = ap.parse_args()
+
+    from soilco2.config import load_config
+    from soilco2.pipelines.daily import DailyConfig, load_members, predict_scaled, prepare, train_member
+    from soilco2.pipelines.daily_data import TARGET
+
+    if args.score is not None:
+        for name in args.score:
+            d = args.cache / name
+            obs, split = np.load(d / "obs.npy"), np.load(d / "split.npy")
+            files = sorted(d.glob("member_*.npy"))
+            preds = [np.load(f) for f in files]
+            for k in sorted({1, len(preds)} | set(range(2, len(preds) + 1, 2))):
+                res = {"variant": name, "members": k, **_scores(np.mean(preds[:k], 0), obs, split)}
+                print(json.dumps(res))
+        return
+
+    raw = yaml.safe_load((ROOT / "configs" / "daily.yaml").read_text())
+    for item in args.overrides:
+        _override(raw, item)
+    raw["training"]["ensemble"] = 1
+    cfg = DailyConfig.model_validate(raw)
+    ds, a, scaler = prepare(cfg)
+    obs = ds[TARGET].transpose("site", "time").values
+    d = args.cache / args.name
+    d.mkdir(parents=True, exist_ok=True)
+    np.save(d / "obs.npy", obs)
+    np.save(d / "split.npy", a.split)
+    (d / "overrides.json").write_text(json.dumps(args.overrides))
+    loaded = load_members(args.from_run, cfg, a) if args.from_run else None
+    for k in args.members:
+        t0 = time.perf_counter()
+        if loaded is not None:
+            model, info = loaded[k], {}
+        else:
+            model, res = train_member(a, cfg, cfg.training.seed + k, show_progress=False)
+            info = {"best_epoch": res.best_epoch, "epochs_run": len(res.history), "best_val_loss": res.best_val_loss}
+        pred = a.to_flux(predict_scaled(model, a), scaler)
+        np.save(d / f"member_{k}.npy", pred)
+        line = {"variant": args.name, "member": k, "seconds": round(time.perf_counter() - t0, 1), **info,
+                **_scores(pred, obs, a.split), "overrides": args.overrides}
+        print(json.dumps(line), flush=True)
+        with open(args.cache / "variants.jsonl", "a") as f:
+            f.write(json.dumps(line) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,7 @@ Each variant is configs/daily.yaml with dotted overrides; its members' flux pred
 under --cache (outside the repo) so ensembles of any size can be scored afterwards.
 
     .venv/bin/python benchmarks/daily_variants.py base --members 0 1 2 3 --from-run runs/daily
-    .venv/bin/python benchmarks/daily_variants.py cosine --members 0 1 training.lr_schedule=cosine
+    .venv/bin/python benchmarks/daily_variants.py cosine training.lr_schedule=cosine --members 0 1
     .venv/bin/python benchmarks/daily_variants.py --score base cosine     # ensembles of all cached members
 
 Validation score: median per-site NSE and KGE on the validation days (last 10 % of each site's
@@ -57,6 +57,27 @@ def _scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray) -> dict:
     return out
 
 
+def predict_windowed(model, a, window: int, warmup: int) -> np.ndarray:
+    """Scaled predictions where each block of ``window`` days sees only the ``warmup`` days before
+    it (the context the LSTM had in training), instead of one pass over the whole span."""
+    import torch
+
+    S, T, F = a.x_dynamic.shape
+    xpad = np.concatenate([np.zeros((S, warmup, F), np.float32), a.x_dynamic], axis=1)
+    blocks = [(i, b) for i in range(S) for b in range(a.start[i], a.stop[i], window)]
+    idx = np.array([b for _, b in blocks])[:, None] + np.arange(warmup + window)[None, :]
+    idx = np.minimum(idx, T + warmup - 1)
+    sites = np.array([i for i, _ in blocks])
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.from_numpy(xpad[sites[:, None], idx]), torch.from_numpy(a.x_static[sites])).numpy()
+    out = np.full((S, T), np.nan, np.float32)
+    for k, (i, b) in enumerate(blocks):
+        e = min(b + window, a.stop[i])
+        out[i, b:e] = pred[k, warmup : warmup + e - b]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("name", nargs="?")
@@ -64,6 +85,8 @@ def main() -> None:
     ap.add_argument("--members", type=int, nargs="*", default=[0])
     ap.add_argument("--from-run", type=Path, default=None, help="reuse this run's checkpoints (no training)")
     ap.add_argument("--score", nargs="*", default=None, help="score cached variants")
+    ap.add_argument("--context", choices=["full", "window"], default="full",
+                    help="window: predict each window_days block from warmup_days of context only")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
     args = ap.parse_args()
 
@@ -102,7 +125,11 @@ def main() -> None:
         else:
             model, res = train_member(a, cfg, cfg.training.seed + k, show_progress=False)
             info = {"best_epoch": res.best_epoch, "epochs_run": len(res.history), "best_val_loss": res.best_val_loss}
-        pred = a.to_flux(predict_scaled(model, a), scaler)
+        if args.context == "window":
+            scaled = predict_windowed(model, a, cfg.training.window_days, cfg.training.warmup_days)
+        else:
+            scaled = predict_scaled(model, a)
+        pred = a.to_flux(scaled, scaler)
         np.save(d / f"member_{k}.npy", pred)
         line = {"variant": args.name, "member": k, "seconds": round(time.perf_counter() - t0, 1), **info,
                 **_scores(pred, obs, a.split), "overrides": args.overrides}

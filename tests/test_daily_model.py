@@ -112,3 +112,23 @@ def test_leave_site_out_never_trains_on_test_sites():
     # test sites get a target level from the statics, not from their own observations
     assert np.isfinite(a.y_mean[test_sites]).all()
     assert "soil_temp_c_site_anomaly" in a.dynamic_features
+
+
+def test_cosine_schedule_decays_lr_to_zero():
+    """training.train with lr_schedule='cosine': the last epoch's steps barely move the weights."""
+    from soilco2.training import train
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    model = torch.nn.Linear(3, 1)
+    seen = []
+
+    def batches(rng):
+        seen.append(model.weight.detach().clone())
+        yield (x,), y[:, None], torch.ones(64, 1)
+
+    res = train(model, batches, lambda m: -len(seen), epochs=6, lr=0.1, patience=10, lr_schedule="cosine",
+                show_progress=False)
+    steps = [float((b - a).abs().sum()) for a, b in zip(seen, seen[1:] + [model.weight.detach()])]
+    assert res.best_epoch == 5 and steps[-1] < 0.1 * steps[0]

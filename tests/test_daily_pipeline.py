@@ -116,7 +116,7 @@ def test_predict_new_cosore_folder(tiny_run: Path, tmp_path: Path, cosore_root: 
     ({"training.bogus": 1}, "training.bogus"),
     ({"training.window_days": -5}, "training.window_days"),
     ({"split.train_fraction": 1.5}, "split.train_fraction"),
-    ({"data.sites_include": []}, "sites_include"),
+    ({"data.sites_include": []}, "data.sites_include"),
     ({"model.dropout": 1.2}, "model.dropout"),
 ])
 def test_bad_config_is_one_clear_line(tmp_path: Path, change, field):

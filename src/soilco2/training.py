@@ -55,16 +55,19 @@ def train(
     checkpoint: str | Path | None = None,
     label: str = "training",
     show_progress: bool = True,
+    lr_schedule: str = "constant",
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the weights of the best validation epoch.
 
     ``train_batches(rng)`` yields one epoch of batches (the caller owns sampling);
     ``val_loss(model)`` scores the model in eval mode. The best state dict is written to
     ``checkpoint`` when given (load it with ``torch.load(..., weights_only=True)``).
+    ``lr_schedule``: "constant", or "cosine" (cosine decay from ``lr`` to 0 over ``epochs``).
     """
     set_seed(seed)
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if lr_schedule == "cosine" else None
     best = (float("inf"), -1, copy.deepcopy(model.state_dict()))
     history: list[dict] = []
     columns = [TextColumn(f"[bold]{label}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
@@ -82,6 +85,8 @@ def train(
                     nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                 opt.step()
                 losses.append(float(loss.detach()))
+            if sched is not None:
+                sched.step()
             model.eval()
             with torch.no_grad():
                 v = float(val_loss(model))

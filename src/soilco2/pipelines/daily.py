@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from soilco2.config import StrictModel, dump_config, load_config
 from soilco2.errors import UserError
@@ -43,6 +43,7 @@ class TrainingConfig(StrictModel):
     epochs: int = Field(30, gt=0)
     patience: int = Field(8, gt=0)
     lr: float = Field(1e-3, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = Field("constant", description="cosine: decay lr to 0 over epochs")
     weight_decay: float = Field(0.0, ge=0)
     site_normalised_loss: bool = True
     std_loss_weight: float = Field(0.0, ge=0, description="weight of the within-window std-matching term")
@@ -84,21 +85,27 @@ class TuneConfig(StrictModel):
         return self
 
 
+class DailyRunDataConfig(DailyDataConfig):
+    """The ``data:`` section as a run config checks it: an empty site list is an error here (so
+    the message names ``data.sites_include``), not only when the dataset is built."""
+
+    @field_validator("sites_include")
+    @classmethod
+    def _not_empty(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(v) == 0:
+            raise ValueError("empty site list (leave it out for all sites)")
+        return v
+
+
 class DailyConfig(StrictModel):
     name: str = "daily"
     run_dir: str = "runs"
-    data: DailyDataConfig = Field(default_factory=DailyDataConfig)
+    data: DailyRunDataConfig = Field(default_factory=DailyRunDataConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     baselines: BaselineConfig = Field(default_factory=BaselineConfig)
     tune: TuneConfig = Field(default_factory=TuneConfig)
-
-    @model_validator(mode="after")
-    def _sites_not_empty(self):
-        if self.data.sites_include is not None and len(self.data.sites_include) == 0:
-            raise ValueError("data.sites_include is an empty site list (leave it out for all sites)")
-        return self
 
 
 def performance_class(nse: float, kge: float) -> str:
@@ -208,7 +215,7 @@ def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None
 
     result = train(model, batch_sampler(a, weights, tc), val_loss, epochs=epochs or tc.epochs, lr=tc.lr,
                    weight_decay=tc.weight_decay, patience=tc.patience, seed=seed, loss_fn=loss_fn,
-                   checkpoint=checkpoint, label=label, show_progress=show_progress)
+                   checkpoint=checkpoint, label=label, show_progress=show_progress, lr_schedule=tc.lr_schedule)
     return model, result
 
 

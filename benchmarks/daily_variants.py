@@ -6,6 +6,7 @@ under --cache (outside the repo) so ensembles of any size can be scored afterwar
     .venv/bin/python benchmarks/daily_variants.py base --members 0 1 2 3 --from-run runs/daily
     .venv/bin/python benchmarks/daily_variants.py cosine training.lr_schedule=cosine --members 0 1
     .venv/bin/python benchmarks/daily_variants.py --score base cosine     # ensembles of all cached members
+    .venv/bin/python benchmarks/daily_variants.py --score base --pick 0 1 2 7 --inflate 1.1
 
 Validation score: median per-site NSE and KGE on the validation days (last 10 % of each site's
 training days) and ``val_nse_star`` = 1 − mean over sites of MSE / variance of the site's training
@@ -87,6 +88,9 @@ def main() -> None:
     ap.add_argument("--score", nargs="*", default=None, help="score cached variants")
     ap.add_argument("--context", choices=["full", "window"], default="full",
                     help="window: predict each window_days block from warmup_days of context only")
+    ap.add_argument("--pick", type=int, nargs="*", default=None, help="with --score: only these members")
+    ap.add_argument("--inflate", type=float, default=1.0,
+                    help="with --score: scale the ensemble's anomaly around its mean training-day prediction")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
     args = ap.parse_args()
 
@@ -98,10 +102,17 @@ def main() -> None:
         for name in args.score:
             d = args.cache / name
             obs, split = np.load(d / "obs.npy"), np.load(d / "split.npy")
-            files = sorted(d.glob("member_*.npy"))
+            files = sorted(d.glob("member_*.npy"), key=lambda f: int(f.stem.split("_")[1]))
+            if args.pick is not None:
+                files = [d / f"member_{k}.npy" for k in args.pick]
             preds = [np.load(f) for f in files]
             for k in sorted({1, len(preds)} | set(range(2, len(preds) + 1, 2))):
-                res = {"variant": name, "members": k, **_scores(np.mean(preds[:k], 0), obs, split)}
+                p = np.mean(preds[:k], 0)
+                if args.inflate != 1.0:
+                    level = np.array([np.nanmean(p[i, split[i] == 0]) for i in range(p.shape[0])])[:, None]
+                    p = level + args.inflate * (p - level)
+                res = {"variant": name, "members": k, "files": [f.stem for f in files[:k]], "inflate": args.inflate,
+                       **_scores(p, obs, split)}
                 print(json.dumps(res))
         return
 

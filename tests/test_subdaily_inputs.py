@@ -101,3 +101,4 @@ mi: {{max_lag_hours: 6}}
     cfg.write_text(base + "inputs: {past: [soil_temp_c, precip_mm]}\n")
     res = CliRunner().invoke(app, ["subdaily", "run", str(cfg)])
     assert isinstance(res.exception, UserError) and "precip_mm" in str(res.exception)
+    assert res.exception.file == str(cfg) and res.exception.field == "inputs.past"  # the CLI names the config file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -21,6 +22,19 @@ def _load(config: Path):
     return load_config(config, SubdailyConfig)
 
 
+@contextmanager
+def _config_errors(config: Path):
+    """Errors the pipeline raises about a config field name no file: name the config file."""
+    from soilco2.errors import UserError
+
+    try:
+        yield
+    except UserError as err:
+        if err.file is None and err.field:
+            raise UserError(err.detail, file=config, field=err.field) from None
+        raise
+
+
 @app.command("mi")
 def mi_command(
     config: Path = typer.Argument(..., help="S2 YAML config (e.g. configs/subdaily_wkg.yaml)"),
@@ -34,7 +48,8 @@ def mi_command(
 
     cfg = _load(config)
     out = out or Path(cfg.out_dir) / "mi"
-    _, _, peaks, design, _ = run_mi(cfg, out)
+    with _config_errors(config):
+        _, _, peaks, design, _ = run_mi(cfg, out)
     table = Table(title=f"{cfg.site.name}: peak MI lag (τ<0: driver's future, respiration leads)")
     for col in ("driver", "peak τ (h)", "peak MI (nats)", "MI at τ=0"):
         table.add_column(col)
@@ -57,7 +72,8 @@ def run_command(
     from soilco2.pipelines.subdaily import run
 
     cfg = _load(config)
-    summary = run(cfg, out)
+    with _config_errors(config):
+        summary = run(cfg, out)
     console = Console()
     for s in cfg.scenarios.run:
         for m, v in sorted(summary.get(s, {}).items()):

@@ -53,3 +53,13 @@ def cache_dir() -> Path:
     path = Path(os.environ.get(ENV_CACHE) or (Path(user_cache_dir("soilco2")) / "cache"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def source_dir(name: str, root: str | Path | None = None, *, label: str | None = None) -> Path:
+    """The folder of one source: ``<data root>/<name>``, or ``root`` itself when it is that folder."""
+    base = data_root(root) if root is None else Path(root)
+    if (base / name).is_dir():
+        return base / name
+    if base.is_dir():
+        return base
+    raise UserError(f"{label or name} folder does not exist", file=base)

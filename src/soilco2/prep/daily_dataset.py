@@ -17,6 +17,7 @@ import xarray as xr
 from soilco2.errors import UserError
 from soilco2.prep import gaps
 from soilco2.prep.daily_config import DailyDataConfig, ProvidersConfig  # noqa: F401 (public here too)
+from soilco2.sources.cosore import igbp_code as cosore_igbp_code
 from soilco2.prep.drivers import (
     AstronomyProvider,
     ClimatologyProvider,
@@ -28,17 +29,6 @@ TARGET = "flux_umol_m2_s"
 
 # IGBP classes (codes) of the COSORE vocabulary; one-hot columns are always all of these.
 IGBP_CODES = ["ENF", "EBF", "DNF", "DBF", "MF", "CSH", "OSH", "WSA", "SAV", "GRA", "WET", "CRO", "URB", "OTHER"]
-_IGBP_TEXT = {
-    "evergreen needleleaf forest": "ENF", "evergreen needleleaf plantation": "ENF",
-    "evergreen broadleaf forest": "EBF", "broadleaf evergreen forest": "EBF",
-    "deciduous needleleaf forest": "DNF", "deciduous broadleaf forest": "DBF",
-    "deciduous broadleaf plantation": "DBF", "mixed forests": "MF", "mixed forest": "MF",
-    "closed shrubland": "CSH", "closed shrublands": "CSH", "open shrubland": "OSH",
-    "open shrublands": "OSH", "woody savanna": "WSA", "woody savannas": "WSA", "savanna": "SAV",
-    "savannas": "SAV", "grassland": "GRA", "grasslands": "GRA", "wetland": "WET",
-    "permanent wetlands": "WET", "cropland": "CRO", "croplands": "CRO", "urban": "URB",
-    "desert woodland": "SAV",  # as soilco2.sources.cosore: 10-30 % tree cover is IGBP savanna
-}
 STATIC_VARS = {
     "lat_deg": ("degrees_north", "site latitude"),
     "lon_deg": ("degrees_east", "site longitude"),
@@ -51,12 +41,14 @@ STATIC_VARS = {
 
 
 def igbp_code(text) -> str:
+    """One-hot class of a site: its IGBP code (COSORE's vocabulary) when it is in IGBP_CODES, else OTHER."""
     if not isinstance(text, str):
         return "OTHER"
-    t = text.strip()
-    if t.upper() in IGBP_CODES:
-        return t.upper()
-    return _IGBP_TEXT.get(t.lower(), "OTHER")
+    try:
+        code = cosore_igbp_code(text)
+    except UserError:
+        return "OTHER"
+    return code if code in IGBP_CODES else "OTHER"
 
 
 # --- reading ------------------------------------------------------------------------------------

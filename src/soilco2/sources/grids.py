@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from soilco2.errors import UserError
-from soilco2.paths import data_root
+from soilco2.paths import source_dir
 
 BIOME4_FILE = "BIOME4_inputdata.nc"
 SOC_FILE = "SOCS_0_30cm_year_2010AD_10km.tif"
@@ -33,12 +33,7 @@ DEFAULT_MAX_DISTANCE_KM = 100.0
 
 def grids_dir(root: str | Path | None = None) -> Path:
     """The folder holding the grid files (``<data root>/grids`` or ``root`` itself)."""
-    base = data_root(root) if root is None else Path(root)
-    if (base / "grids").is_dir():
-        return base / "grids"
-    if base.is_dir():
-        return base
-    raise UserError("grids folder does not exist", file=base)
+    return source_dir("grids", root, label="grids")
 
 
 def _grid_file(root, name: str) -> Path:

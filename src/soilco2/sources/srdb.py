@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from soilco2.errors import UserError
-from soilco2.paths import data_root
+from soilco2.paths import source_dir
 from soilco2.prep.qa import Accounting, accounting_table
 from soilco2.sources import srdb_vocab as vocab
 
@@ -56,12 +56,7 @@ DROP_REASONS = (
 
 def srdb_dir(root: str | Path | None = None) -> Path:
     """The folder holding ``srdb-data.csv`` (``<data root>/srdb`` or ``root`` itself)."""
-    base = data_root(root) if root is None else Path(root)
-    if (base / "srdb").is_dir():
-        return base / "srdb"
-    if base.is_dir():
-        return base
-    raise UserError("SRDB folder does not exist", file=base)
+    return source_dir("srdb", root, label="SRDB")
 
 
 def read_srdb_raw(path: str | Path) -> pd.DataFrame:

@@ -25,7 +25,8 @@ def table(run: Path) -> str:
     rows = []
     for m, label in TORCH.items():
         if any(m in s[c] for c in scen):
-            rows.append((label, [s[c].get(m) for c in scen]))
+            k = max((s[c][m].get("members") or 1) for c in scen if m in s[c])
+            rows.append((label + (f" ({k}-seed mean)" if k > 1 else ""), [s[c].get(m) for c in scen]))
     for c in scen:  # best Q10-family model by test r, per scenario
         q = {m: v for m, v in s[c].items() if m in Q10}
         if q:
@@ -50,6 +51,8 @@ def per_length(run: Path, scenario: str = "extrapolation") -> str:
     """Test r / NSE per past length for the torch models (rows) of one scenario."""
     sw = pd.read_parquet(run / "sweep.parquet")
     sw = sw[(sw.split == "test") & (sw.scenario == scenario) & sw.past_hours.notna()]
+    if "members" in sw:  # single seeds only (the headline seed ensemble is in the model table)
+        sw = sw[sw["members"].fillna(1) == 1]
     hours = sorted(sw.past_hours.unique())
     out = ["| past (h) | " + " | ".join(f"{h:g}" for h in hours) + " |", "|---" * (1 + len(hours)) + "|"]
     for m, label in TORCH.items():

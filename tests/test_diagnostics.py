@@ -109,6 +109,11 @@ def test_share_good_by_bins():
     assert out.loc[("latitude band", "30–60° (inside)"), "share_good"] == 0.5
     assert out.loc[("latitude band", "outside 30–60°"), "n_sites"] == 2
     assert out.loc[("MAT bin (°C)", "≥ 20"), "n_good"] == 1
+    t["n_obs_days"], t["test_nse"] = [50, 400, 420, 1000], [0.6, -0.2, 0.7, 0.1]
+    out = dg.share_good_by_bins(t).set_index(["grouping", "bin"])
+    assert out.loc[("observed days", "365–730"), "n_sites"] == 2
+    assert out.loc[("observed days", "365–730"), "median_test_nse"] == pytest.approx(0.25)
+    assert out.loc[("observed days", "≥ 730"), "share_good"] == 0.0
 
 
 def test_extremes_parts_and_perfect_model():

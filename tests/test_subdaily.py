@@ -128,7 +128,7 @@ models: [pastfuture_lstm, oneway_lstm, mlp_pastfuture, q10, q10_swc_logistic]
 scenarios: {{holdout_start: "2018-07-20", holdout_end: "2018-08-15"}}
 sweep: {{past_hours: [12, 24]}}
 search: {{past_hours: 12, hidden: [8], lr: [0.01]}}
-train: {{epochs: 2, batches_per_epoch: 5, batch_size: 64}}
+train: {{epochs: 2, batches_per_epoch: 5, batch_size: 64, ensemble: 2}}
 show_progress: false
 """)
     res = CliRunner().invoke(app, ["subdaily", "run", str(cfg)])
@@ -147,6 +147,16 @@ show_progress: false
     with xr.open_dataset(run / "predictions.nc") as ds:
         assert ds["obs"].attrs["units"] == "umol m-2 s-1"
         assert (ds["split"] == 2).any()
+        # the headline torch prediction is the 2-seed ensemble, not the single seed of the sweep
+        h = summary["headline_past_hours"]["extrapolation"]
+        ex = ds.sel(scenario="extrapolation")
+        single = ex["pastfuture_lstm_sweep"].sel(past_hours=h)
+        assert np.isfinite(ex["pastfuture_lstm"]).any() and not np.allclose(ex["pastfuture_lstm"], single, equal_nan=True)
+    head = summary["extrapolation"]["pastfuture_lstm"]
+    assert head["members"] == 2 and "single_seed" in head and summary["extrapolation"]["q10"]["members"] is None
+    ens = sweep[(sweep.members == 2) & (sweep.split == "test") & (sweep.scenario == "extrapolation")]
+    assert set(ens.model) == {"pastfuture_lstm", "oneway_lstm", "mlp_pastfuture"} and set(ens.past_hours) == {h}
+    assert ens.set_index("model").loc["pastfuture_lstm", "nse"] == pytest.approx(head["nse"])
 
 
 @pytest.mark.realdata

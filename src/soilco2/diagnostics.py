@@ -185,8 +185,13 @@ def correlation_table(
     return pd.DataFrame(rows)
 
 
+OBS_DAY_BINS = [0, 100, 200, 365, 730, np.inf]
+OBS_DAY_LABELS = ["< 100", "100–200", "200–365", "365–730", "≥ 730"]
+
+
 def share_good_by_bins(table: pd.DataFrame, cls: str = "class") -> pd.DataFrame:
-    """Share of 'good' sites inside vs outside 30–60° |lat|, and by MAT and MAP bins."""
+    """Share of 'good' sites (and median test NSE/KGE where given) inside vs outside 30–60° |lat|,
+    by MAT and MAP bins and by observed days (record length: the paper's main predictor of skill)."""
     t = table.copy()
     lo, hi = PAPER_GOOD_LAT_BAND
     t["latitude band"] = np.where((t["abs_lat"] >= lo) & (t["abs_lat"] <= hi), "30–60° (inside)", "outside 30–60°")
@@ -195,12 +200,18 @@ def share_good_by_bins(table: pd.DataFrame, cls: str = "class") -> pd.DataFrame:
     t["MAP bin (mm)"] = pd.cut(t["map_mm"], [-np.inf, 250, 500, 1000, 1500, 2000, np.inf],
                                labels=["< 250", "250–500", "500–1000", "1000–1500", "1500–2000", "≥ 2000"],
                                right=False)
+    groupings = ["latitude band", "MAT bin (°C)", "MAP bin (mm)"]
+    if "n_obs_days" in t:
+        t["observed days"] = pd.cut(t["n_obs_days"], OBS_DAY_BINS, labels=OBS_DAY_LABELS, right=False)
+        groupings.append("observed days")
+    medians = [c for c in ("test_nse", "test_kge") if c in t]
     rows = []
-    for grouping in ("latitude band", "MAT bin (°C)", "MAP bin (mm)"):
+    for grouping in groupings:
         for b, g in t.groupby(grouping, observed=True, sort=True):
             n_good = int((g[cls] == "good").sum())
             rows.append({"grouping": grouping, "bin": str(b), "n_sites": len(g), "n_good": n_good,
-                         "share_good": n_good / len(g) if len(g) else np.nan})
+                         "share_good": n_good / len(g) if len(g) else np.nan,
+                         **{f"median_{c}": float(g[c].median()) for c in medians}})
     return pd.DataFrame(rows)
 
 

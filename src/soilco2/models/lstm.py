@@ -3,6 +3,13 @@
 Shape of the daily paper's model (hydroDL style): a linear input layer with ReLU, one LSTM layer,
 dropout, a linear head giving one value per day. ``forward(x_dynamic, x_static)`` takes
 ``(batch, time, n_dynamic)`` and ``(batch, n_static)`` and returns ``(batch, time)``.
+
+Optional linear skip (knowledge-guided path, issue #3): the scaled dynamic drivers also go straight
+to the output, ``out = head(h_t) + w · x_dyn_t``. In arcsinh (≈ log) flux space a linear temperature
+term is a Q10 law, which keeps extrapolating where the saturating LSTM flattens out.
+``linear_skip="global"``: one weight vector for all sites; ``"static"``: per-site weights
+``w = w0 + W1 @ x_static`` (the sensitivity depends on site attributes). Skip weights start at zero,
+so an untrained skip model is the plain LSTM; ``"none"`` adds no parameters.
 """
 
 from __future__ import annotations
@@ -11,21 +18,45 @@ import torch
 from torch import nn
 
 
+SKIP_MODES = ("none", "global", "static")
+
+
 class DailyLSTM(nn.Module):
-    def __init__(self, n_dynamic: int, n_static: int, hidden_size: int = 128, dropout: float = 0.2):
+    def __init__(self, n_dynamic: int, n_static: int, hidden_size: int = 128, dropout: float = 0.2,
+                 linear_skip: str = "none", skip_index: list[int] | None = None):
         super().__init__()
+        if linear_skip not in SKIP_MODES:
+            raise ValueError(f"linear_skip must be one of {SKIP_MODES}, got {linear_skip!r}")
         self.n_dynamic, self.n_static = n_dynamic, n_static
         self.input_layer = nn.Linear(n_dynamic + n_static, hidden_size)
         self.lstm = nn.LSTM(hidden_size, hidden_size, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, 1)
+        self.linear_skip = linear_skip
+        # which dynamic inputs feed the skip (default all); a plain list, not saved in checkpoints
+        self.skip_index = list(range(n_dynamic)) if skip_index is None else [int(i) for i in skip_index]
+        n_skip = len(self.skip_index)
+        if linear_skip == "global":  # w (no bias: the head has one)
+            self.skip = nn.Linear(n_skip, 1, bias=False)
+        elif linear_skip == "static":  # w = w0 (bias) + W1 @ x_static
+            self.skip = nn.Linear(n_static, n_skip)
+        if linear_skip != "none":
+            for p in self.skip.parameters():
+                nn.init.zeros_(p)
 
     def forward(self, x_dynamic: torch.Tensor, x_static: torch.Tensor) -> torch.Tensor:
         steps = x_dynamic.shape[1]
         static = x_static[:, None, :].expand(-1, steps, -1)
         h = torch.relu(self.input_layer(torch.cat([x_dynamic, static], dim=-1)))
         out, _ = self.lstm(h)
-        return self.head(self.dropout(out)).squeeze(-1)
+        y = self.head(self.dropout(out)).squeeze(-1)
+        if self.linear_skip == "none":
+            return y
+        x = x_dynamic[..., self.skip_index]
+        if self.linear_skip == "global":
+            return y + self.skip(x).squeeze(-1)
+        w = self.skip(x_static)  # (batch, n_skip): each site's sensitivities
+        return y + (x * w[:, None, :]).sum(-1)
 
 
 def weighted_masked_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

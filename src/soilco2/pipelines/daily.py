@@ -33,6 +33,17 @@ PAPER = {"median_test_nse": 0.02, "median_test_kge": 0.30, "median_train_nse": 0
 class ModelConfig(StrictModel):
     hidden_size: int = Field(128, gt=0)
     dropout: float = Field(0.2, ge=0, lt=1)
+    linear_skip: Literal["none", "global", "static"] = Field(
+        "none", description="linear path from the scaled dynamic drivers to the output: global = one weight "
+        "vector, static = per-site weights from the static attributes (w0 + W1 @ x_static)")
+    skip_drivers: list[str] | None = Field(None, min_length=1, description="dynamic features feeding the "
+                                           "linear path (default: all)")
+
+    @model_validator(mode="after")
+    def _skip_drivers_need_skip(self):
+        if self.skip_drivers is not None and self.linear_skip == "none":
+            raise ValueError("skip_drivers given but linear_skip is 'none'")
+        return self
 
 
 class TrainingConfig(StrictModel):
@@ -182,7 +193,17 @@ def predict_scaled(model, a: DailyArrays, until: np.ndarray | None = None, chunk
 def new_model(a: DailyArrays, mc: ModelConfig):
     from soilco2.models.lstm import DailyLSTM
 
-    return DailyLSTM(a.x_dynamic.shape[2], a.x_static.shape[1], mc.hidden_size, mc.dropout)
+    if mc.linear_skip == "none":
+        return DailyLSTM(a.x_dynamic.shape[2], a.x_static.shape[1], mc.hidden_size, mc.dropout)
+    index = None
+    if mc.skip_drivers is not None:
+        unknown = [d for d in mc.skip_drivers if d not in a.dynamic_features]
+        if unknown:
+            raise UserError(f"not a dynamic feature: {', '.join(unknown)} (known: {', '.join(a.dynamic_features)})",
+                            field="model.skip_drivers")
+        index = [a.dynamic_features.index(d) for d in mc.skip_drivers]
+    return DailyLSTM(a.x_dynamic.shape[2], a.x_static.shape[1], mc.hidden_size, mc.dropout,
+                     linear_skip=mc.linear_skip, skip_index=index)
 
 
 def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None, show_progress=True,

@@ -263,6 +263,7 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
     torch_models = [m for m in cfg.models if m in TORCH_MODELS]
     q10_models = [m for m in cfg.models if m in Q10_MODELS]
     rows, search_rows, scalers, preds, split_labels, holdouts = [], [], {}, {}, {}, {}
+    headline, ensembles = {}, {}  # scenario -> past hours; (scenario, model) -> ensemble-mean flux
     t_sweep = time.perf_counter()
     for scenario in cfg.scenarios.run:
         labels, hold = scenario_labels(cfg, scenario, table, win, row_labels)
@@ -308,7 +309,23 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
                 for split, code in (("train", prep.TRAIN), ("validation", prep.VAL), ("test", prep.TEST)):
                     rows.append({"scenario": scenario, "model": name, "past_hours": float(hours), "split": split,
                                  **_scores(win.target[labels == code], p[labels == code]),
-                                 "best_epoch": res.best_epoch, **best_hp[name]})
+                                 "best_epoch": res.best_epoch, "members": 1, **best_hp[name]})
+        # headline: the past length chosen on validation; its torch models become seed ensembles
+        headline[scenario] = _headline_hours(pd.DataFrame(rows), scenario)
+        P = _steps(headline[scenario], interval)
+        for name in torch_models if cfg.train.ensemble > 1 and np.isfinite(headline[scenario]) else []:
+            members = [preds[(scenario, name, headline[scenario])]]
+            for k in range(1, cfg.train.ensemble):
+                _, z, _ = fit_torch(name, past_s[:, -P:], fut_s, y_s, labels, cfg=cfg, seed=cfg.seed + k,
+                                    label=f"{scenario} {name} past={headline[scenario]:g}h member {k + 1}",
+                                    **best_hp[name])
+                members.append(sc.flux(z))
+            p = np.mean(members, axis=0)
+            ensembles[(scenario, name)] = p
+            for split, code in (("train", prep.TRAIN), ("validation", prep.VAL), ("test", prep.TEST)):
+                rows.append({"scenario": scenario, "model": name, "past_hours": headline[scenario], "split": split,
+                             **_scores(win.target[labels == code], p[labels == code]),
+                             "members": len(members), **best_hp[name]})
         console.print(f"[green]{scenario} done[/] ({time.perf_counter() - t_sweep:.0f} s)")
     sweep_seconds = time.perf_counter() - t_sweep
     sweep = pd.DataFrame(rows)
@@ -318,10 +335,10 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
     (out / "input_design.json").write_text(json.dumps({"proposed_all_data": design, **input_info,
                                                        "used": {"past": past_d, "future": future_d},
                                                        "window_drops": drops}, indent=2, default=str))
-    headline = _headline(sweep, cfg)
-    ds = _predictions_dataset(table, win, preds, split_labels, cfg, headline)
+    head_preds = _headline_predictions(preds, ensembles, headline)
+    ds = _predictions_dataset(table, win, preds, head_preds, split_labels, cfg, headline)
     ds.to_netcdf(out / "predictions.nc")
-    pulses = _pulses(table, win, preds, split_labels, cfg, headline)
+    pulses = _pulses(table, win, head_preds, split_labels, cfg)
     pulses.to_parquet(out / "rain_pulses.parquet")
     summary = _summary(cfg, sweep, peaks, headline, holdouts, sweep_seconds, time.perf_counter() - t_start,
                        acct, drops, past_d, future_d, pulses)
@@ -336,18 +353,25 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
     return summary
 
 
-def _headline(sweep: pd.DataFrame, cfg: SubdailyConfig) -> dict[str, float]:
-    """Per scenario, the past length whose past/future LSTM has the lowest *validation* MSE."""
+def _headline_hours(sweep: pd.DataFrame, scenario: str) -> float:
+    """The past length whose single-seed past/future LSTM has the lowest *validation* MSE."""
+    v = sweep[(sweep.scenario == scenario) & (sweep.split == "validation") & (sweep.members == 1)]
+    if (v.model == "pastfuture_lstm").any():
+        v = v[v.model == "pastfuture_lstm"]
+    return float(v.loc[v["mse"].idxmin(), "past_hours"]) if len(v) else float("nan")
+
+
+def _headline_predictions(preds, ensembles, headline) -> dict[tuple[str, str], np.ndarray]:
+    """(scenario, model) -> the prediction reported: Q10 fits, torch models at the headline length
+    (their seed ensemble when ``train.ensemble`` > 1)."""
     out = {}
-    for scenario in cfg.scenarios.run:
-        v = sweep[(sweep.scenario == scenario) & (sweep.split == "validation") & (sweep.model == "pastfuture_lstm")]
-        if v.empty:
-            v = sweep[(sweep.scenario == scenario) & (sweep.split == "validation")]
-        out[scenario] = float(v.loc[v["mse"].idxmin(), "past_hours"]) if len(v) else float("nan")
+    for (s, m, h), p in preds.items():
+        if h == 0.0 or h == headline.get(s):
+            out[(s, m)] = ensembles.get((s, m), p)
     return out
 
 
-def _predictions_dataset(table, win, preds, split_labels, cfg, headline):
+def _predictions_dataset(table, win, preds, head_preds, split_labels, cfg, headline):
     import xarray as xr
 
     time_index = table.index
@@ -366,11 +390,10 @@ def _predictions_dataset(table, win, preds, split_labels, cfg, headline):
     for m in models:
         arr = np.full((len(scen), n), np.nan, np.float32)
         for i, s in enumerate(scen):
-            key = (s, m, 0.0) if (s, m, 0.0) in preds else (s, m, headline[s])
-            if key in preds:
-                arr[i, win.row] = preds[key]
-        data[m] = (("scenario", "time"), arr, {"units": "umol m-2 s-1", "long_name": f"{m} prediction "
-                                                "(torch models at the headline past length)"})
+            if (s, m) in head_preds:
+                arr[i, win.row] = head_preds[(s, m)]
+        data[m] = (("scenario", "time"), arr, {"units": "umol m-2 s-1", "long_name": f"{m} prediction (torch models "
+                                                f"at the headline past length, mean of {cfg.train.ensemble} seed(s))"})
     hours = [float(h) for h in cfg.sweep.past_hours]
     for m in [m for m in models if m in TORCH_MODELS]:
         arr = np.full((len(scen), len(hours), n), np.nan, np.float32)
@@ -388,7 +411,7 @@ def _predictions_dataset(table, win, preds, split_labels, cfg, headline):
     return ds
 
 
-def _pulses(table, win, preds, split_labels, cfg, headline) -> pd.DataFrame:
+def _pulses(table, win, head_preds, split_labels, cfg) -> pd.DataFrame:
     from soilco2.rain_pulses import detect_events, pulse_skill
 
     if "precip_mm" not in table:
@@ -399,10 +422,7 @@ def _pulses(table, win, preds, split_labels, cfg, headline) -> pd.DataFrame:
     obs = table["flux_umol_m2_s"]
     parts = []
     for s in cfg.scenarios.run:
-        sims = {}
-        for (sc, m, h), p in preds.items():
-            if sc == s and (h == 0.0 or h == headline[s]):
-                sims[m] = pd.Series(p, index=win.time)
+        sims = {m: pd.Series(p, index=win.time) for (sc, m), p in head_preds.items() if sc == s}
         res = pulse_skill(events, obs, sims, window_hours=pc.window_hours)
         if len(res):
             lab = pd.Series(split_labels[s], index=win.time)
@@ -424,9 +444,16 @@ def _summary(cfg, sweep, peaks, headline, holdouts, sweep_seconds, total_seconds
         t = test[test.scenario == s]
         res = {}
         for m, g in t.groupby("model"):
-            row = g.iloc[0] if g["past_hours"].isna().all() else g[g.past_hours == headline[s]].iloc[0]
+            g = g if g["past_hours"].isna().all() else g[g.past_hours == headline[s]]
+            members = g["members"].fillna(1).astype(int)
+            row = g.loc[members.idxmax()]  # the seed ensemble where there is one
+            torch_model = not pd.isna(row["past_hours"])
             res[m] = {"r": row["r"], "nse": row["nse"], "mse": row["mse"], "kge": row["kge"], "n": int(row["n"]),
-                      "past_hours": None if pd.isna(row["past_hours"]) else float(row["past_hours"])}
+                      "past_hours": float(row["past_hours"]) if torch_model else None,
+                      "members": int(members.max()) if torch_model else None}
+            if members.max() > 1:  # the single seed that chose the past length, for comparison
+                one = g[g["members"] == 1].iloc[0]
+                res[m]["single_seed"] = {"r": one["r"], "nse": one["nse"], "mse": one["mse"], "kge": one["kge"]}
         out[s] = res
         q = t[t.model.isin(Q10_MODELS)]
         out[f"best_q10_r_{s}"] = float(q["r"].max()) if len(q) else None

@@ -66,6 +66,7 @@ class TrainSection(StrictModel):
     target_transform: Literal["none", "log", "arcsinh"] = "log"
     max_val_samples: int = Field(4000, ge=10)
     threads: int = Field(1, ge=1, le=4)
+    ensemble: int = Field(1, ge=1, le=20)  # seeds seed..seed+n-1 for the torch models at the headline past length
 
 
 class MISection(StrictModel):

@@ -99,6 +99,11 @@ def _findings(d: Diagnostics) -> str:
         items.append("Share good by latitude band: " + "; ".join(
             f"{b}: {g} of {n} ({sh:.0%})" for b, g, n, sh in zip(lat["bin"], lat["n_good"], lat["n_sites"],
                                                                    lat["share_good"])) + ".")
+    days = d.share_good[d.share_good["grouping"] == "observed days"]
+    if len(days) and "median_test_kge" in days:
+        items.append("By observed days: " + "; ".join(
+            f"{b}: {n} sites, median test NSE {ns:.2f} / KGE {k:.2f}, {sh:.0%} good" for b, n, ns, k, sh in
+            zip(days["bin"], days["n_sites"], days["median_test_nse"], days["median_test_kge"], days["share_good"])) + ".")
     a = d.srdb_agreement
     if a.get("n_records"):
         items.append(f"Annual totals vs SRDB within range: {a['n_sites']} sites, {a['n_records']} records "
@@ -200,7 +205,7 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
                 "rows are the daily paper's published numbers (Smykalov, Bond-Lamberty, Vargas &amp; Li 2025).</p>",
                 "summary"),
         Section("Where the model works", fig_html["site_map"] + fig_html["mat_map"] +
-                "<h3>Share of good sites by latitude band, MAT and MAP</h3>" + table_html(d.share_good), "where"),
+                "<h3>Share of good sites (and median test NSE/KGE) by latitude band, MAT, MAP and observed days</h3>" + table_html(d.share_good), "where"),
         Section("Example sites", fig_html["series"] + fig_html["temperature_response"], "examples"),
         Section("What drives performance", fig_html["metrics_vs_obs_days"] + fig_html["correlations"] +
                 fig_html["metrics_vs_attributes_kge"] + fig_html["metrics_vs_attributes_nse"] +

@@ -41,7 +41,7 @@ def plot_mi(mi: pd.DataFrame, path: Path, title: str = "") -> None:
 
 
 def plot_sweep(sweep: pd.DataFrame, path: Path) -> None:
-    test = sweep[sweep.split == "test"]
+    test = sweep[(sweep.split == "test") & (sweep["members"].fillna(1) == 1)]  # single seeds, as the paper's Fig. 4
     scen = list(dict.fromkeys(test["scenario"]))
     fig, axes = plt.subplots(len(scen), 3, figsize=(12, 3.3 * len(scen)), squeeze=False)
     for i, s in enumerate(scen):

@@ -174,3 +174,33 @@ def test_tune_on_dask_scores_validation_only(tmp_path: Path):
     best_cfg = yaml.safe_load((dest / "best_config.yaml").read_text())
     assert best_cfg["model"]["hidden_size"] == best["hidden_size"]
     assert best_cfg["training"]["ensemble"] == cfg.training.ensemble
+
+
+def test_failed_train_leaves_an_existing_run_untouched(tmp_path: Path, monkeypatch):
+    """Training writes to <run>.partial and swaps it in only on success; a folder that is not a
+    run folder is never overwritten."""
+    from soilco2.errors import UserError
+    from soilco2.pipelines import daily
+
+    ds = make_daily_dataset(n_sites=3, years=2, seed=2)
+    cfg = daily.DailyConfig.model_validate(yaml.safe_load(TINY.read_text()) | {"data": {}})
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("old: run\n")
+    (run / "checkpoints" / "member_0.pt").write_bytes(b"old")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(daily, "train_member", boom)
+    with pytest.raises(RuntimeError):
+        daily.train_run(cfg, run, show_progress=False, ds=ds)
+    assert (run / "config.yaml").read_text() == "old: run\n"
+    assert (run / "checkpoints" / "member_0.pt").read_bytes() == b"old"
+
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "thesis.tex").write_text("keep me")
+    with pytest.raises(UserError, match="not a soilco2 run folder"):
+        daily.train_run(cfg, other, show_progress=False, ds=ds)
+    assert (other / "thesis.tex").read_text() == "keep me"

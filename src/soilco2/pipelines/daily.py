@@ -7,6 +7,7 @@ checkpoints/member_<k>.pt, sites.parquet, metrics.parquet, summary.json, predict
 from __future__ import annotations
 
 import json
+import shutil
 import time as _time
 from pathlib import Path
 
@@ -407,7 +408,15 @@ def train_run(cfg: DailyConfig, out: str | Path | None = None, *, show_progress:
               ds: xr.Dataset | None = None) -> Path:
     """Train the ensemble and write the whole run folder; returns its path. ``ds`` replaces the
     dataset the config would build (tests, notebooks)."""
-    run = Path(out) if out else Path(cfg.run_dir) / cfg.name
+    final = Path(out) if out else Path(cfg.run_dir) / cfg.name
+    if final.exists() and any(final.iterdir()) and not (final / "config.yaml").exists():
+        raise UserError("output folder exists and is not a soilco2 run folder (no config.yaml); choose another",
+                        file=final)
+    # everything is written to <run>.partial and swapped in at the end, so a failed or interrupted
+    # run never leaves a new config beside an older run's checkpoints
+    run = final.with_name(final.name + ".partial")
+    if run.exists():
+        shutil.rmtree(run)
     t0 = _time.perf_counter()
     ds, a, scalers = prepare(cfg, ds=ds)
     short = check_window(a, cfg)
@@ -428,7 +437,10 @@ def train_run(cfg: DailyConfig, out: str | Path | None = None, *, show_progress:
     summary = finish_run(run, cfg, ds, a, models, scalers, extra)
     summary["total_seconds"] = _time.perf_counter() - t0
     (run / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    return run
+    if final.exists():
+        shutil.rmtree(final)
+    run.rename(final)
+    return final
 
 
 def _save_scaler(scaler, path: Path) -> None:

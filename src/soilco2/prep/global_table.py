@@ -1,0 +1,177 @@
+"""S3 inputs: the global 0.5° covariate grid and the SRDB training tables built on it.
+
+Every covariate comes from the same 0.5° grid for the map and for the training records (a
+record takes the values of the grid cell that holds it, or of the nearest complete land cell
+within ``max_distance_km``), so the forest never sees a covariate the map lacks.
+
+Covariates (``COVARIATES``): ``mat_c`` (mean annual air temperature), ``map_mm`` (annual
+precipitation), ``sun_pct_mean`` (annual mean % of possible sunshine), ``tmin_c`` (absolute
+minimum temperature), ``prec_cv`` (coefficient of variation of the 12 monthly precipitation
+totals: precipitation seasonality, 0 = even), ``whc_mm`` (BIOME4 water-holding capacity, both
+layers; BIOME4 has none over e.g. Amazonia, where it is set to ``WHC_MISSING`` = -1 so the
+trees can split on "missing"), ``soc_mg_ha`` (SOC 0-30 cm, mean of the 1/12° cells in each
+0.5° cell), ``abs_lat_deg``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from soilco2.errors import UserError
+
+COVARIATES = ("mat_c", "map_mm", "sun_pct_mean", "tmin_c", "prec_cv", "whc_mm", "soc_mg_ha", "abs_lat_deg")
+WHC_MISSING = -1.0
+EARTH_RADIUS_M = 6371007.2  # authalic radius
+FLUX_COLUMNS = {"rs": "rs_annual_gc_m2_yr", "rh": "rh_annual_gc_m2_yr"}
+# Flags (from load_srdb) that remove a record from training, in the order they are counted.
+DEFAULT_DROP_FLAGS = ("flag_mat_mismatch", "qc_problem", "flag_duplicate")
+TABLE_DROP_REASONS = ("no_coords", "in_sea", "off_land_grid", "missing_covariate")
+
+
+def cell_area_m2(lat_centres: np.ndarray, dlat_deg: float = 0.5, dlon_deg: float = 0.5) -> np.ndarray:
+    """Area (m²) of a regular lat/lon cell on the authalic sphere, per latitude centre."""
+    lat = np.asarray(lat_centres, dtype="f8")
+    band = np.sin(np.radians(np.clip(lat + dlat_deg / 2, -90, 90))) - np.sin(np.radians(np.clip(lat - dlat_deg / 2, -90, 90)))
+    return EARTH_RADIUS_M**2 * np.radians(dlon_deg) * band
+
+
+def _block_mean(values: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of valid (finite) sub-cells in factor×factor blocks; NaN where none is valid."""
+    n, m = values.shape
+    b = values.reshape(n // factor, factor, m // factor, factor)
+    ok = np.isfinite(b)
+    count = ok.sum(axis=(1, 3))
+    total = np.where(ok, b, 0.0).sum(axis=(1, 3), dtype="f8")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
+def covariate_grid(root: str | Path | None = None) -> pd.DataFrame:
+    """One row per 0.5° cell with land fraction > 0: ``i, j, lat, lon, land_fraction,
+    cell_area_m2``, the ``COVARIATES`` and ``complete`` (all covariates finite)."""
+    from soilco2.sources import grids
+
+    ds = grids.biome4_climatology(root)
+    lf = grids.land_fraction(root)
+    lat, lon = ds["lat"].values, ds["lon"].values
+    if not (np.allclose(lat, lf["lat"].values) and np.allclose(lon, lf["lon"].values)):
+        raise UserError("BIOME4 and land-fraction grids are not the same 0.5° grid", file=grids.grids_dir(root))
+    prec = ds["prec_mm_month"].values.astype("f8")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = prec.mean(axis=0)
+        prec_cv = np.where(mean_p > 0, prec.std(axis=0) / mean_p, 0.0)
+    prec_cv[~np.isfinite(mean_p)] = np.nan
+    soc = grids.soc_grid(root)
+    factor = soc.shape[0] // lat.size
+    if soc.shape != (lat.size * factor, lon.size * factor):
+        raise UserError("SOC raster does not nest in the 0.5° grid", file=grids.grids_dir(root), field="soc_mg_ha")
+    soc05 = _block_mean(soc.values, factor)
+    whc = ds["whc_mm"].values.astype("f8")
+    clim_ok = np.isfinite(ds["mat_c"].values) & np.isfinite(ds["map_mm"].values)
+    whc = np.where(clim_ok & ~np.isfinite(whc), WHC_MISSING, whc)
+    fields = {
+        "mat_c": ds["mat_c"].values, "map_mm": ds["map_mm"].values, "sun_pct_mean": ds["sun_pct"].values.mean(axis=0),
+        "tmin_c": ds["tmin_c"].values, "prec_cv": prec_cv, "whc_mm": whc, "soc_mg_ha": soc05,
+        "abs_lat_deg": np.broadcast_to(np.abs(lat)[:, None], whc.shape),
+    }
+    i, j = np.nonzero(lf.values > 0)
+    out = pd.DataFrame({"i": i, "j": j, "lat": lat[i], "lon": lon[j],
+                        "land_fraction": lf.values[i, j].astype("f8"), "cell_area_m2": cell_area_m2(lat)[i]})
+    for name in COVARIATES:
+        out[name] = np.asarray(fields[name], dtype="f8")[i, j]
+    out["complete"] = out[list(COVARIATES)].notna().all(axis=1)
+    out.attrs["shape"] = (lat.size, lon.size)
+    out.attrs["lat"], out.attrs["lon"] = lat, lon
+    return out
+
+
+def grid_coverage(grid: pd.DataFrame) -> dict:
+    """Land area (m² × land fraction) on the grid, and how much of it has every covariate."""
+    land = grid["cell_area_m2"] * grid["land_fraction"]
+    ok = grid["complete"]
+    return {"land_cells": int(len(grid)), "complete_cells": int(ok.sum()),
+            "land_area_m2": float(land.sum()), "covered_land_area_m2": float(land[ok].sum()),
+            "uncovered_land_area_m2": float(land[~ok].sum()),
+            "uncovered_land_area_south_of_60s_m2": float(land[~ok & (grid["lat"] < -60)].sum())}
+
+
+def attach_covariates(lat: np.ndarray, lon: np.ndarray, grid: pd.DataFrame, max_distance_km: float = 100.0) -> pd.DataFrame:
+    """Covariates at points from the complete cells of ``grid``: the cell holding each point,
+    else the nearest complete cell within ``max_distance_km`` (``grid_distance_km``). Rows with
+    no cell in range get NaN (``grid_row`` = -1)."""
+    from soilco2.sources.grids import nearest_valid
+
+    shape = grid.attrs["shape"]
+    lat_c, lon_c = grid.attrs["lat"], grid.attrs["lon"]
+    complete = grid[grid["complete"]]
+    valid = np.zeros(shape, bool)
+    valid[complete["i"], complete["j"]] = True
+    row_of = np.full(shape, -1, dtype=np.int64)
+    row_of[complete["i"], complete["j"]] = np.arange(len(complete))
+    ii, jj, dist, _ = nearest_valid(valid, lat_c, lon_c, np.asarray(lat, "f8"), np.asarray(lon, "f8"), max_distance_km)
+    rows = np.where(ii >= 0, row_of[np.maximum(ii, 0), np.maximum(jj, 0)], -1)
+    vals = complete[list(COVARIATES)].to_numpy()[np.maximum(rows, 0)]
+    vals[rows < 0] = np.nan
+    out = pd.DataFrame(vals, columns=list(COVARIATES))
+    out["cell_lat"] = np.where(rows >= 0, complete["lat"].to_numpy()[np.maximum(rows, 0)], np.nan)
+    out["cell_lon"] = np.where(rows >= 0, complete["lon"].to_numpy()[np.maximum(rows, 0)], np.nan)
+    out["grid_distance_km"] = dist
+    out["grid_row"] = rows
+    return out
+
+
+def training_table(records: pd.DataFrame, grid: pd.DataFrame, flux: str, *,
+                   drop_flags: tuple[str, ...] = DEFAULT_DROP_FLAGS, max_distance_km: float = 100.0):
+    """SRDB records with ``flux`` ('rs' or 'rh') plus covariates; returns ``(table, accounting)``.
+
+    Records without the flux are not counted (``raw`` = records with a finite flux). Drops, in
+    order, each record counted once: ``no_coords``, ``in_sea`` (load_srdb flags), then each flag in
+    ``drop_flags``, ``off_land_grid`` (no complete grid cell within ``max_distance_km``),
+    ``missing_covariate``. ``raw == kept + sum(dropped)``.
+    """
+    if flux not in FLUX_COLUMNS:
+        raise UserError(f"unknown flux {flux!r}; use one of {sorted(FLUX_COLUMNS)}", field="flux")
+    col = FLUX_COLUMNS[flux]
+    for c in (col, "lat", "lon", "flag_no_coords", "flag_in_sea", *drop_flags):
+        if c not in records.columns:
+            raise UserError("SRDB records lack a column the global table needs", field=c)
+    df = records[np.isfinite(records[col].to_numpy(dtype="f8"))].copy()
+    acc = {"flux": flux, "raw": int(len(df))}
+    keep = np.ones(len(df), bool)
+
+    def drop(reason: str, mask) -> None:
+        nonlocal keep
+        mask = np.asarray(mask, bool) & keep
+        acc[f"dropped_{reason}"] = int(mask.sum())
+        keep &= ~mask
+
+    drop("no_coords", df["flag_no_coords"].fillna(True))
+    drop("in_sea", df["flag_in_sea"].fillna(False))
+    for flag in drop_flags:
+        drop(flag.removeprefix("flag_"), df[flag].fillna(False))
+    ok_coords = keep.copy()
+    cov = pd.DataFrame(np.nan, index=range(len(df)), columns=[*COVARIATES, "cell_lat", "cell_lon", "grid_distance_km"])
+    cov["grid_row"] = -1
+    if ok_coords.any():
+        got = attach_covariates(df["lat"].to_numpy()[ok_coords], df["lon"].to_numpy()[ok_coords], grid, max_distance_km)
+        cov.loc[np.flatnonzero(ok_coords)] = got.to_numpy()
+    drop("off_land_grid", cov["grid_row"].to_numpy() < 0)
+    drop("missing_covariate", cov[list(COVARIATES)].isna().any(axis=1).to_numpy())
+    acc["kept"] = int(keep.sum())
+    ids = ["record_number", "study_number", "site_name", "country", "lat", "lon", "biome", "ecosystem_type",
+           "study_midyear", "years_of_data"]
+    ids = [c for c in ids if c in df.columns]
+    table = pd.concat([df[ids].reset_index(drop=True), cov.drop(columns="grid_row")], axis=1)[keep]
+    table.insert(len(ids), "flux_gc_m2_yr", df[col].to_numpy(dtype="f8")[keep])
+    table.insert(0, "flux", flux)
+    return table.reset_index(drop=True), acc
+
+
+def location_groups(lat: np.ndarray, lon: np.ndarray, cell_deg: float = 0.5) -> np.ndarray:
+    """Integer id of the ``cell_deg`` cell holding each point (records of one place share it)."""
+    i = np.floor((np.asarray(lat, "f8") + 90.0) / cell_deg).astype(np.int64)
+    j = np.floor((np.asarray(lon, "f8") + 180.0) / cell_deg).astype(np.int64)
+    return i * 100_000 + j

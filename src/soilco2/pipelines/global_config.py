@@ -1,0 +1,59 @@
+"""Config of the S3 global pipeline (pydantic only, so the CLI can import it cheaply)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from soilco2.config import StrictModel
+
+ALLOWED_DROP_FLAGS = ("flag_mat_mismatch", "qc_problem", "qc_known_problem", "flag_duplicate",
+                      "flag_srdb_duplicate", "qc_duplicate_suspect", "qc_estimated", "qc_from_figure")
+
+
+class StrataConfig(StrictModel):
+    """Climate strata = MAT class × MAP class of each 0.5° cell (BIOME4 climatology)."""
+
+    mat_edges_c: list[float] = Field(default_factory=lambda: [0.0, 10.0, 20.0])
+    map_edges_mm: list[float] = Field(default_factory=lambda: [250.0, 500.0, 1000.0, 2000.0])
+
+    @field_validator("mat_edges_c", "map_edges_mm")
+    @classmethod
+    def _ascending(cls, v: list[float]) -> list[float]:
+        if any(b <= a for a, b in zip(v, v[1:])):
+            raise ValueError("edges must be strictly ascending")
+        return v
+
+
+class GlobalConfig(StrictModel):
+    seed: int = 0
+    data_root: str | None = None
+    out_dir: str = "out/global"
+    n_bootstrap: int = Field(50, ge=1, description="bootstrap draws (one Rs and one Rh forest each)")
+    n_trees: int = Field(200, ge=1)
+    min_samples_leaf: int = Field(5, ge=1)
+    max_features: float = Field(0.5, gt=0, le=1, description="share of covariates tried at each split")
+    quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.5, 0.95])
+    cv_folds: int = Field(5, ge=2)
+    cv_group_deg: float = Field(0.5, gt=0, description="records in one cell of this size share a CV fold")
+    strata: StrataConfig = Field(default_factory=StrataConfig)
+    drop_flags: list[str] = Field(default_factory=lambda: ["flag_mat_mismatch", "qc_problem", "flag_duplicate"])
+    max_distance_km: float = Field(100.0, gt=0, description="records off the grid take the nearest complete cell within this")
+    n_jobs: int = Field(1, ge=1)
+    figures: bool = True
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles(cls, v: list[float]) -> list[float]:
+        if not v or any(not 0 < q < 1 for q in v) or any(b <= a for a, b in zip(v, v[1:])):
+            raise ValueError("quantiles must be ascending and inside (0, 1)")
+        if not {0.05, 0.5, 0.95} <= set(v):
+            raise ValueError("quantiles must include 0.05, 0.5 and 0.95")
+        return v
+
+    @field_validator("drop_flags")
+    @classmethod
+    def _flags(cls, v: list[str]) -> list[str]:
+        bad = [f for f in v if f not in ALLOWED_DROP_FLAGS]
+        if bad:
+            raise ValueError(f"unknown flag {bad[0]!r}; allowed: {', '.join(ALLOWED_DROP_FLAGS)}")
+        return v

@@ -178,3 +178,20 @@ show_progress: false
     res = CliRunner().invoke(app, ["subdaily", "run", str(cfg)])
     assert isinstance(res.exception, UserError)
     assert "outside the data" in str(res.exception)
+
+
+@pytest.mark.realdata
+def test_q10_only_run_has_no_headline_length(data_root, tmp_path):
+    """A run with only Q10-family models (no torch model, so no past length and no seed ensemble)."""
+    from soilco2.pipelines.subdaily import run
+    from soilco2.pipelines.subdaily_config import SubdailyConfig
+
+    cfg = SubdailyConfig.model_validate({
+        "site": {"name": "US-Wkg", "source": "cosore", "dataset": "d20190617_SCOTT_WKG", "tower_site": "us-wkg",
+                 "tower_drivers": ["precip_mm"], "start": "2018-06-01", "end": "2018-08-15"},
+        "data_root": str(data_root), "out_dir": str(tmp_path / "run"), "models": ["q10", "lloyd_taylor"],
+        "scenarios": {"holdout_start": "2018-07-20", "holdout_end": "2018-08-15"},
+        "sweep": {"past_hours": [12]}, "search": {"past_hours": 12}, "train": {"ensemble": 3}, "show_progress": False})
+    s = run(cfg)
+    assert set(s["extrapolation"]) == {"q10", "lloyd_taylor"}
+    assert s["extrapolation"]["q10"]["members"] is None and np.isnan(s["headline_past_hours"]["extrapolation"])

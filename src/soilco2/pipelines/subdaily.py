@@ -279,7 +279,7 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
         for name, p in _q10_predictions(table, win, labels, q10_models).items():
             preds[(scenario, name, 0.0)] = p
             for split, code in (("train", prep.TRAIN), ("test", prep.TEST)):
-                rows.append({"scenario": scenario, "model": name, "past_hours": np.nan, "split": split,
+                rows.append({"scenario": scenario, "model": name, "past_hours": np.nan, "split": split, "members": 1,
                              **_scores(win.target[labels == code], p[labels == code])})
         # hyperparameter search on validation, at one past length
         Ps = _steps(cfg.search.past_hours, interval)
@@ -312,8 +312,8 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
                                  "best_epoch": res.best_epoch, "members": 1, **best_hp[name]})
         # headline: the past length chosen on validation; its torch models become seed ensembles
         headline[scenario] = _headline_hours(pd.DataFrame(rows), scenario)
-        P = _steps(headline[scenario], interval)
-        for name in torch_models if cfg.train.ensemble > 1 and np.isfinite(headline[scenario]) else []:
+        for name in torch_models if cfg.train.ensemble > 1 else []:
+            P = _steps(headline[scenario], interval)
             members = [preds[(scenario, name, headline[scenario])]]
             for k in range(1, cfg.train.ensemble):
                 _, z, _ = fit_torch(name, past_s[:, -P:], fut_s, y_s, labels, cfg=cfg, seed=cfg.seed + k,

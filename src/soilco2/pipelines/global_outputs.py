@@ -1,0 +1,158 @@
+"""Files of an S3 run folder: Parquet tables, accounting JSON, CF NetCDF maps, PNG maps, index.html."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from soilco2.pipelines.global_ import LU2021_PG_C_YR, _json_default, stratum_label
+
+NAMES = {"rs": "soil respiration (Rs)", "rh": "heterotrophic respiration (Rh)",
+         "ra": "autotrophic (root) respiration, Ra = Rs - Rh"}
+UNITS = "g C m-2 yr-1"
+
+
+def write_tables(out: Path, tables, accounting, cv_metrics, cv_oof, totals, boot, cfg) -> None:
+    pd.concat([tables["rs"], tables["rh"]], ignore_index=True).to_parquet(out / "training_table.parquet", index=False)
+    (out / "accounting.json").write_text(json.dumps(accounting, indent=2, default=_json_default))
+    cv_metrics.to_parquet(out / "cv_metrics.parquet", index=False)
+    cv_oof.to_parquet(out / "cv_predictions.parquet", index=False)
+    totals.to_parquet(out / "totals.parquet", index=False)
+    strata = []
+    for flux, w in boot["weights"].items():
+        t = w.reset_index()
+        t.insert(0, "flux", flux)
+        t.insert(2, "label", [stratum_label(int(s), cfg.strata) for s in t["stratum"]])
+        strata.append(t)
+    pd.concat(strata, ignore_index=True).to_parquet(out / "strata.parquet", index=False)
+
+
+def _full(values: np.ndarray, grid_shape, i, j) -> np.ndarray:
+    a = np.full(grid_shape, np.nan, "f4")
+    a[i, j] = values
+    return a
+
+
+def map_arrays(grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg) -> dict:
+    """Full-grid (lat, lon) arrays: <flux>_median / _p05 / _p95 across draws, <flux>_qrf_qNN."""
+    from soilco2.models.forest import quantile_name
+
+    shape, i, j = grid.attrs["shape"], cells["i"].to_numpy(), cells["j"].to_numpy()
+    arrays = {}
+    for flux, d in boot["draws"].items():
+        for name, q in (("median", 0.5), ("p05", 0.05), ("p95", 0.95)):
+            arrays[f"{flux}_{name}"] = (_full(np.quantile(d, q, axis=0), shape, i, j),
+                                        f"{NAMES[flux]}, {name} across {cfg.n_bootstrap} bootstrap draws of the forest mean")
+    for flux, qs in boot["qrf"].items():
+        for k, q in enumerate(cfg.quantiles):
+            arrays[f"{flux}_qrf_{quantile_name(q)}"] = (
+                _full(qs[k], shape, i, j), f"{NAMES[flux]}, forest conditional quantile {q:g} (mean over draws)")
+    return arrays
+
+
+def write_maps(path: Path, grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg) -> None:
+    import xarray as xr
+
+    from soilco2.prep.global_table import cell_area_m2
+
+    lat, lon = grid.attrs["lat"], grid.attrs["lon"]
+    shape = grid.attrs["shape"]
+    data = {}
+    for name, (arr, long_name) in map_arrays(grid, cells, boot, cfg).items():
+        data[name] = (("lat", "lon"), arr, {"units": UNITS, "long_name": long_name})
+    lf = _full(grid["land_fraction"].to_numpy(), shape, grid["i"], grid["j"])
+    data["land_fraction"] = (("lat", "lon"), np.nan_to_num(lf), {"units": "1", "long_name": "fraction of cell that is land"})
+    data["cell_area"] = (("lat", "lon"), np.broadcast_to(cell_area_m2(lat)[:, None], shape).astype("f8"),
+                         {"units": "m2", "long_name": "area of the 0.5 degree cell", "standard_name": "cell_area"})
+    strata = np.full(shape, -1, "i2")
+    strata[cells["i"], cells["j"]] = boot["cell_strata"]
+    data["stratum"] = (("lat", "lon"), strata, {"long_name": "climate stratum (MAT class x MAP class), -1 not mapped",
+                                                "units": "1", "flag_meanings": "; ".join(
+                                                    f"{s}: {stratum_label(int(s), cfg.strata)}" for s in np.unique(boot["cell_strata"]))})
+    ds = xr.Dataset(data, coords={
+        "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude of cell centre"}),
+        "lon": ("lon", lon, {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude of cell centre"})},
+        attrs={"Conventions": "CF-1.8", "title": "Annual soil respiration (Rs, Rh, Ra) at 0.5 degree from SRDB v5 with quantile forests",
+               "source": "soilco2 global run: SRDB v5 (Jian et al. 2021), BIOME4 climatology, SOC 0-30 cm (Sanderman et al. 2017)",
+               "method": "area-weighted stratified bootstrap of quantile random forests (after Lu et al. 2021, ERL 16 054048)",
+               "n_bootstrap": cfg.n_bootstrap, "seed": cfg.seed})
+    enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
+    ds.to_netcdf(path, encoding=enc)
+
+
+def _map_fig(arrays: dict, keys: list[str], titles: list[str], cmap: str, vmax: float | None = None):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(keys), 1, figsize=(8, 3.6 * len(keys)), constrained_layout=True)
+    for ax, k, title in zip(np.atleast_1d(axes), keys, titles):
+        a = arrays[k]
+        top = vmax if vmax is not None else np.nanpercentile(a, 99)
+        im = ax.imshow(a, origin="lower", extent=(-180, 180, -90, 90), cmap=cmap, vmin=min(0, np.nanmin(a)), vmax=top)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks(range(-180, 181, 60))
+        ax.set_yticks(range(-90, 91, 30))
+        fig.colorbar(im, ax=ax, shrink=0.8, label=UNITS)
+    return fig
+
+
+def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_oof, summary, accounting, cfg) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from soilco2.report.html import Section, figure_html, page, png_data_uri, table_html
+
+    figdir = out / "figures"
+    figdir.mkdir(exist_ok=True)
+    arrays = {k: v[0] for k, v in map_arrays(grid, cells, boot, cfg).items()}
+    for flux in ("rs", "rh", "ra"):
+        arrays[f"{flux}_width"] = arrays[f"{flux}_p95"] - arrays[f"{flux}_p05"]
+    figs = {
+        "maps_median": (_map_fig(arrays, ["rs_median", "rh_median", "ra_median"],
+                                 [f"{NAMES[f]}: median of draws" for f in ("rs", "rh", "ra")], "viridis"),
+                        "Median over bootstrap draws of each draw's forest-mean map."),
+        "maps_interval": (_map_fig(arrays, ["rs_width", "rh_width", "ra_width"],
+                                   [f"{NAMES[f]}: p95 - p05 of draws" for f in ("rs", "rh", "ra")], "magma"),
+                          "Width of the 5-95 % interval across bootstrap draws (sampling uncertainty of the map)."),
+    }
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), constrained_layout=True)
+    for ax, f in zip(axes, ("rs", "rh", "ra")):
+        ax.hist(totals[f"{f}_pg_c_yr"], bins=min(20, max(3, len(totals) // 2)), color="#4c72b0")
+        ax.axvline(LU2021_PG_C_YR[f], color="#d95f02", lw=2, label="Lu et al. 2021")
+        ax.set_xlabel(f"{f.upper()} global total (Pg C yr-1)")
+        ax.legend(fontsize=8)
+    figs["totals"] = (fig, "Global totals per bootstrap draw; orange: Lu et al. 2021.")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4), constrained_layout=True)
+    for ax, f in zip(axes, ("rs", "rh")):
+        d = cv_oof[cv_oof["flux"] == f]
+        ax.scatter(d["obs_gc_m2_yr"], d["pred_mean_gc_m2_yr"], s=5, alpha=0.4)
+        top = float(np.nanmax(d[["obs_gc_m2_yr", "pred_mean_gc_m2_yr"]].to_numpy()))
+        ax.plot([0, top], [0, top], "k--", lw=1)
+        ax.set_xlabel(f"observed {f.upper()} ({UNITS})")
+        ax.set_ylabel("out-of-fold forest mean")
+    figs["cv_scatter"] = (fig, f"Grouped {cfg.cv_folds}-fold CV: no {cfg.cv_group_deg:g} degree cell is in two folds.")
+    body = {}
+    for name, (fig, caption) in figs.items():
+        fig.savefig(figdir / f"{name}.png", dpi=90)
+        body[name] = figure_html(png_data_uri(fig, dpi=70), caption, name)
+        plt.close(fig)
+    tot = pd.DataFrame([{"flux": f, **{k: v for k, v in summary["totals_pg_c_yr"][f].items()},
+                         "lu2021": LU2021_PG_C_YR[f]} for f in ("rs", "rh", "ra")])
+    cvt = cv_metrics[cv_metrics["fold"] == "all"].drop(columns="fold")
+    acc = pd.DataFrame([accounting["rs"], accounting["rh"]])
+    sections = [
+        Section("Global totals (Pg C/yr)", table_html(tot, digits=2) + body["totals"], "totals"),
+        Section("Maps", body["maps_median"] + body["maps_interval"], "maps"),
+        Section("Cross-validation", table_html(cvt, digits=3) + body["cv_scatter"], "cv"),
+        Section("Training records", table_html(acc, digits=0), "records"),
+    ]
+    intro = (f"<p>{cfg.n_bootstrap} area-weighted stratified bootstrap draws, {cfg.n_trees} trees per forest, "
+             f"seed {cfg.seed}. Mapped land area {summary['mapped_land_area_m2']:.3g} m².</p>")
+    (out / "index.html").write_text(page("soilco2 S3: global annual soil respiration", intro, sections))

@@ -158,4 +158,16 @@ def test_grid_registry_matches_shared_data(data_root):
         assert dl.sha256_of(data_root / "grids" / name) == item.sha256, name
     assert files["BIOME4_inputdata.nc"].url() == (
         "https://raw.githubusercontent.com/jedokaplan/BIOME4/4ad9dff/BIOME4_inputdata.nc")
-    assert set(dl.sources()) == {"cosore", "srdb", "grids"}
+    assert set(dl.sources()) == {"cosore", "srdb", "grids", "benchmarks"}
+
+
+def test_benchmark_registry_matches_shared_data(data_root):
+    """Every process-model benchmark file in the shared copy is registered with its checksum."""
+    from soilco2.sources import registry
+
+    files = {f.local: f for f in registry.benchmark_files()}
+    local = {p.relative_to(data_root / "benchmarks").as_posix() for p in (data_root / "benchmarks").rglob("*")
+             if p.is_file()}
+    assert set(files) == local
+    for name, item in files.items():
+        assert dl.sha256_of(data_root / "benchmarks" / name) == item.sha256, name

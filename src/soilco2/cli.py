@@ -15,6 +15,8 @@ app = typer.Typer(help="Soil respiration models from public data (COSORE, SRDB, 
 app.add_typer(data.app, name="data", help="Read, clean, account for and cache the input data.")
 app.add_typer(daily.app, name="daily", help="S1: daily multi-site LSTM (COSORE).")
 app.add_typer(subdaily.app, name="subdaily", help="S2: sub-daily knowledge-guided LSTM at one site.")
+from soilco2.commands import global_  # noqa: E402  (S3; light module)
+app.add_typer(global_.app, name="global", help="S3: global annual Rs/Rh/Ra maps from SRDB (quantile forests).")
 
 err_console = Console(stderr=True)
 

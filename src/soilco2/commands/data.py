@@ -145,11 +145,11 @@ def build(
 
 @app.command()
 def download(
-    source: str = typer.Argument(..., help="cosore | srdb | grids | all"),
+    source: str = typer.Argument(..., help="cosore | srdb | grids | benchmarks | all"),
     dest: Optional[Path] = typer.Option(None, "--dest", help="Data root to download into (default: the data root)."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="Mirror of raw.githubusercontent.com."),
 ) -> None:
-    """Download COSORE, SRDB and the global grids from their official GitHub repositories (checksummed, cached)."""
+    """Download COSORE, SRDB, the global grids and the process-model benchmarks from their GitHub repositories (checksummed, cached)."""
     from rich.console import Console
 
     from soilco2.errors import UserError
@@ -159,7 +159,7 @@ def download(
     names = list(sources()) if source == "all" else [source]
     for name in names:
         if name not in sources():
-            raise UserError(f"unknown source {name!r}; choose cosore, srdb, grids or all", field="source")
+            raise UserError(f"unknown source {name!r}; choose cosore, srdb, grids, benchmarks or all", field="source")
     console = Console()
     for name in names:
         counts = fetch_source(name, dest, base_url=base_url)

@@ -19,7 +19,6 @@ import pandas as pd
 
 from soilco2.errors import UserError
 from soilco2.pipelines.global_config import GlobalConfig, StrataConfig
-from soilco2.prep.global_table import COVARIATES
 
 LU2021_PG_C_YR = {"rs": 85.5, "rh": 50.3, "ra": 35.2}  # Lu et al. 2021, ERL 16 054048
 FLUXES = ("rs", "rh")
@@ -43,22 +42,35 @@ def stratum_label(sid: int, strata: StrataConfig) -> str:
     return f"MAT {rng(sid // n_map, strata.mat_edges_c, 'degC')}, MAP {rng(sid % n_map, strata.map_edges_mm, 'mm')}"
 
 
-def stratum_weights(record_strata: np.ndarray, area_share: pd.Series) -> pd.DataFrame:
-    """Per stratum: ``area_share`` (of mapped land), ``n_records``, ``record_share`` and
-    ``weight`` = area share (renormalised over strata that hold records) / record share.
-    Strata without records cannot be represented: ``covered`` is False, weight 0."""
-    counts = pd.Series(record_strata).value_counts()
+def stratum_weights(record_strata: np.ndarray, area_share: pd.Series, record_groups: np.ndarray | None = None,
+                    min_locations: int = 1) -> pd.DataFrame:
+    """Per stratum: ``area_share`` (of mapped land), ``n_records``, ``n_locations``, ``record_share``,
+    ``target_share`` (share of each bootstrap sample) and ``weight`` = target share / record share.
+
+    Strata with at least ``min_locations`` distinct locations (``covered``) get target share =
+    area share (renormalised over covered strata, after the rest). Strata with records but fewer
+    locations are not up-weighted: they keep their record share (weight 1), so a handful of sites
+    is never copied hundreds of times. Strata without records cannot be represented (weight 0).
+    """
+    strata = pd.Series(np.asarray(record_strata))
+    groups = pd.Series(np.asarray(record_groups) if record_groups is not None else np.arange(len(strata)))
+    counts = strata.value_counts()
+    locs = groups.groupby(strata.to_numpy()).nunique()
     out = pd.DataFrame({"area_share": area_share.astype("f8")})
     out = out.reindex(out.index.union(counts.index), fill_value=0.0)
     out["n_records"] = counts.reindex(out.index, fill_value=0).astype(int)
-    out["covered"] = out["n_records"] > 0
+    out["n_locations"] = locs.reindex(out.index, fill_value=0).astype(int)
     out["record_share"] = out["n_records"] / max(int(out["n_records"].sum()), 1)
+    out["covered"] = out["n_locations"] >= max(min_locations, 1)
+    sparse = (out["n_records"] > 0) & ~out["covered"]
     covered_area = out.loc[out["covered"], "area_share"].sum()
     if covered_area <= 0:
-        raise UserError("no training record falls in a stratum with land area", field="strata")
-    out["target_share"] = np.where(out["covered"], out["area_share"] / covered_area, 0.0)
+        raise UserError("no stratum with land area holds enough training locations", field="strata")
+    rest = 1.0 - out.loc[sparse, "record_share"].sum()
+    out["target_share"] = np.where(out["covered"], rest * out["area_share"] / covered_area,
+                                   np.where(sparse, out["record_share"], 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["weight"] = np.where(out["covered"], out["target_share"] / out["record_share"], 0.0)
+        out["weight"] = np.where(out["n_records"] > 0, out["target_share"] / out["record_share"], 0.0)
     out.index.name = "stratum"
     return out
 
@@ -106,13 +118,12 @@ def interval_metrics(obs, mean, lo, hi) -> dict:
 def cross_validate(table: pd.DataFrame, cfg: GlobalConfig, flux: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Grouped k-fold CV of one forest (unweighted). Returns (metrics: one row per fold + 'all',
     out-of-fold predictions)."""
-    from soilco2.models.forest import QuantileForest
     from soilco2.prep.global_table import location_groups
 
     rng = np.random.default_rng([cfg.seed, 7, FLUXES.index(flux)])
     groups = location_groups(table["lat"], table["lon"], cfg.cv_group_deg)
     folds = grouped_folds(groups, cfg.cv_folds, rng)
-    X, y = table[list(COVARIATES)].to_numpy("f8"), table["flux_gc_m2_yr"].to_numpy("f8")
+    X, y = table[list(cfg.covariates)].to_numpy("f8"), table["flux_gc_m2_yr"].to_numpy("f8")
     pred = np.full((len(y), 3), np.nan)  # mean, q05, q95
     rows = []
     for f in range(cfg.cv_folds):
@@ -154,31 +165,38 @@ def interval(values: np.ndarray, level: float = 0.95) -> dict:
 def bootstrap_maps(tables: dict, cells: pd.DataFrame, cfg: GlobalConfig, progress: bool = True) -> dict:
     """Per draw b: resample each flux's records (area-weighted by stratum), fit one forest,
     predict every cell. Returns per-draw mean maps ``draws[flux]`` (n_draws, n_cells), the
-    forests' own quantiles averaged over draws ``qrf[flux]`` (n_q, n_cells) and the strata tables."""
+    per-draw conditional-median maps ``draws_q50[flux]``, the forests' own quantiles averaged
+    over draws ``qrf[flux]`` (n_q, n_cells) and the strata tables."""
+    from soilco2.prep.global_table import location_groups
     from soilco2.progress import track
 
     area = cells["cell_area_m2"].to_numpy() * cells["land_fraction"].to_numpy()
     cell_strata = assign_strata(cells["mat_c"], cells["map_mm"], cfg.strata)
     area_share = pd.Series(area).groupby(cell_strata).sum()
     area_share = area_share / area_share.sum()
-    Xc = cells[list(COVARIATES)].to_numpy("f8")
-    weights, draws, qrf = {}, {}, {}
+    Xc = cells[list(cfg.covariates)].to_numpy("f8")
+    weights, draws, draws_q50, qrf = {}, {}, {}, {}
     for flux in FLUXES:
         rec_strata = assign_strata(tables[flux]["mat_c"], tables[flux]["map_mm"], cfg.strata)
-        weights[flux] = stratum_weights(rec_strata, area_share)
+        groups = location_groups(tables[flux]["lat"], tables[flux]["lon"], cfg.cv_group_deg)
+        weights[flux] = stratum_weights(rec_strata, area_share, groups, cfg.strata.min_locations)
         draws[flux] = np.empty((cfg.n_bootstrap, len(cells)), "f4")
+        draws_q50[flux] = np.empty((cfg.n_bootstrap, len(cells)), "f4")
         qrf[flux] = np.zeros((len(cfg.quantiles), len(cells)), "f8")
     for b in track(range(cfg.n_bootstrap), "bootstrap draws (Rs and Rh forests)", show=progress):
         for k, flux in enumerate(FLUXES):
             t = tables[flux]
             rec_strata = assign_strata(t["mat_c"], t["map_mm"], cfg.strata)
             idx = stratified_bootstrap(rec_strata, weights[flux], np.random.default_rng([cfg.seed, b, k]))
-            X, y = t[list(COVARIATES)].to_numpy("f8")[idx], t["flux_gc_m2_yr"].to_numpy("f8")[idx]
+            X, y = t[list(cfg.covariates)].to_numpy("f8")[idx], t["flux_gc_m2_yr"].to_numpy("f8")[idx]
             m = _forest(cfg, seed=cfg.seed * 100_003 + b * 2 + k).fit(X, y)
             draws[flux][b] = m.predict(Xc)
-            qrf[flux] += m.predict_quantiles(Xc).T / cfg.n_bootstrap
+            q = m.predict_quantiles(Xc)
+            draws_q50[flux][b] = q[:, m.quantiles.index(0.5)]
+            qrf[flux] += q.T / cfg.n_bootstrap
     draws["ra"] = draws["rs"] - draws["rh"]  # same draw index: consistent uncertainty
-    return {"draws": draws, "qrf": qrf, "weights": weights, "cell_strata": cell_strata}
+    draws_q50["ra"] = draws_q50["rs"] - draws_q50["rh"]
+    return {"draws": draws, "draws_q50": draws_q50, "qrf": qrf, "weights": weights, "cell_strata": cell_strata}
 
 
 def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, progress: bool = True) -> Path:
@@ -221,11 +239,15 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
     totals = pd.DataFrame({"draw": np.arange(cfg.n_bootstrap)})
     for flux in (*FLUXES, "ra"):
         totals[f"{flux}_pg_c_yr"] = global_total_pg(boot["draws"][flux], cells["cell_area_m2"], cells["land_fraction"])
+    for flux in (*FLUXES, "ra"):
+        totals[f"{flux}_from_q50_pg_c_yr"] = global_total_pg(boot["draws_q50"][flux], cells["cell_area_m2"],
+                                                             cells["land_fraction"])
     summary = {
         "totals_pg_c_yr": {f: interval(totals[f"{f}_pg_c_yr"]) for f in ("rs", "rh", "ra")},
+        "totals_from_q50_pg_c_yr": {f: interval(totals[f"{f}_from_q50_pg_c_yr"]) for f in ("rs", "rh", "ra")},
         "lu2021_pg_c_yr": LU2021_PG_C_YR,
         "totals_note": "per draw: sum of the forest's conditional-mean map x cell area x land fraction / 1e15; "
-                       "interval = 2.5-97.5 % of draws; land cells lacking a covariate are not mapped (see accounting.grid)",
+                       "interval = 2.5-97.5 % of draws; totals_from_q50: the same from the forest's conditional-median map; land cells lacking a covariate are not mapped (see accounting.grid)",
         "cv": cv_metrics[cv_metrics["fold"] == "all"].drop(columns="fold").to_dict(orient="records"),
         "n_training_records": {f: int(len(tables[f])) for f in FLUXES},
         "n_training_locations": {f: int(tables[f].groupby(["cell_lat", "cell_lon"]).ngroups) for f in FLUXES},

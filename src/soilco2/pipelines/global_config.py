@@ -6,6 +6,9 @@ from pydantic import Field, field_validator
 
 from soilco2.config import StrictModel
 
+# covariates available on the grid (soilco2.prep.global_table.COVARIATES); |lat| is off by default:
+# it ties e.g. the Sahel to a few tropical Asian sites at the same latitude.
+ALL_COVARIATES = ("mat_c", "map_mm", "sun_pct_mean", "tmin_c", "prec_cv", "whc_mm", "soc_mg_ha", "abs_lat_deg")
 ALLOWED_DROP_FLAGS = ("flag_mat_mismatch", "qc_problem", "qc_known_problem", "flag_duplicate",
                       "flag_srdb_duplicate", "qc_duplicate_suspect", "qc_estimated", "qc_from_figure")
 
@@ -15,6 +18,7 @@ class StrataConfig(StrictModel):
 
     mat_edges_c: list[float] = Field(default_factory=lambda: [0.0, 10.0, 20.0])
     map_edges_mm: list[float] = Field(default_factory=lambda: [250.0, 500.0, 1000.0, 2000.0])
+    min_locations: int = Field(5, ge=1, description="distinct 0.5° locations a stratum needs to be area-weighted")
 
     @field_validator("mat_edges_c", "map_edges_mm")
     @classmethod
@@ -27,12 +31,13 @@ class StrataConfig(StrictModel):
 class GlobalConfig(StrictModel):
     seed: int = 0
     data_root: str | None = None
-    out_dir: str = "out/global"
+    out_dir: str = "runs/global"
     n_bootstrap: int = Field(50, ge=1, description="bootstrap draws (one Rs and one Rh forest each)")
     n_trees: int = Field(200, ge=1)
     min_samples_leaf: int = Field(5, ge=1)
     max_features: float = Field(0.5, gt=0, le=1, description="share of covariates tried at each split")
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.5, 0.95])
+    covariates: list[str] = Field(default_factory=lambda: [c for c in ALL_COVARIATES if c != "abs_lat_deg"])
     cv_folds: int = Field(5, ge=2)
     cv_group_deg: float = Field(0.5, gt=0, description="records in one cell of this size share a CV fold")
     strata: StrataConfig = Field(default_factory=StrataConfig)
@@ -48,6 +53,14 @@ class GlobalConfig(StrictModel):
             raise ValueError("quantiles must be ascending and inside (0, 1)")
         if not {0.05, 0.5, 0.95} <= set(v):
             raise ValueError("quantiles must include 0.05, 0.5 and 0.95")
+        return v
+
+    @field_validator("covariates")
+    @classmethod
+    def _covariates(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if c not in ALL_COVARIATES]
+        if bad or not v or len(set(v)) != len(v):
+            raise ValueError(f"covariates must be distinct names from {', '.join(ALL_COVARIATES)}")
         return v
 
     @field_validator("drop_flags")

@@ -98,12 +98,13 @@ def sources() -> dict[str, list[RemoteFile]]:
     """Registered sources: name -> files (see ``soilco2.sources.registry``)."""
     from soilco2.sources import registry
 
-    return {"cosore": registry.cosore_files(), "srdb": registry.srdb_files(), "grids": registry.grid_files()}
+    return {"cosore": registry.cosore_files(), "srdb": registry.srdb_files(), "grids": registry.grid_files(),
+            "benchmarks": registry.benchmark_files()}
 
 
 def download(name: str, dest_root: str | Path | None = None, *, base_url: str | None = None,
              progress: bool = True) -> dict[str, int]:
-    """Download source ``name`` (``cosore``, ``srdb``, ``grids``) into ``<dest_root>/<name>``.
+    """Download source ``name`` (``cosore``, ``srdb``, ``grids``, ``benchmarks``) into ``<dest_root>/<name>``.
 
     ``dest_root`` defaults to the data root (``SOILCO2_DATA`` or the per-user data dir).
     """

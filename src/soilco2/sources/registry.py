@@ -622,3 +622,44 @@ GRID_FILES = {
 
 def grid_files() -> list[RemoteFile]:
     return [RemoteFile(k, repo, commit, path, sha) for k, (repo, commit, path, sha) in GRID_FILES.items()]
+
+
+# Process-model benchmarks (S3 scoring): local name under benchmarks/ -> (repo, commit, path, sha256).
+# Commits are those that last changed each file upstream; LICENSE files come from the default branch.
+LANDMODELS, RH_CHANGES = "PNNL-TES/landmodels", "bpbond/rh-changes"
+BENCHMARK_FILES = {
+    "landmodels/casaclm_pool_flux_2000-2010_mean.nc": (LANDMODELS, "096ba9360bde17658173bc802cce1af3be906dea",
+        "extdata/casaclm_pool_flux_2000-2010_mean.nc", "89707639e24c3f231485a2a3fd884b787ef3b33508a41f4b57185f0d8e759d64"),
+    "landmodels/corpse_pool_flux_2000-2010_mean.nc": (LANDMODELS, "096ba9360bde17658173bc802cce1af3be906dea",
+        "extdata/corpse_pool_flux_2000-2010_mean.nc", "ebab29ab879c262b9712ac28f490c2c2e67d6faf33b64674ddca80ff364ac4c4"),
+    "landmodels/mimics_pool_flux_2000-2010_mean.nc": (LANDMODELS, "f5229a7c1e29e3d95648bcee08af658a4cd17fbf",
+        "extdata/mimics_pool_flux_2000-2010_mean.nc", "85a6f65a3e80fc4c35f96bc8bc1d1c4e6644925841c20ec89b2f053aba48a034"),
+    "landmodels/hashimoto2015_rh.txt": (LANDMODELS, "7115f6ad604c708c789700977a631056b6e06bf3",
+        "extdata/hashimoto2015_rh.txt", "e2abe9cffc55ff33583102dfcde3144ba092cd0c0d27f0722f63165a6145daec"),
+    "landmodels/tang2020_rh.txt": (LANDMODELS, "338da6ea474f2404e788241a65ae66cba32d7b6a",
+        "extdata/tang2020_rh.txt", "9e8c16babaab4a8ef9e18c7a50c70245a525abe5d41c45abf9b6ee56257bd80f"),
+    "landmodels/lat_mean.csv": (LANDMODELS, "0e2d171746f36b3797de9f5340cf768df58b7f20",
+        "extdata/lat_mean.csv", "4b08b903e30cc8a6c3aaf650c7cd108af2210e5cfc2b152e7f8f4e95e9ac0b7e"),
+    "landmodels/fluxnet_latgradient.dat": (LANDMODELS, "51d46186e55688a11373746a5fb70172d57cd96a",
+        "extdata/fluxnet_latgradient.dat", "c761ab41cf14a2c5d829ebdc11cfb76e49a310f3fba1e9529ed982b7552e53b0"),
+    "landmodels/rh_global_1980-2015.csv": (LANDMODELS, "0e2d171746f36b3797de9f5340cf768df58b7f20",
+        "CMIP6/rh_global_1980-2015.csv", "019349a67cd001887866137588d4bc2ebeb73f892500dc4ae49fcfe875e3ac0c"),
+    "landmodels/CMIP6_global_RH.csv": (LANDMODELS, "8744003fbd3be25c0e6011c60b6ec2345c0162d9",
+        "CMIP6/CMIP6_global_RH.csv", "6588a3c2b20de47a5c0837981d783550bd0376f5b2a767c81a49258fbfc59b46"),
+    "landmodels/LICENSE": (LANDMODELS, "master", "LICENSE",
+        "d9c702c33ca52374021057d0bd67ec75440f8f29e040b2fddccea7001ba497d6"),
+    "rh_changes/all_annual_global_rh.csv": (RH_CHANGES, "1d2675411aec3307aa7dbfb945e69a3886cff651",
+        "ancillary/isimip-rh/all_annual_global_rh.csv", "d5a17a627a4f8420ea9ae02ffb760b97ffbe199aa750593ef267cd56636f42e1"),
+    "rh_changes/all_annual_site_rh.csv": (RH_CHANGES, "1d2675411aec3307aa7dbfb945e69a3886cff651",
+        "ancillary/isimip-rh/all_annual_site_rh.csv", "205f0bb8b2051d9ca9b5d2ec76bee89135a41ff9d0c9e58aa2cd3cd62f0f7e10"),
+    "rh_changes/README.md": (RH_CHANGES, "1d2675411aec3307aa7dbfb945e69a3886cff651",
+        "ancillary/isimip-rh/README.md", "a77d98dda5ddb136f1eb415477323387e569d70173302229f8790d91e904da49"),
+    "rh_changes/fluxnet.csv": (RH_CHANGES, "a31c40aa863ec9cb270cc863a174a915b27a7106",
+        "reproducibility/fluxnet.csv", "dce45a5b116a778407f358e3aa61c3e509e6b7456d66c431f98cfccdd42d1f57"),
+    "rh_changes/LICENSE": (RH_CHANGES, "e5550f986feaea10397370bdca7fc8408ae0aa09", "LICENSE",
+        "d17ce921e093377c6db36bbd4213fa96086153349c301ec43b5b2764f73c16f4"),
+}
+
+
+def benchmark_files() -> list[RemoteFile]:
+    return [RemoteFile(k, repo, commit, path, sha) for k, (repo, commit, path, sha) in BENCHMARK_FILES.items()]

@@ -1,0 +1,179 @@
+"""S3 global pipeline: areas and totals, stratified bootstrap, quantile forest, grouped CV,
+config errors, and a tiny real-data run that writes every output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from soilco2.config import load_config
+from soilco2.errors import UserError
+from soilco2.models.forest import QuantileForest, quantile_name
+from soilco2.pipelines.global_ import (assign_strata, global_total_pg, grouped_folds, stratified_bootstrap,
+                                       stratum_weights)
+from soilco2.pipelines.global_config import GlobalConfig, StrataConfig
+from soilco2.prep.global_table import COVARIATES, cell_area_m2, location_groups
+
+
+# --------------------------------------------------------------------------- areas and totals
+def test_cell_areas_sum_to_the_sphere():
+    lat = np.arange(-89.75, 90, 0.5)
+    total = cell_area_m2(lat).sum() * 720
+    assert total == pytest.approx(4 * np.pi * 6371007.2**2, rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def grid(data_root):
+    from soilco2.prep.global_table import covariate_grid
+
+    return covariate_grid(data_root)
+
+
+@pytest.mark.realdata
+def test_land_area_and_constant_map_total(grid):
+    land = grid["cell_area_m2"] * grid["land_fraction"]
+    assert 1.3e14 < land.sum() < 1.5e14  # Earth's land incl. Antarctica ~1.49e14 m2
+    total = global_total_pg(np.full(len(grid), 1000.0), grid["cell_area_m2"], grid["land_fraction"])
+    assert total == pytest.approx(land.sum() * 1000 / 1e15)
+    assert 130 < total < 150  # 1000 g C m-2 yr-1 over all land = ~148 Pg C/yr
+    ok = grid[grid["complete"]]
+    assert (ok[list(COVARIATES)].notna().all()).all()
+    assert 0.85 < (ok["cell_area_m2"] * ok["land_fraction"]).sum() / land.sum() < 0.95  # Antarctica, ice, coasts unmapped
+
+
+# --------------------------------------------------------------------------- strata and bootstrap
+def test_strata_ids_follow_the_edges():
+    s = StrataConfig(mat_edges_c=[0, 10], map_edges_mm=[500])
+    sid = assign_strata([-5, 5, 5, 25], [100, 100, 900, 900], s)
+    assert sid.tolist() == [0, 2, 3, 5]
+
+
+def test_bootstrap_reproduces_area_shares():
+    rng = np.random.default_rng(1)
+    # 1000 records: stratum 0 over-sampled (70 %), stratum 2 rare (5 %); land: 20/30/50 %
+    strata = rng.choice([0, 1, 2], size=1000, p=[0.7, 0.25, 0.05])
+    groups = np.arange(1000)
+    area = pd.Series({0: 0.2, 1: 0.3, 2: 0.5})
+    w = stratum_weights(strata, area, groups, min_locations=1)
+    assert w["target_share"].sum() == pytest.approx(1.0)
+    assert w.loc[2, "weight"] == pytest.approx(0.5 / np.mean(strata == 2))
+    draws = np.concatenate([stratified_bootstrap(strata, w, np.random.default_rng(k)) for k in range(20)])
+    share = pd.Series(strata[draws]).value_counts(normalize=True).sort_index()
+    np.testing.assert_allclose(share.to_numpy(), [0.2, 0.3, 0.5], atol=0.01)
+
+
+def test_sparse_and_empty_strata_are_not_up_weighted():
+    strata = np.array([0] * 50 + [1] * 3)  # stratum 1: 3 records at one location; stratum 2: none
+    groups = np.array(list(range(50)) + [99] * 3)
+    area = pd.Series({0: 0.3, 1: 0.3, 2: 0.4})
+    w = stratum_weights(strata, area, groups, min_locations=5)
+    assert not w.loc[1, "covered"] and w.loc[1, "weight"] == pytest.approx(1.0)
+    assert w.loc[2, "weight"] == 0 and w.loc[2, "target_share"] == 0
+    assert w["target_share"].sum() == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- forest
+def test_forest_recovers_a_known_law_with_calibrated_intervals():
+    rng = np.random.default_rng(0)
+
+    def sample(n):
+        X = rng.uniform(-1, 1, size=(n, 3))
+        return X, 500 + 300 * X[:, 0] + 100 * X[:, 1] ** 2 + rng.normal(0, 50, n)  # noise sd 50
+
+    X, y = sample(3000)
+    Xt, yt = sample(1000)
+    m = QuantileForest(100, min_samples_leaf=10, max_features=1.0, seed=0).fit(X, y)
+    truth = 500 + 300 * Xt[:, 0] + 100 * Xt[:, 1] ** 2
+    assert np.sqrt(np.mean((m.predict(Xt) - truth) ** 2)) < 30
+    q = m.predict_table(Xt)
+    assert list(q.columns) == ["mean", "q05", "q50", "q95"]
+    cover = np.mean((yt >= q["q05"]) & (yt <= q["q95"]))
+    assert 0.83 < cover < 0.96
+    assert quantile_name(0.975) == "q97.5"
+
+
+# --------------------------------------------------------------------------- grouped CV
+def test_grouped_folds_never_share_a_location():
+    rng = np.random.default_rng(3)
+    lat = rng.choice(np.linspace(-40, 60, 80), size=900) + rng.uniform(0, 0.2, 900)
+    lon = rng.choice(np.linspace(-120, 120, 80), size=900)
+    groups = location_groups(lat, lon, 0.5)
+    folds = grouped_folds(groups, 5, np.random.default_rng(0))
+    per_group = pd.Series(folds).groupby(groups).nunique()
+    assert (per_group == 1).all()
+    sizes = np.bincount(folds)
+    assert sizes.min() > 0.6 * sizes.max()
+    with pytest.raises(UserError, match="cv_folds"):
+        grouped_folds(np.array([1, 1, 2]), 5, np.random.default_rng(0))
+
+
+# --------------------------------------------------------------------------- config errors
+@pytest.mark.parametrize("text, field", [
+    ("n_bootstrap: 0\n", "n_bootstrap"),
+    ("n_trees: 10\ncolour: red\n", "colour"),
+    ("quantiles: [0.1, 0.5, 0.9]\n", "quantiles"),
+    ("strata:\n  mat_edges_c: [10, 0]\n", "strata.mat_edges_c"),
+    ("drop_flags: [flag_unknown]\n", "drop_flags"),
+])
+def test_bad_config_names_the_field(tmp_path, text, field):
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    with pytest.raises(UserError) as err:
+        load_config(p, GlobalConfig)
+    assert err.value.field.startswith(field) and str(p) in str(err.value)
+
+
+def test_cli_bad_config_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    p = tmp_path / "bad.yaml"
+    p.write_text("n_bootstrap: 0\n")
+    res = subprocess.run([sys.executable, "-m", "soilco2.cli", "global", "run", str(p)], capture_output=True, text=True)
+    assert res.returncode == 2 and "n_bootstrap" in res.stderr and "Traceback" not in res.stderr
+
+
+# --------------------------------------------------------------------------- tiny real run
+@pytest.mark.realdata
+def test_tiny_real_run_writes_every_output(data_root, tmp_path):
+    import xarray as xr
+
+    from soilco2.pipelines.global_ import run_global
+
+    cfg = GlobalConfig(data_root=str(data_root), out_dir=str(tmp_path / "run"), n_bootstrap=2, n_trees=8,
+                       cv_folds=3, seed=4)
+    out = run_global(cfg, progress=False)
+    for name in ("config.yaml", "training_table.parquet", "accounting.json", "cv_metrics.parquet", "maps.nc",
+                 "totals.parquet", "summary.json", "strata.parquet", "index.html", "figures/maps_median.png",
+                 "figures/totals.png"):
+        assert (out / name).is_file(), name
+    acc = json.loads((out / "accounting.json").read_text())
+    for flux in ("rs", "rh"):
+        a = acc[flux]
+        assert a["raw"] == a["kept"] + sum(v for k, v in a.items() if k.startswith("dropped_"))
+    table = pd.read_parquet(out / "training_table.parquet")
+    assert (table.groupby("flux").size() == pd.Series({"rh": acc["rh"]["kept"], "rs": acc["rs"]["kept"]})).all()
+    assert table[list(COVARIATES)].notna().all().all()
+    totals = pd.read_parquet(out / "totals.parquet")
+    assert len(totals) == 2
+    np.testing.assert_allclose(totals["ra_pg_c_yr"], totals["rs_pg_c_yr"] - totals["rh_pg_c_yr"], rtol=1e-5)
+    assert 40 < totals["rs_pg_c_yr"].mean() < 150 and 20 < totals["rh_pg_c_yr"].mean() < 100
+    with xr.open_dataset(out / "maps.nc") as ds:
+        assert ds.attrs["Conventions"] == "CF-1.8" and ds.sizes == {"lat": 360, "lon": 720}
+        for f in ("rs", "rh", "ra"):
+            for s in ("median", "p05", "p95"):
+                v = ds[f"{f}_{s}"]
+                assert v.attrs["units"] == "g C m-2 yr-1" and v.attrs["long_name"]
+            assert (ds[f"{f}_p05"] <= ds[f"{f}_p95"] + 1e-3).where(ds[f"{f}_median"].notnull()).fillna(True).all()
+        # the map total recomputed from the file matches the draws' median within the draws' spread
+        w = ds["cell_area"] * ds["land_fraction"]
+        rs_total = float((ds["rs_median"] * w).sum()) / 1e15
+        assert totals["rs_pg_c_yr"].min() - 5 < rs_total < totals["rs_pg_c_yr"].max() + 5
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["lu2021_pg_c_yr"]["rs"] == 85.5 and {r["flux"] for r in summary["cv"]} == {"rs", "rh"}
+    # same seed -> identical numbers
+    out2 = run_global(cfg.model_copy(update={"out_dir": str(tmp_path / "run2"), "figures": False}), progress=False)
+    pd.testing.assert_frame_equal(totals, pd.read_parquet(out2 / "totals.parquet"))

@@ -37,12 +37,14 @@ def srdb_rh_points(root=None) -> tuple[pd.DataFrame, dict]:
 
 
 def score_at_points(models: xr.Dataset, names: list[str], points: pd.DataFrame,
-                    obs_col: str = "rh_annual_gc_m2_yr") -> pd.DataFrame:
-    """Per model: n, r, bias, RMSE and median ratio model/observed over the points its grid covers."""
+                    obs_col: str = "rh_annual_gc_m2_yr", max_distance_km: float = 300.0) -> pd.DataFrame:
+    """Per model: n, r, bias, RMSE and median ratio model/observed over the points its grid covers
+    (a coastal point whose cell has no model land takes the nearest model land cell within
+    ``max_distance_km``; 300 km is about one ~2° model cell)."""
     rows = []
     obs = points[obs_col].to_numpy(float)
     for name in names:
-        sim = values_at(models[name], points["lat"].to_numpy(), points["lon"].to_numpy())
+        sim = values_at(models[name], points["lat"].to_numpy(), points["lon"].to_numpy(), max_distance_km)
         ok = np.isfinite(sim) & np.isfinite(obs)
         s = metrics.score(obs[ok], sim[ok], names=("r", "bias", "rmse"))
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -5,7 +5,8 @@
   (+ ``LitterLayer_CO2``, its litter-layer respiration, so that the total is comparable with the
   other two), MIMICS ``cHresp``; all g C m-2 day-1 (CORPSE says "g C m-2" for a per-day flux).
   Returned in **g C m-2 yr-1** (× 365), lat ascending, lon −180…180, with ``land_area_m2``
-  (the files' ``landarea``, km², ice and water set to 0).
+  (the files' ``landarea``, km², ice and water set to 0); cells without land area are NaN
+  (the files hold zeros over ice sheets, and CORPSE's litter layer is NaN there).
 - Published global annual Rh series (Pg C yr-1): CMIP6 ESMs (``rh_global_1980-2015.csv``, g yr-1),
   ISIMIP2a models (``rh_changes/all_annual_global_rh.csv``, g yr-1), Hashimoto et al. 2015 and
   Tang et al. 2020 (``*_rh.txt``, digitised, Pg C yr-1). ``CMIP6_global_RH.csv`` is left out: its
@@ -65,6 +66,8 @@ def soil_model_rh(root: str | Path | None = None) -> xr.Dataset:
             source=f"{fname}: {' + '.join(variables)} (g C m-2 day-1) x 365")
         if area is None:
             area = (ds["landarea"].astype("f8") * 1e6).assign_attrs(units="m2", long_name="land area (ice and water 0)")
+    # ice and open-water cells (land area 0) carry zeros or NaN in the files: no land flux there
+    out = {k: v.where(area > 0).assign_attrs(v.attrs) for k, v in out.items()}
     res = xr.Dataset(out | {"land_area_m2": area}).drop_vars("time", errors="ignore")
     res = res.assign_coords(lon=((res["lon"] + 180) % 360) - 180).sortby(["lat", "lon"])
     res["lat"].attrs.update(units="degrees_north", standard_name="latitude")
@@ -86,13 +89,19 @@ def soil_model_totals(root: str | Path | None = None) -> pd.DataFrame:
                          "rh_pg_c_yr": [global_total_pg(ds[m], ds["land_area_m2"]) for m in SOIL_MODELS]})
 
 
-def values_at(field: xr.DataArray, lat, lon) -> np.ndarray:
-    """Value of the grid cell containing each point (NaN where that cell has none)."""
-    from soilco2.sources.grids import _cell_index, check_coords
+def values_at(field: xr.DataArray, lat, lon, max_distance_km: float = 0.0) -> np.ndarray:
+    """Value of the grid cell containing each point; where that cell has none (coasts), the
+    nearest cell with a value within ``max_distance_km`` (0: no fallback); else NaN."""
+    from soilco2.sources.grids import _cell_index, check_coords, nearest_valid
 
     lat_a, lon_a = check_coords(lat, lon)
-    i, j = _cell_index(field["lat"].values, field["lon"].values, lat_a, lon_a)
-    return field.transpose("lat", "lon").values[i, j]
+    v = field.transpose("lat", "lon").values
+    lat_c, lon_c = field["lat"].values, field["lon"].values
+    if max_distance_km > 0:
+        i, j, _, _ = nearest_valid(np.isfinite(v), lat_c, lon_c, lat_a, lon_a, max_distance_km)
+        return np.where(i >= 0, v[np.maximum(i, 0), np.maximum(j, 0)], np.nan)
+    i, j = _cell_index(lat_c, lon_c, lat_a, lon_a)
+    return v[i, j]
 
 
 def published_global_rh(root: str | Path | None = None) -> pd.DataFrame:

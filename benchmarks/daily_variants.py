@@ -94,7 +94,6 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
     args = ap.parse_args()
 
-    from soilco2.config import load_config
     from soilco2.pipelines.daily import DailyConfig, load_members, predict_scaled, prepare, train_member
     from soilco2.pipelines.daily_data import TARGET
 

@@ -3,7 +3,6 @@ UserError naming file and field, or a counted skip."""
 
 from __future__ import annotations
 
-import warnings
 
 import pandas as pd
 import pytest

@@ -15,7 +15,8 @@ from soilco2.models.forest import QuantileForest, quantile_name
 from soilco2.pipelines.global_ import (assign_strata, global_total_pg, grouped_folds, stratified_bootstrap,
                                        stratum_weights)
 from soilco2.pipelines.global_config import GlobalConfig, StrataConfig
-from soilco2.prep.global_table import COVARIATES, cell_area_m2, location_groups
+from soilco2.prep.global_table import COVARIATES, location_groups
+from soilco2.sources.grids import cell_area_m2
 
 
 # --------------------------------------------------------------------------- areas and totals
@@ -44,7 +45,40 @@ def test_land_area_and_constant_map_total(grid):
     assert 0.85 < (ok["cell_area_m2"] * ok["land_fraction"]).sum() / land.sum() < 0.95  # Antarctica, ice, coasts unmapped
 
 
+@pytest.mark.realdata
+def test_training_table_counts_every_drop_once(grid):
+    from soilco2.prep.global_table import training_table
+
+    f = dict(flag_no_coords=False, flag_in_sea=False, flag_mat_mismatch=False, qc_problem=False, flag_duplicate=False)
+    rows = [
+        dict(lat=42.54, lon=-72.17, rs_annual_gc_m2_yr=700.0, **f),  # Harvard Forest: kept
+        dict(lat=56.46, lon=-99.97, rs_annual_gc_m2_yr=300.0, **f),  # BOREAS (BIOME4 whc missing -> -1): kept
+        dict(lat=np.nan, lon=np.nan, rs_annual_gc_m2_yr=500.0, **{**f, "flag_no_coords": True}),
+        dict(lat=0.0, lon=-140.0, rs_annual_gc_m2_yr=500.0, **{**f, "flag_in_sea": True, "qc_problem": True}),
+        dict(lat=50.0, lon=10.0, rs_annual_gc_m2_yr=500.0, **{**f, "qc_problem": True, "flag_duplicate": True}),
+        dict(lat=50.0, lon=10.0, rs_annual_gc_m2_yr=500.0, **{**f, "flag_duplicate": True}),
+        dict(lat=-30.0, lon=-100.0, rs_annual_gc_m2_yr=500.0, **f),  # Pacific, not flagged: off the grid
+        dict(lat=50.0, lon=10.0, rs_annual_gc_m2_yr=np.nan, **f),  # no Rs: not counted
+    ]
+    table, acc = training_table(pd.DataFrame(rows), grid, "rs")
+    assert acc == {"flux": "rs", "raw": 7, "dropped_no_coords": 1, "dropped_in_sea": 1, "dropped_mat_mismatch": 0,
+                   "dropped_qc_problem": 1, "dropped_duplicate": 1, "dropped_off_land_grid": 1,
+                   "dropped_missing_covariate": 0, "kept": 2}
+    assert table["flux_gc_m2_yr"].tolist() == [700.0, 300.0]
+    assert table.loc[1, "whc_mm"] == -1.0 and -6 < table.loc[1, "mat_c"] < 0 and table.loc[0, "whc_mm"] > 0
+    with pytest.raises(UserError, match="flag_in_sea"):
+        training_table(pd.DataFrame(rows).drop(columns="flag_in_sea"), grid, "rs")
+
+
 # --------------------------------------------------------------------------- strata and bootstrap
+def test_extrapolation_counts_covariates_outside_the_training_range():
+    from soilco2.pipelines.global_ import covariates_outside_training
+
+    train = pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [10.0, 20.0, 30.0]})
+    cells = pd.DataFrame({"a": [1.0, 3.0, -1.0], "b": [15.0, 15.0, 40.0]})
+    assert covariates_outside_training(train, cells, ["a", "b"]).tolist() == [0, 1, 2]
+
+
 def test_strata_ids_follow_the_edges():
     s = StrataConfig(mat_edges_c=[0, 10], map_edges_mm=[500])
     sid = assign_strata([-5, 5, 5, 25], [100, 100, 900, 900], s)
@@ -174,6 +208,20 @@ def test_tiny_real_run_writes_every_output(data_root, tmp_path):
         assert totals["rs_pg_c_yr"].min() - 5 < rs_total < totals["rs_pg_c_yr"].max() + 5
     summary = json.loads((out / "summary.json").read_text())
     assert summary["lu2021_pg_c_yr"]["rs"] == 85.5 and {r["flux"] for r in summary["cv"]} == {"rs", "rh"}
+    # process models: units checked by their global totals (tens of Pg C/yr)
+    from soilco2.pipelines.global_landmodels import score_landmodels
+
+    scores = score_landmodels(out, data_root)
+    assert set(scores["model"]) == {"casa_clm", "corpse", "mimics"}
+    assert scores["total_pg_c_yr"].between(30, 90).all() and scores["map_map_total_pg_c_yr"].between(20, 100).all()
+    assert (scores["srdb_n"] + scores["srdb_n_outside_model_land"] == acc["rh"]["kept"]).all()
+    assert (out / "landmodel_scores.json").is_file()
+    from soilco2.pipelines.global_landmodels import compare_published_totals
+
+    pub = compare_published_totals(out, data_root).set_index("source")
+    assert {"CMIP6", "ISIMIP2a", "Hashimoto et al. 2015", "Tang et al. 2020"} <= set(pub.index)
+    assert pub.loc["CMIP6", "models"] == 15 and pub.loc["CMIP6", "min"] <= pub.loc["CMIP6", "median"] <= pub.loc["CMIP6", "max"]
+    assert pub.filter(like="this run", axis=0)["median"].iloc[0] == pytest.approx(summary["totals_pg_c_yr"]["rh"]["mean"])
     # same seed -> identical numbers
     out2 = run_global(cfg.model_copy(update={"out_dir": str(tmp_path / "run2"), "figures": False}), progress=False)
     pd.testing.assert_frame_equal(totals, pd.read_parquet(out2 / "totals.parquet"))

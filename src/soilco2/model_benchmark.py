@@ -15,7 +15,8 @@ import pandas as pd
 import xarray as xr
 
 from soilco2 import metrics
-from soilco2.sources.landmodels import G_PER_PG, values_at
+from soilco2.sources.grids import G_PER_PG
+from soilco2.sources.landmodels import values_at
 
 
 def srdb_rh_points(root=None) -> tuple[pd.DataFrame, dict]:
@@ -53,13 +54,6 @@ def score_at_points(models: xr.Dataset, names: list[str], points: pd.DataFrame,
                      "r": s["r"], "bias_gc_m2_yr": s["bias"], "rmse_gc_m2_yr": s["rmse"],
                      "median_ratio_model_over_obs": float(ratio)})
     return pd.DataFrame(rows)
-
-
-def cell_area_m2(lat: np.ndarray, dlat: float, dlon: float) -> np.ndarray:
-    """Area of regular lat/lon cells centred at ``lat`` (degrees), m²; one value per latitude."""
-    r = 6371.0088e3
-    lo, hi = np.radians(np.clip(lat - dlat / 2, -90, 90)), np.radians(np.clip(lat + dlat / 2, -90, 90))
-    return r**2 * np.radians(dlon) * (np.sin(hi) - np.sin(lo))
 
 
 def compare_with_map(models: xr.Dataset, names: list[str], ref: xr.DataArray, land_area_m2: xr.DataArray) -> pd.DataFrame:

@@ -56,3 +56,37 @@ def run(
     folder = run_global(cfg, config_file=config, progress=not quiet)
     print_summary(json.loads((folder / "summary.json").read_text()))
     console.print(f"run folder: [bold]{folder}[/]")
+
+
+@app.command()
+def score(
+    run_dir: Path = typer.Argument(..., help="run folder written by 'soilco2 global run'"),
+    data_root: Path | None = typer.Option(None, "--data-root", help="data root holding benchmarks/landmodels"),
+) -> None:
+    """Score CASA-CLM, CORPSE and MIMICS Rh against the run's SRDB Rh records and its Rh map."""
+    from rich.table import Table
+
+    from soilco2.pipelines.global_landmodels import score_landmodels
+
+    df = score_landmodels(run_dir, data_root)
+    cols = {"model": "model", "total_pg_c_yr": "total Pg", "srdb_n": "SRDB n", "srdb_r": "SRDB r",
+            "srdb_bias_gc_m2_yr": "SRDB bias", "srdb_median_ratio_model_over_obs": "SRDB ratio",
+            "map_r_area_weighted": "map r", "map_bias_gc_m2_yr": "map bias",
+            "map_model_total_pg_c_yr": "model Pg (shared cells)", "map_map_total_pg_c_yr": "S3 map Pg (shared cells)"}
+    t = Table(title="process-model Rh vs the run's SRDB Rh records and its Rh map (g C m-2 yr-1; bias = model - reference)")
+    for label in cols.values():
+        t.add_column(label, justify="right")
+    for _, row in df.iterrows():
+        t.add_row(*[f"{row[c]:.3g}" if isinstance(row[c], float) else str(row[c]) for c in cols])
+    console.print(t)
+    from soilco2.pipelines.global_landmodels import compare_published_totals
+
+    pub = compare_published_totals(run_dir, data_root)
+    t = Table(title="global Rh, Pg C yr-1: published series (per-model means over 2000-2010) and this run")
+    for label in ("source", "models", "median", "min", "max"):
+        t.add_column(label, justify="right")
+    for _, row in pub.iterrows():
+        t.add_row(str(row["source"]), str(row["models"]), *(f"{row[c]:.1f}" for c in ("median", "min", "max")))
+    console.print(t)
+    console.print(f"written: {run_dir / 'landmodel_scores.parquet'}, {run_dir / 'landmodel_scores.json'}, "
+                  f"{run_dir / 'published_rh_totals.parquet'}")

@@ -228,12 +228,14 @@ def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None
         pred = torch.from_numpy(np.nan_to_num(predict_scaled(m, a, until=a.test_start)))
         return float(weighted_masked_mse(pred, y, val_w))
 
-    loss_fn = weighted_masked_mse
     if tc.std_loss_weight > 0:
+        from functools import partial
+
         from soilco2.models.lstm import mse_std_loss
 
-        def loss_fn(p, t, w):
-            return mse_std_loss(p, t, w, tc.std_loss_weight)
+        loss_fn = partial(mse_std_loss, std_weight=tc.std_loss_weight)
+    else:
+        loss_fn = weighted_masked_mse
 
     result = train(model, batch_sampler(a, weights, tc), val_loss, epochs=epochs or tc.epochs, lr=tc.lr,
                    weight_decay=tc.weight_decay, patience=tc.patience, seed=seed, loss_fn=loss_fn,

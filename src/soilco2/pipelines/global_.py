@@ -150,8 +150,9 @@ def _forest(cfg: GlobalConfig, seed: int):
 # --------------------------------------------------------------------------- totals
 def global_total_pg(flux_gc_m2_yr: np.ndarray, cell_area_m2: np.ndarray, land_fraction: np.ndarray) -> np.ndarray:
     """Σ flux × cell area × land fraction / 1e15 (Pg C/yr); ``flux`` (..., n_cells), NaN cells skipped."""
-    w = np.asarray(cell_area_m2, "f8") * np.asarray(land_fraction, "f8")
-    return np.nansum(np.asarray(flux_gc_m2_yr, "f8") * w, axis=-1) / 1e15
+    from soilco2.sources.grids import total_pg_c_yr
+
+    return total_pg_c_yr(flux_gc_m2_yr, np.asarray(cell_area_m2, "f8") * np.asarray(land_fraction, "f8"))
 
 
 def interval(values: np.ndarray, level: float = 0.95) -> dict:
@@ -159,6 +160,15 @@ def interval(values: np.ndarray, level: float = 0.95) -> dict:
     a = (1 - level) / 2
     return {"mean": float(v.mean()), "median": float(np.median(v)), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0,
             f"p{a * 100:g}": float(np.quantile(v, a)), f"p{(1 - a) * 100:g}": float(np.quantile(v, 1 - a))}
+
+
+def covariates_outside_training(table: pd.DataFrame, cells: pd.DataFrame, covariates: list[str],
+                                lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
+    """Per cell, how many covariates lie outside the training records' [lo, hi] quantile range (default: min-max)
+    (0 = inside the sampled climate space; > 0 = the forest extrapolates there)."""
+    q = table[covariates].quantile([lo, hi])
+    x = cells[covariates]
+    return ((x < q.loc[lo]) | (x > q.loc[hi])).sum(axis=1).to_numpy(dtype="i1")
 
 
 # --------------------------------------------------------------------------- the run
@@ -234,8 +244,10 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
     t2 = time.perf_counter()
     cells = grid[grid["complete"]].reset_index(drop=True)
     boot = bootstrap_maps(tables, cells, cfg, progress=progress)
+    boot["outside"] = {f: covariates_outside_training(tables[f], cells, cfg.covariates) for f in FLUXES}
     timings["bootstrap_s"] = time.perf_counter() - t2
 
+    area = cells["cell_area_m2"].to_numpy() * cells["land_fraction"].to_numpy()
     totals = pd.DataFrame({"draw": np.arange(cfg.n_bootstrap)})
     for flux in (*FLUXES, "ra"):
         totals[f"{flux}_pg_c_yr"] = global_total_pg(boot["draws"][flux], cells["cell_area_m2"], cells["land_fraction"])
@@ -247,12 +259,16 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
         "totals_from_q50_pg_c_yr": {f: interval(totals[f"{f}_from_q50_pg_c_yr"]) for f in ("rs", "rh", "ra")},
         "lu2021_pg_c_yr": LU2021_PG_C_YR,
         "totals_note": "per draw: sum of the forest's conditional-mean map x cell area x land fraction / 1e15; "
-                       "interval = 2.5-97.5 % of draws; totals_from_q50: the same from the forest's conditional-median map; land cells lacking a covariate are not mapped (see accounting.grid)",
+                       "interval = 2.5-97.5 % of draws; totals_from_q50: the same from the forest's "
+                       "conditional-median map; land cells lacking a covariate are not mapped (see accounting.grid)",
+        "config_file": str(config_file) if config_file is not None else None,
         "cv": cv_metrics[cv_metrics["fold"] == "all"].drop(columns="fold").to_dict(orient="records"),
         "n_training_records": {f: int(len(tables[f])) for f in FLUXES},
         "n_training_locations": {f: int(tables[f].groupby(["cell_lat", "cell_lon"]).ngroups) for f in FLUXES},
         "ra_negative_cell_share": float(np.mean(np.median(boot["draws"]["ra"], axis=0) < 0)),
         "mapped_land_area_m2": accounting["grid"]["covered_land_area_m2"],
+        "extrapolated_land_area_share": {  # >= 1 covariate outside the training records' min-max range
+            f: float(np.sum(area * (boot["outside"][f] > 0)) / np.sum(area)) for f in FLUXES},
         "n_bootstrap": cfg.n_bootstrap, "n_trees": cfg.n_trees, "seed": cfg.seed,
     }
     t3 = time.perf_counter()

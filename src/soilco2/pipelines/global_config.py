@@ -34,7 +34,7 @@ class GlobalConfig(StrictModel):
     out_dir: str = "runs/global"
     n_bootstrap: int = Field(50, ge=1, description="bootstrap draws (one Rs and one Rh forest each)")
     n_trees: int = Field(200, ge=1)
-    min_samples_leaf: int = Field(5, ge=1)
+    min_samples_leaf: int = Field(20, ge=1)
     max_features: float = Field(0.5, gt=0, le=1, description="share of covariates tried at each split")
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.5, 0.95])
     covariates: list[str] = Field(default_factory=lambda: [c for c in ALL_COVARIATES if c != "abs_lat_deg"])

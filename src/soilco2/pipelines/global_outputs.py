@@ -56,7 +56,7 @@ def map_arrays(grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg) -> dict:
 def write_maps(path: Path, grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg) -> None:
     import xarray as xr
 
-    from soilco2.prep.global_table import cell_area_m2
+    from soilco2.sources.grids import cell_area_m2
 
     lat, lon = grid.attrs["lat"], grid.attrs["lon"]
     shape = grid.attrs["shape"]
@@ -69,13 +69,21 @@ def write_maps(path: Path, grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg) -
                          {"units": "m2", "long_name": "area of the 0.5 degree cell", "standard_name": "cell_area"})
     strata = np.full(shape, -1, "i2")
     strata[cells["i"], cells["j"]] = boot["cell_strata"]
+    labels = "; ".join(f"{s}: {stratum_label(int(s), cfg.strata)}" for s in np.unique(boot["cell_strata"]))
     data["stratum"] = (("lat", "lon"), strata, {"long_name": "climate stratum (MAT class x MAP class), -1 not mapped",
-                                                "units": "1", "flag_meanings": "; ".join(
-                                                    f"{s}: {stratum_label(int(s), cfg.strata)}" for s in np.unique(boot["cell_strata"]))})
+                                                "units": "1", "comment": labels})
+    for flux, n_out in boot.get("outside", {}).items():
+        a = np.full(shape, -1, "i1")
+        a[cells["i"], cells["j"]] = n_out
+        data[f"{flux}_n_covariates_outside_training"] = (("lat", "lon"), a, {
+            "units": "1", "_FillValue": -1,
+            "long_name": f"number of covariates outside the min-max range of the {flux} training records "
+                         "(0: no extrapolation)"})
     ds = xr.Dataset(data, coords={
         "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude of cell centre"}),
         "lon": ("lon", lon, {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude of cell centre"})},
-        attrs={"Conventions": "CF-1.8", "title": "Annual soil respiration (Rs, Rh, Ra) at 0.5 degree from SRDB v5 with quantile forests",
+        attrs={"Conventions": "CF-1.8",
+               "title": "Annual soil respiration (Rs, Rh, Ra) at 0.5 degree from SRDB v5 with quantile forests",
                "source": "soilco2 global run: SRDB v5 (Jian et al. 2021), BIOME4 climatology, SOC 0-30 cm (Sanderman et al. 2017)",
                "method": "area-weighted stratified bootstrap of quantile random forests (after Lu et al. 2021, ERL 16 054048)",
                "n_bootstrap": cfg.n_bootstrap, "seed": cfg.seed})
@@ -101,6 +109,17 @@ def _map_fig(arrays: dict, keys: list[str], titles: list[str], cmap: str, vmax: 
     return fig
 
 
+def _strata_html(boot, cfg) -> str:
+    from soilco2.report.html import table_html
+
+    parts = []
+    for flux, w in boot["weights"].items():
+        t = w.reset_index()
+        t.insert(1, "label", [stratum_label(int(sid), cfg.strata) for sid in t["stratum"]])
+        parts.append(f"<h3>{flux.upper()}</h3>" + table_html(t, digits=3))
+    return "".join(parts)
+
+
 def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_oof, summary, accounting, cfg) -> None:
     import matplotlib
 
@@ -124,11 +143,15 @@ def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_
     }
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), constrained_layout=True)
     for ax, f in zip(axes, ("rs", "rh", "ra")):
-        ax.hist(totals[f"{f}_pg_c_yr"], bins=min(20, max(3, len(totals) // 2)), color="#4c72b0")
+        both = np.concatenate([totals[f"{f}_pg_c_yr"], totals[f"{f}_from_q50_pg_c_yr"]])
+        bins = np.histogram_bin_edges(both, bins=min(30, max(6, len(totals) // 2)))
+        ax.hist(totals[f"{f}_pg_c_yr"], bins=bins, color="#4c72b0", alpha=0.8, label="forest mean")
+        ax.hist(totals[f"{f}_from_q50_pg_c_yr"], bins=bins, color="#999999", alpha=0.8, label="forest median")
         ax.axvline(LU2021_PG_C_YR[f], color="#d95f02", lw=2, label="Lu et al. 2021")
         ax.set_xlabel(f"{f.upper()} global total (Pg C yr-1)")
         ax.legend(fontsize=8)
-    figs["totals"] = (fig, "Global totals per bootstrap draw; orange: Lu et al. 2021.")
+    figs["totals"] = (fig, "Global totals per bootstrap draw, from each draw's forest-mean map (blue) and "
+                           "forest-median map (grey); orange: Lu et al. 2021.")
     fig, axes = plt.subplots(1, 2, figsize=(9, 4), constrained_layout=True)
     for ax, f in zip(axes, ("rs", "rh")):
         d = cv_oof[cv_oof["flux"] == f]
@@ -143,8 +166,9 @@ def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_
         fig.savefig(figdir / f"{name}.png", dpi=90)
         body[name] = figure_html(png_data_uri(fig, dpi=70), caption, name)
         plt.close(fig)
-    tot = pd.DataFrame([{"flux": f, **{k: v for k, v in summary["totals_pg_c_yr"][f].items()},
-                         "lu2021": LU2021_PG_C_YR[f]} for f in ("rs", "rh", "ra")])
+    tot = pd.DataFrame([{"flux": f, "map": m, **summary[key][f], "lu2021": LU2021_PG_C_YR[f]}
+                        for f in ("rs", "rh", "ra")
+                        for m, key in (("forest mean", "totals_pg_c_yr"), ("forest median", "totals_from_q50_pg_c_yr"))])
     cvt = cv_metrics[cv_metrics["fold"] == "all"].drop(columns="fold")
     acc = pd.DataFrame([accounting["rs"], accounting["rh"]])
     sections = [
@@ -152,7 +176,13 @@ def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_
         Section("Maps", body["maps_median"] + body["maps_interval"], "maps"),
         Section("Cross-validation", table_html(cvt, digits=3) + body["cv_scatter"], "cv"),
         Section("Training records", table_html(acc, digits=0), "records"),
+        Section("Strata and bootstrap weights", _strata_html(boot, cfg), "strata"),
     ]
+    ext = summary["extrapolated_land_area_share"]
     intro = (f"<p>{cfg.n_bootstrap} area-weighted stratified bootstrap draws, {cfg.n_trees} trees per forest, "
-             f"seed {cfg.seed}. Mapped land area {summary['mapped_land_area_m2']:.3g} m².</p>")
+             f"seed {cfg.seed}. Mapped land area {summary['mapped_land_area_m2']:.3g} m².</p>"
+             f'<p class="note">Land area with at least one covariate outside the training range: '
+             f"{ext['rs']:.1%} for Rs, {ext['rh']:.1%} for Rh (the forests extrapolate there; see "
+             f"<code>*_n_covariates_outside_training</code> in maps.nc). Ra &lt; 0 in "
+             f"{summary['ra_negative_cell_share']:.1%} of mapped cells.</p>")
     (out / "index.html").write_text(page("soilco2 S3: global annual soil respiration", intro, sections))

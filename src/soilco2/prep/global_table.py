@@ -8,8 +8,8 @@ Covariates (``COVARIATES``): ``mat_c`` (mean annual air temperature), ``map_mm``
 precipitation), ``sun_pct_mean`` (annual mean % of possible sunshine), ``tmin_c`` (absolute
 minimum temperature), ``prec_cv`` (coefficient of variation of the 12 monthly precipitation
 totals: precipitation seasonality, 0 = even), ``whc_mm`` (BIOME4 water-holding capacity, both
-layers; BIOME4 has none over e.g. Amazonia, where it is set to ``WHC_MISSING`` = -1 so the
-trees can split on "missing"), ``soc_mg_ha`` (SOC 0-30 cm, mean of the 1/12° cells in each
+layers; where BIOME4 has none, mostly north of 50° N, it is set to ``WHC_MISSING`` = -1 so
+the trees can split on "missing"), ``soc_mg_ha`` (SOC 0-30 cm, mean of the 1/12° cells in each
 0.5° cell), ``abs_lat_deg``.
 """
 
@@ -21,21 +21,14 @@ import numpy as np
 import pandas as pd
 
 from soilco2.errors import UserError
+from soilco2.sources.grids import cell_area_m2
 
 COVARIATES = ("mat_c", "map_mm", "sun_pct_mean", "tmin_c", "prec_cv", "whc_mm", "soc_mg_ha", "abs_lat_deg")
 WHC_MISSING = -1.0
-EARTH_RADIUS_M = 6371007.2  # authalic radius
 FLUX_COLUMNS = {"rs": "rs_annual_gc_m2_yr", "rh": "rh_annual_gc_m2_yr"}
 # Flags (from load_srdb) that remove a record from training, in the order they are counted.
 DEFAULT_DROP_FLAGS = ("flag_mat_mismatch", "qc_problem", "flag_duplicate")
 TABLE_DROP_REASONS = ("no_coords", "in_sea", "off_land_grid", "missing_covariate")
-
-
-def cell_area_m2(lat_centres: np.ndarray, dlat_deg: float = 0.5, dlon_deg: float = 0.5) -> np.ndarray:
-    """Area (m²) of a regular lat/lon cell on the authalic sphere, per latitude centre."""
-    lat = np.asarray(lat_centres, dtype="f8")
-    band = np.sin(np.radians(np.clip(lat + dlat_deg / 2, -90, 90))) - np.sin(np.radians(np.clip(lat - dlat_deg / 2, -90, 90)))
-    return EARTH_RADIUS_M**2 * np.radians(dlon_deg) * band
 
 
 def _block_mean(values: np.ndarray, factor: int) -> np.ndarray:

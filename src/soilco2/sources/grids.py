@@ -28,7 +28,9 @@ SOC_FILE = "SOCS_0_30cm_year_2010AD_10km.tif"
 SOC_LANDMASK_FILE = "whrc_landmask_10km.tif"
 LAND_FRACTION_FILE = "fractional_land.0.5-deg.nc"
 EARTH_RADIUS_KM = 6371.0
+EARTH_AUTHALIC_RADIUS_M = 6371007.2  # sphere of the Earth's surface area, for cell areas
 DEFAULT_MAX_DISTANCE_KM = 100.0
+G_PER_PG = 1e15
 
 
 def grids_dir(root: str | Path | None = None) -> Path:
@@ -369,3 +371,17 @@ def site_attributes(lat, lon, root: str | Path | None = None, *,
         "clim_distance_km": where["distance_km"], "clim_fallback": where["fallback"],
         "soc_distance_km": soc["distance_km"].to_numpy(), "soc_fallback": soc["fallback"].to_numpy(),
     })
+
+
+# --------------------------------------------------------------------------- areas and totals
+def cell_area_m2(lat_centres, dlat_deg: float = 0.5, dlon_deg: float = 0.5) -> np.ndarray:
+    """Area (m²) of a regular lat/lon cell on the authalic sphere, one value per latitude centre."""
+    lat = np.asarray(lat_centres, dtype="f8")
+    band = np.sin(np.radians(np.clip(lat + dlat_deg / 2, -90, 90))) - np.sin(np.radians(np.clip(lat - dlat_deg / 2, -90, 90)))
+    return EARTH_AUTHALIC_RADIUS_M**2 * np.radians(dlon_deg) * band
+
+
+def total_pg_c_yr(flux_gc_m2_yr, area_m2, axis=-1):
+    """Σ flux [g C m-2 yr-1] × area [m²] / 1e15 → Pg C yr-1 along ``axis`` (None: all); NaN skipped."""
+    return np.nansum(np.asarray(flux_gc_m2_yr, "f8") * np.asarray(area_m2, "f8"), axis=axis) / G_PER_PG
+

@@ -25,6 +25,7 @@ import xarray as xr
 
 from soilco2.errors import UserError
 from soilco2.paths import source_dir
+from soilco2.sources.grids import G_PER_PG
 
 SOIL_MODELS = {  # name -> (file, variables summed)
     "casa_clm": ("casaclm_pool_flux_2000-2010_mean.nc", ("cresp",)),
@@ -32,7 +33,6 @@ SOIL_MODELS = {  # name -> (file, variables summed)
     "mimics": ("mimics_pool_flux_2000-2010_mean.nc", ("cHresp",)),
 }
 DAYS_PER_YEAR = 365.0
-G_PER_PG = 1e15
 
 
 def benchmarks_dir(root: str | Path | None = None) -> Path:
@@ -78,8 +78,9 @@ def soil_model_rh(root: str | Path | None = None) -> xr.Dataset:
 
 def global_total_pg(flux_gc_m2_yr: xr.DataArray, area_m2: xr.DataArray) -> float:
     """Σ flux × area over cells with both finite, in Pg C yr-1."""
-    v = (flux_gc_m2_yr * area_m2).values
-    return float(np.nansum(v) / G_PER_PG)
+    from soilco2.sources.grids import total_pg_c_yr
+
+    return float(total_pg_c_yr(flux_gc_m2_yr.values, area_m2.values, axis=None))
 
 
 def soil_model_totals(root: str | Path | None = None) -> pd.DataFrame:

@@ -108,8 +108,7 @@ def interval_metrics(obs, mean, lo, hi) -> dict:
     from soilco2 import metrics
 
     obs, mean = np.asarray(obs, "f8"), np.asarray(mean, "f8")
-    sst = np.sum((obs - obs.mean()) ** 2)
-    return {"n": int(obs.size), "r2": float(1 - np.sum((obs - mean) ** 2) / sst) if sst > 0 else np.nan,
+    return {"n": int(obs.size), "r2": float(metrics.nse(obs, mean)),  # R² against the 1:1 line = NSE
             "rmse_gc_m2_yr": float(metrics.rmse(obs, mean)), "bias_gc_m2_yr": float(metrics.bias(obs, mean)),
             "r": float(metrics.pearson_r(obs, mean)),
             "coverage_90": float(np.mean((obs >= np.asarray(lo)) & (obs <= np.asarray(hi))))}

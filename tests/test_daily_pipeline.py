@@ -204,3 +204,17 @@ def test_failed_train_leaves_an_existing_run_untouched(tmp_path: Path, monkeypat
     with pytest.raises(UserError, match="not a soilco2 run folder"):
         daily.train_run(cfg, other, show_progress=False, ds=ds)
     assert (other / "thesis.tex").read_text() == "keep me"
+
+
+def test_site_anomaly_of_a_missing_driver_is_an_error():
+    """A driver listed in training.site_anomalies that is not a dynamic input is named, not skipped."""
+    from soilco2.errors import UserError
+    from soilco2.pipelines import daily
+
+    ds = make_daily_dataset(n_sites=3, years=2, seed=2)
+    raw = yaml.safe_load(TINY.read_text()) | {"data": {}}
+    raw["training"] = raw.get("training", {}) | {"site_anomalies": ["no_such_driver"]}
+    cfg = daily.DailyConfig.model_validate(raw)
+    with pytest.raises(UserError, match="no_such_driver") as err:
+        daily.prepare(cfg, ds=ds)
+    assert err.value.field == "training.site_anomalies"

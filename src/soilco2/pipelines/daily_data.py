@@ -148,9 +148,11 @@ def _with_anomalies(x_dyn: np.ndarray, dynamic: list[str], names, start, train_e
     """Append ``<name>_site_anomaly`` channels: scaled driver minus its mean over the site's
     training period, or its whole span for a site without training days (drivers only, no target)."""
     extra, new_names = [], []
+    missing = [n for n in names if n not in dynamic]
+    if missing:
+        raise UserError(f"site_anomalies lists {', '.join(missing)}, not among the dynamic inputs "
+                        f"({', '.join(dynamic)})", field="training.site_anomalies")
     for name in names:
-        if name not in dynamic:
-            continue
         x = x_dyn[..., dynamic.index(name)]
         anomaly = np.zeros_like(x)
         for i in range(x.shape[0]):

@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from soilco2 import metrics
-from soilco2.sources.grids import G_PER_PG
+from soilco2.sources.grids import total_pg_c_yr
 from soilco2.sources.landmodels import values_at
 
 
@@ -77,6 +77,6 @@ def compare_with_map(models: xr.Dataset, names: list[str], ref: xr.DataArray, la
         rows.append({"model": name, "cells": int(ok.sum()),
                      "r_area_weighted": cov / np.sqrt(wm((x - mx) ** 2) * wm((y - my) ** 2)),
                      "bias_gc_m2_yr": my - mx, "rmse_gc_m2_yr": float(np.sqrt(wm((y - x) ** 2))),
-                     "model_total_pg_c_yr": float(np.sum(w * y) / G_PER_PG),
-                     "map_total_pg_c_yr": float(np.sum(w * x) / G_PER_PG)})
+                     "model_total_pg_c_yr": float(total_pg_c_yr(y, w)),
+                     "map_total_pg_c_yr": float(total_pg_c_yr(x, w))})
     return pd.DataFrame(rows)

@@ -184,20 +184,20 @@ def bootstrap_maps(tables: dict, cells: pd.DataFrame, cfg: GlobalConfig, progres
     area_share = pd.Series(area).groupby(cell_strata).sum()
     area_share = area_share / area_share.sum()
     Xc = cells[list(cfg.covariates)].to_numpy("f8")
-    weights, draws, draws_q50, qrf = {}, {}, {}, {}
+    weights, rec_strata, xy, draws, draws_q50, qrf = {}, {}, {}, {}, {}, {}
     for flux in FLUXES:
-        rec_strata = assign_strata(tables[flux]["mat_c"], tables[flux]["map_mm"], cfg.strata)
-        groups = location_groups(tables[flux]["lat"], tables[flux]["lon"], cfg.cv_group_deg)
-        weights[flux] = stratum_weights(rec_strata, area_share, groups, cfg.strata.min_locations)
+        t = tables[flux]
+        rec_strata[flux] = assign_strata(t["mat_c"], t["map_mm"], cfg.strata)
+        groups = location_groups(t["lat"], t["lon"], cfg.cv_group_deg)
+        weights[flux] = stratum_weights(rec_strata[flux], area_share, groups, cfg.strata.min_locations)
+        xy[flux] = (t[list(cfg.covariates)].to_numpy("f8"), t["flux_gc_m2_yr"].to_numpy("f8"))
         draws[flux] = np.empty((cfg.n_bootstrap, len(cells)), "f4")
         draws_q50[flux] = np.empty((cfg.n_bootstrap, len(cells)), "f4")
         qrf[flux] = np.zeros((len(cfg.quantiles), len(cells)), "f8")
     for b in track(range(cfg.n_bootstrap), "bootstrap draws (Rs and Rh forests)", show=progress):
         for k, flux in enumerate(FLUXES):
-            t = tables[flux]
-            rec_strata = assign_strata(t["mat_c"], t["map_mm"], cfg.strata)
-            idx = stratified_bootstrap(rec_strata, weights[flux], np.random.default_rng([cfg.seed, b, k]))
-            X, y = t[list(cfg.covariates)].to_numpy("f8")[idx], t["flux_gc_m2_yr"].to_numpy("f8")[idx]
+            idx = stratified_bootstrap(rec_strata[flux], weights[flux], np.random.default_rng([cfg.seed, b, k]))
+            X, y = xy[flux][0][idx], xy[flux][1][idx]
             m = _forest(cfg, seed=cfg.seed * 100_003 + b * 2 + k).fit(X, y)
             draws[flux][b] = m.predict(Xc)
             q = m.predict_quantiles(Xc)
@@ -272,11 +272,13 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
     }
     t3 = time.perf_counter()
     outputs.write_tables(out, tables, accounting, cv_metrics, cv_oof, totals, boot, cfg)
-    outputs.write_maps(out / "maps.nc", grid, cells, boot, cfg)
+    maps = outputs.map_arrays(grid, cells, boot, cfg)
+    outputs.write_maps(out / "maps.nc", grid, cells, boot, cfg, maps)
     timings["outputs_s"] = time.perf_counter() - t3
     if cfg.figures:
         t4 = time.perf_counter()
-        outputs.write_figures_and_html(out, cells, grid, boot, totals, cv_metrics, cv_oof, summary, accounting, cfg)
+        outputs.write_figures_and_html(out, cells, grid, boot, totals, cv_metrics, cv_oof, summary, accounting, cfg,
+                                       maps)
         timings["figures_s"] = time.perf_counter() - t4
     timings["total_s"] = time.perf_counter() - t0
     summary["timings_s"] = {k: round(v, 2) for k, v in timings.items()}

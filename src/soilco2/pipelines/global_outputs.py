@@ -53,7 +53,8 @@ def map_arrays(grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg) -> dict:
     return arrays
 
 
-def write_maps(path: Path, grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg) -> None:
+def write_maps(path: Path, grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg, maps: dict) -> None:
+    """``maps``: the output of :func:`map_arrays` (computed once, shared with the figures)."""
     import xarray as xr
 
     from soilco2.sources.grids import cell_area_m2
@@ -61,7 +62,7 @@ def write_maps(path: Path, grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg) -
     lat, lon = grid.attrs["lat"], grid.attrs["lon"]
     shape = grid.attrs["shape"]
     data = {}
-    for name, (arr, long_name) in map_arrays(grid, cells, boot, cfg).items():
+    for name, (arr, long_name) in maps.items():
         data[name] = (("lat", "lon"), arr, {"units": UNITS, "long_name": long_name})
     lf = _full(grid["land_fraction"].to_numpy(), shape, grid["i"], grid["j"])
     data["land_fraction"] = (("lat", "lon"), np.nan_to_num(lf), {"units": "1", "long_name": "fraction of cell that is land"})
@@ -120,7 +121,8 @@ def _strata_html(boot, cfg) -> str:
     return "".join(parts)
 
 
-def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_oof, summary, accounting, cfg) -> None:
+def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_oof, summary, accounting, cfg,
+                           maps: dict) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,7 +132,7 @@ def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_
 
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
-    arrays = {k: v[0] for k, v in map_arrays(grid, cells, boot, cfg).items()}
+    arrays = {k: v[0] for k, v in maps.items()}
     for flux in ("rs", "rh", "ra"):
         arrays[f"{flux}_width"] = arrays[f"{flux}_p95"] - arrays[f"{flux}_p05"]
     figs = {

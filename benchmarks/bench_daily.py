@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"median_test_kge": 0.55, "median_test_nse": 0.40, "share_good": 0.45}
+HEADLINE = ("sites", "median_test_kge", "median_test_nse", "median_test_r", "share_good", "n_good", "train_seconds")
 
 
 def main() -> None:
@@ -83,7 +84,21 @@ def main() -> None:
     result["lstm_beats_every_baseline_kge"] = all(result["median_test_kge"] > b["median_test_kge"]
                                                   for b in result["baselines"].values())
     result["targets_met"] = {k: result[k] >= v for k, v in TARGETS.items()}
+    # diagnostic bounds: the test medians with each site's test level (or level and amplitude) known
+    import xarray as xr
+
+    from soilco2.diagnostics import calibration_oracles
+
+    with xr.open_dataset(run / "predictions.nc") as p:
+        result["calibration_oracles"] = {m: calibration_oracles(p["obs"].values, p[m].values, p["split"].values)
+                                         for m in ("lstm", "random_forest") if m in p}
     assert preds["lstm"].shape == a.y.shape
+    if args.out.exists():  # keep the headline of the run this one replaces (a rerun keeps the older one)
+        old = json.loads(args.out.read_text())
+        same = all(old.get(k) == result[k] for k in HEADLINE if k != "train_seconds")
+        previous = old.get("previous") if same else {k: old.get(k) for k in HEADLINE + ("baselines", "ensemble_members")}
+        if previous:
+            result["previous"] = previous
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps({k: result[k] for k in ("sites", "median_test_kge", "median_test_nse", "median_test_r",

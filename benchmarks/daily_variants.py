@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +93,9 @@ def main() -> None:
     ap.add_argument("--inflate", type=float, default=1.0,
                     help="with --score: scale the ensemble's anomaly around its mean training-day prediction")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
+    ap.add_argument("--inner", action="store_true",
+                    help="nested check: drop the test days, split the rest 90/10 (split.train_fraction=0.9), so "
+                         "'test' below is the default split's validation slice")
     args = ap.parse_args()
 
     from soilco2.pipelines.daily import DailyConfig, load_members, predict_scaled, prepare, train_member
@@ -121,6 +125,12 @@ def main() -> None:
     raw["training"]["ensemble"] = 1
     cfg = DailyConfig.model_validate(raw)
     ds, a, scaler = prepare(cfg)
+    if args.inner:  # the test days leave the data; the validation slice becomes the test
+        from soilco2.pipelines.daily_data import TEST
+
+        ds[TARGET] = ds[TARGET].where(xr.DataArray(a.split != TEST, dims=("site", "time")))
+        cfg = DailyConfig.model_validate(raw | {"split": raw.get("split", {}) | {"train_fraction": 0.9}})
+        ds, a, scaler = prepare(cfg, ds=ds)
     obs = ds[TARGET].transpose("site", "time").values
     d = args.cache / args.name
     d.mkdir(parents=True, exist_ok=True)

@@ -77,6 +77,42 @@ def test_windows_score_training_days_only(synth):
         assert set(np.round(y[w > 0].numpy(), 6).tolist()) <= train_vals
 
 
+@pytest.mark.parametrize("how, share0", [("days", (0.01, 0.04)), ("sqrt", (0.045, 0.08)), ("sites", (0.14, 0.2))])
+def test_site_sampling_shares(synth, how, share0):
+    """With one site cut to 60 training days (the others ~590), its share of the sampled windows
+    follows training.site_sampling: 60/3011 = 0.020 by days, 7.7/129.7 = 0.060 by square root,
+    1/6 when every site counts equally."""
+    import dataclasses
+
+    _, a, _ = synth
+    split = a.split.copy()
+    train_days = np.flatnonzero(split[0] == TRAIN)
+    split[0, train_days[60:]] = -1
+    cut = dataclasses.replace(a, split=split)
+    batches = batch_sampler(cut, site_loss_weights(cut, True), _cfg(site_sampling=how, batch_size=64).training)
+    static = torch.from_numpy(a.x_static)
+    counts = np.zeros(a.n_sites)
+    for (x, s), y, w in batches(np.random.default_rng(0)):
+        site = (s[:, None, :] == static[None]).all(-1).float().argmax(1).numpy()
+        counts += np.bincount(site, minlength=a.n_sites)
+    assert share0[0] <= counts[0] / counts.sum() <= share0[1]
+
+
+def test_without_validation_days_every_epoch_runs_and_the_last_is_kept(synth, tmp_path):
+    """split.val_fraction 0: no early stopping; all epochs run, the checkpoint is the last epoch's
+    weights (the model returned), and no validation loss is reported."""
+    ds, _, _ = synth
+    cfg = _cfg(epochs=3, patience=1)
+    cfg = cfg.model_copy(update={"split": cfg.split.model_copy(update={"val_fraction": 0.0})})
+    _, a, _ = prepare(cfg, ds=ds)
+    assert not (a.split == 1).any()
+    model, res = train_member(a, cfg, 0, checkpoint=tmp_path / "m.pt", show_progress=False)
+    assert [h["epoch"] for h in res.history] == [0, 1, 2] and res.best_epoch == 2
+    assert np.isnan(res.best_val_loss)
+    saved = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+
+
 def test_lstm_recovers_known_law(synth):
     """Trained on 80 % of each site, the LSTM predicts the noise-free law on the test 20 %."""
     ds, a, scaler = synth

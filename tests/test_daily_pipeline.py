@@ -93,10 +93,18 @@ def test_evaluate_reproduces_metrics(tiny_run: Path):
 
 
 def test_same_config_same_metrics(tiny_run: Path, tmp_path: Path):
-    res = soilco2("daily", "train", TINY, "--out", tmp_path / "again", "--quiet")
+    """A rerun gives identical metrics and weights, also with the members trained in two worker
+    processes at once (training.workers: 2) instead of one after another."""
+    cfg = write_config(tmp_path, **{"training.workers": 2})
+    res = soilco2("daily", "train", cfg, "--out", tmp_path / "again", "--quiet")
     assert res.returncode == 0, res.stderr
     pd.testing.assert_frame_equal(pd.read_parquet(tiny_run / "metrics.parquet"),
                                   pd.read_parquet(tmp_path / "again" / "metrics.parquet"))
+    import torch
+
+    for k in range(2):
+        a, b = (torch.load(r / "checkpoints" / f"member_{k}.pt", weights_only=True) for r in (tiny_run, tmp_path / "again"))
+        assert all(torch.equal(a[key], b[key]) for key in a)
 
 
 def test_predict_new_cosore_folder(tiny_run: Path, tmp_path: Path, cosore_root: Path):
@@ -166,12 +174,16 @@ def test_tune_on_dask_scores_validation_only(tmp_path: Path):
     from soilco2.pipelines.daily_tune import tune_run
 
     ds = make_daily_dataset(n_sites=3, years=2, seed=2)
-    cfg = DailyConfig.model_validate(yaml.safe_load(TINY.read_text()) | {"data": {}})
+    # the run trains on all training days (no validation slice); the trials still hold one out
+    raw = yaml.safe_load(TINY.read_text()) | {"data": {}, "split": {"train_fraction": 0.8, "val_fraction": 0.0}}
+    cfg = DailyConfig.model_validate(raw)
     dest, best = tune_run(cfg, tmp_path / "tune", ds=ds, show_progress=False)
     trials = pd.read_parquet(dest / "trials.parquet")
     assert len(trials) == 2 and set(trials["hidden_size"]) == {8, 16}
     assert trials["val_median_nse"].notna().all() and "test" not in " ".join(trials.columns)
+    assert (trials["val_loss"] > 0).all()  # a loss on validation days, not the no-validation epoch count
     best_cfg = yaml.safe_load((dest / "best_config.yaml").read_text())
+    assert best_cfg["split"]["val_fraction"] == 0.0
     assert best_cfg["model"]["hidden_size"] == best["hidden_size"]
     assert best_cfg["training"]["ensemble"] == cfg.training.ensemble
 
@@ -218,3 +230,22 @@ def test_site_anomaly_of_a_missing_driver_is_an_error():
     with pytest.raises(UserError, match="no_such_driver") as err:
         daily.prepare(cfg, ds=ds)
     assert err.value.field == "training.site_anomalies"
+
+
+def test_static_inputs_select_attributes():
+    """model.static_inputs keeps the named static attributes, [] none; an unknown name is an error
+    naming the field. (The real dataset's one-hot IGBP columns are picked with ``igbp``.)"""
+    from soilco2.errors import UserError
+    from soilco2.pipelines import daily
+
+    ds = make_daily_dataset(n_sites=3, years=2, seed=2)
+    raw = yaml.safe_load(TINY.read_text()) | {"data": {}}
+    for wanted, check in ((["lat_deg"], lambda s: s == ["lat_deg"]), ([], lambda s: s == [])):
+        cfg = daily.DailyConfig.model_validate(raw | {"model": raw["model"] | {"static_inputs": wanted}})
+        _, a, scaler = daily.prepare(cfg, ds=ds)
+        assert check(a.static_features) and a.x_static.shape == (3, len(a.static_features))
+        assert not set(scaler.variables) & (set(ds.attrs["static_features"]) - set(a.static_features))
+    cfg = daily.DailyConfig.model_validate(raw | {"model": raw["model"] | {"static_inputs": ["colour"]}})
+    with pytest.raises(UserError, match="colour") as err:
+        daily.prepare(cfg, ds=ds)
+    assert err.value.field == "model.static_inputs"

@@ -200,3 +200,17 @@ def test_match_srdb_distance_and_year():
     assert a["n_records"] == 2 and a["records_bias_gc_m2_yr"] == pytest.approx((50 + 200) / 2)
     assert a["same_year_n"] == 1 and a["same_year_bias_gc_m2_yr"] == pytest.approx(50.0)
     assert a["n_sites"] == 1 and a["sites_bias_gc_m2_yr"] == pytest.approx(950.0 - 825.0)  # mean pred - median srdb
+
+
+def test_calibration_oracles_known_answers():
+    """obs 1..4; sim = obs + 1 (level error only): NSE 1 − 4/5 = 0.2 as is, 1 after the level shift;
+    sim = 0.5·obs (amplitude and level): only the test-day line makes it perfect."""
+    obs = np.array([[1.0, 2, 3, 4, np.nan], [1.0, 2, 3, 4, 9]])
+    split = np.array([[2, 2, 2, 2, 2], [2, 2, 2, 2, 0]])  # the 9 is a training day: ignored
+    out = dg.calibration_oracles(obs, np.vstack([obs[0] + 1, obs[1] + 1]), split)
+    assert out["sites"] == 2
+    assert out["as_is_nse"] == pytest.approx(0.2) and out["level_nse"] == pytest.approx(1.0)
+    half = dg.calibration_oracles(obs[:1], 0.5 * obs[:1], split[:1])
+    # shifted 0.5·obs has errors ±0.75, ±0.25 around the mean: NSE 1 − 1.25 / 5 = 0.75
+    assert half["level_nse"] == pytest.approx(0.75) and half["linear_nse"] == pytest.approx(1.0)
+    assert half["linear_kge"] == pytest.approx(1.0)

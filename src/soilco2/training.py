@@ -33,6 +33,13 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
     return (diff**2).sum() / mask.sum().clamp_min(1.0)
 
 
+def epoch_progress(show: bool = True) -> Progress:
+    """The rich progress display of epoch-wise training (one task per model; fields: info)."""
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
+               TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
+    return Progress(*columns, disable=not show, transient=False)
+
+
 @dataclass
 class TrainResult:
     best_epoch: int
@@ -43,7 +50,7 @@ class TrainResult:
 def train(
     model: nn.Module,
     train_batches: Callable[[np.random.Generator], Iterable[Batch]],
-    val_loss: Callable[[nn.Module], float],
+    val_loss: Callable[[nn.Module], float] | None,
     *,
     epochs: int = 50,
     lr: float = 1e-3,
@@ -56,13 +63,16 @@ def train(
     label: str = "training",
     show_progress: bool = True,
     lr_schedule: str = "constant",
+    on_epoch: Callable[[int, int, str], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the weights of the best validation epoch.
 
     ``train_batches(rng)`` yields one epoch of batches (the caller owns sampling);
-    ``val_loss(model)`` scores the model in eval mode. The best state dict is written to
+    ``val_loss(model)`` scores the model in eval mode; ``None`` (no validation data) trains all
+    ``epochs`` and keeps the last (``best_val_loss`` is then NaN). The best state dict is written to
     ``checkpoint`` when given (load it with ``torch.load(..., weights_only=True)``).
     ``lr_schedule``: "constant", or "cosine" (cosine decay from ``lr`` to 0 over ``epochs``).
+    ``on_epoch(done, epochs, info)`` is called after each epoch (progress of a worker process).
     """
     set_seed(seed)
     rng = np.random.default_rng(seed)
@@ -70,9 +80,7 @@ def train(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if lr_schedule == "cosine" else None
     best = (float("inf"), -1, copy.deepcopy(model.state_dict()))
     history: list[dict] = []
-    columns = [TextColumn(f"[bold]{label}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
-               TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
-    with Progress(*columns, disable=not show_progress, transient=False) as progress:
+    with epoch_progress(show_progress) as progress:
         task = progress.add_task(label, total=epochs, info="")
         for epoch in range(epochs):
             model.train()
@@ -88,18 +96,27 @@ def train(
             if sched is not None:
                 sched.step()
             model.eval()
-            with torch.no_grad():
-                v = float(val_loss(model))
             t = float(np.mean(losses)) if losses else float("nan")
+            if val_loss is None:  # keep the last epoch
+                v = float("nan")
+                best = (v, epoch, None)  # the model itself holds the weights to keep
+                info = f"loss {t:.4f}"
+            else:
+                with torch.no_grad():
+                    v = float(val_loss(model))
+                if v < best[0]:
+                    best = (v, epoch, copy.deepcopy(model.state_dict()))
+                info = f"loss {t:.4f}  val {v:.4f}  best@{best[1]}"
             history.append({"epoch": epoch, "train_loss": t, "val_loss": v})
-            if v < best[0]:
-                best = (v, epoch, copy.deepcopy(model.state_dict()))
-            progress.update(task, advance=1, info=f"loss {t:.4f}  val {v:.4f}  best@{best[1]}")
+            progress.update(task, advance=1, info=info)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, epochs, info)
             if epoch - best[1] >= patience:
                 break
-    model.load_state_dict(best[2])
+    if best[2] is not None:
+        model.load_state_dict(best[2])
     model.eval()
     if checkpoint is not None:
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
-        torch.save(best[2], checkpoint)
+        torch.save(model.state_dict(), checkpoint)
     return TrainResult(best_epoch=best[1], best_val_loss=best[0], history=history)

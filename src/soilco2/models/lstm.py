@@ -10,6 +10,10 @@ term is a Q10 law, which keeps extrapolating where the saturating LSTM flattens 
 ``linear_skip="global"``: one weight vector for all sites; ``"static"``: per-site weights
 ``w = w0 + W1 @ x_static`` (the sensitivity depends on site attributes). Skip weights start at zero,
 so an untrained skip model is the plain LSTM; ``"none"`` adds no parameters.
+
+Optional ``input_to_head``: the head also sees the embedded inputs of the same day (the input
+layer's output), ``y_t = head([h_t, relu(W x_t)])`` — a direct, memory-free path from today's
+drivers to today's flux beside the LSTM's state.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ SKIP_MODES = ("none", "global", "static")
 
 class DailyLSTM(nn.Module):
     def __init__(self, n_dynamic: int, n_static: int, hidden_size: int = 128, dropout: float = 0.2,
-                 linear_skip: str = "none", skip_index: list[int] | None = None):
+                 linear_skip: str = "none", skip_index: list[int] | None = None, input_to_head: bool = False):
         super().__init__()
         if linear_skip not in SKIP_MODES:
             raise ValueError(f"linear_skip must be one of {SKIP_MODES}, got {linear_skip!r}")
@@ -31,7 +35,8 @@ class DailyLSTM(nn.Module):
         self.input_layer = nn.Linear(n_dynamic + n_static, hidden_size)
         self.lstm = nn.LSTM(hidden_size, hidden_size, batch_first=True)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, 1)
+        self.input_to_head = input_to_head
+        self.head = nn.Linear(hidden_size * (2 if input_to_head else 1), 1)
         self.linear_skip = linear_skip
         # which dynamic inputs feed the skip (default all); a plain list, not saved in checkpoints
         self.skip_index = list(range(n_dynamic)) if skip_index is None else [int(i) for i in skip_index]
@@ -49,6 +54,8 @@ class DailyLSTM(nn.Module):
         static = x_static[:, None, :].expand(-1, steps, -1)
         h = torch.relu(self.input_layer(torch.cat([x_dynamic, static], dim=-1)))
         out, _ = self.lstm(h)
+        if self.input_to_head:
+            out = torch.cat([out, h], dim=-1)
         y = self.head(self.dropout(out)).squeeze(-1)
         if self.linear_skip == "none":
             return y

@@ -39,6 +39,10 @@ class ModelConfig(StrictModel):
         "vector, static = per-site weights from the static attributes (w0 + W1 @ x_static)")
     skip_drivers: list[str] | None = Field(None, min_length=1, description="dynamic features feeding the "
                                            "linear path (default: all)")
+    input_to_head: bool = Field(False, description="the head also sees each day's embedded inputs "
+                                "(a memory-free path beside the LSTM state)")
+    static_inputs: list[str] | None = Field(None, description="static attributes fed to the LSTM (igbp = all "
+                                            "IGBP columns); default all, [] none")
 
     @model_validator(mode="after")
     def _skip_drivers_need_skip(self):
@@ -58,6 +62,9 @@ class TrainingConfig(StrictModel):
     lr_schedule: Literal["constant", "cosine"] = Field("constant", description="cosine: decay lr to 0 over epochs")
     weight_decay: float = Field(0.0, ge=0)
     site_normalised_loss: bool = True
+    site_sampling: Literal["days", "sqrt", "sites"] = Field(
+        "days", description="how often a site's windows are drawn: in proportion to its training days (days), "
+        "their square root (sqrt), or equally for every site (sites)")
     std_loss_weight: float = Field(0.0, ge=0, description="weight of the within-window std-matching term")
     target_scaling: Literal["per_site", "per_site_mean", "global"] = Field(
         "per_site_mean", description="per_site: the LSTM predicts each site's target around its training mean, in "
@@ -68,6 +75,8 @@ class TrainingConfig(StrictModel):
     ensemble: int = Field(4, gt=0, description="members, seeds seed, seed+1, ...")
     seed: int = 0
     threads: int = Field(1, gt=0, le=64, description="torch threads; 1 is fastest on a shared CPU")
+    workers: int = Field(1, gt=0, le=64, description="ensemble members trained at once, one process each "
+                         "(each with `threads` torch threads)")
 
 
 class BaselineConfig(StrictModel):
@@ -85,6 +94,8 @@ class TuneConfig(StrictModel):
     window_days: list[int] = Field(default_factory=lambda: [30, 90], min_length=1)
     seed: list[int] = Field(default_factory=lambda: [0], min_length=1)
     epochs: int | None = Field(None, gt=0, description="epochs per trial (default: training.epochs)")
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="share of each site's training days that trials "
+                                "hold out for early stopping and scoring (also when split.val_fraction is 0)")
     scheduler_address: str | None = Field(None, description="Dask scheduler, e.g. tcp://host:8786; none = local")
     n_workers: int = Field(2, gt=0)
 
@@ -152,10 +163,16 @@ def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
     train_end = a.train_end
     steps = np.arange(L)
     x_static = torch.from_numpy(a.x_static)
+    prob = None
+    if tc.site_sampling != "days":  # each day's chance: the site's share / its number of training days
+        n_days = np.bincount(cand_site, minlength=S)[cand_site].astype(float)
+        prob = (np.sqrt(n_days) if tc.site_sampling == "sqrt" else np.ones_like(n_days)) / n_days
+        prob /= prob.sum()
 
     def batches(rng: np.random.Generator):
         for _ in range(tc.batches_per_epoch):
-            k = rng.integers(0, cand_site.size, tc.batch_size)
+            k = (rng.integers(0, cand_site.size, tc.batch_size) if prob is None
+                 else rng.choice(cand_site.size, tc.batch_size, p=prob))
             s, d = cand_site[k], cand_day[k]
             end = np.minimum(d + 1 + rng.integers(0, W, tc.batch_size), train_end[s])
             idx = end[:, None] + steps[None, :]  # padded index of [end - L, end)
@@ -195,7 +212,8 @@ def new_model(a: DailyArrays, mc: ModelConfig):
     from soilco2.models.lstm import DailyLSTM
 
     if mc.linear_skip == "none":
-        return DailyLSTM(a.x_dynamic.shape[2], a.x_static.shape[1], mc.hidden_size, mc.dropout)
+        return DailyLSTM(a.x_dynamic.shape[2], a.x_static.shape[1], mc.hidden_size, mc.dropout,
+                         input_to_head=mc.input_to_head)
     index = None
     if mc.skip_drivers is not None:
         unknown = [d for d in mc.skip_drivers if d not in a.dynamic_features]
@@ -204,11 +222,11 @@ def new_model(a: DailyArrays, mc: ModelConfig):
                             field="model.skip_drivers")
         index = [a.dynamic_features.index(d) for d in mc.skip_drivers]
     return DailyLSTM(a.x_dynamic.shape[2], a.x_static.shape[1], mc.hidden_size, mc.dropout,
-                     linear_skip=mc.linear_skip, skip_index=index)
+                     linear_skip=mc.linear_skip, skip_index=index, input_to_head=mc.input_to_head)
 
 
 def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None, show_progress=True,
-                 label="lstm", epochs: int | None = None):
+                 label="lstm", epochs: int | None = None, on_epoch=None):
     """Train one ensemble member; early stopping on the validation days' loss."""
     torch = _torch_setup(cfg.training.threads)
     from soilco2.models.lstm import weighted_masked_mse
@@ -220,11 +238,8 @@ def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None
     weights = site_loss_weights(a, tc.site_normalised_loss)
     val_w = torch.from_numpy(np.where(a.split == VALIDATION, weights[:, None], 0.0).astype(np.float32))
     y = torch.from_numpy(a.y)
-    epoch = iter(range(10**9))
 
     def val_loss(m) -> float:
-        if not (a.split == VALIDATION).any():  # val_fraction 0: no early stopping, the last epoch is kept
-            return -float(next(epoch))
         pred = torch.from_numpy(np.nan_to_num(predict_scaled(m, a, until=a.test_start)))
         return float(weighted_masked_mse(pred, y, val_w))
 
@@ -237,10 +252,74 @@ def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None
     else:
         loss_fn = weighted_masked_mse
 
-    result = train(model, batch_sampler(a, weights, tc), val_loss, epochs=epochs or tc.epochs, lr=tc.lr,
-                   weight_decay=tc.weight_decay, patience=tc.patience, seed=seed, loss_fn=loss_fn,
-                   checkpoint=checkpoint, label=label, show_progress=show_progress, lr_schedule=tc.lr_schedule)
+    has_val = bool((a.split == VALIDATION).any())  # else (val_fraction 0): all epochs, the last kept
+    result = train(model, batch_sampler(a, weights, tc), val_loss if has_val else None,
+                   epochs=epochs or tc.epochs, lr=tc.lr, weight_decay=tc.weight_decay, patience=tc.patience,
+                   seed=seed, loss_fn=loss_fn,
+                   checkpoint=checkpoint, label=label, show_progress=show_progress, lr_schedule=tc.lr_schedule,
+                   on_epoch=on_epoch)
     return model, result
+
+
+def _member_job(a: DailyArrays, cfg_data: dict, seed: int, checkpoint: Path, label: str, queue):
+    """One ensemble member in a worker process: its state dict and training result; epoch
+    progress goes to ``queue`` as (label, done, total, info)."""
+    cfg = DailyConfig.model_validate(cfg_data)
+    model, res = train_member(a, cfg, seed, checkpoint=checkpoint, show_progress=False,
+                              on_epoch=lambda done, total, info: queue.put((label, done, total, info)))
+    return model.state_dict(), res
+
+
+def train_members(a: DailyArrays, cfg: DailyConfig, checkpoints: Path, *, show_progress: bool = True):
+    """The ensemble's members (seeds seed, seed+1, ...), ``training.workers`` at a time in worker
+    processes; the same models as one after another. Returns (models, per-member history rows)."""
+    n = cfg.training.ensemble
+    labels = [f"member {k + 1}/{n}" for k in range(n)]
+    paths = [checkpoints / f"member_{k}.pt" for k in range(n)]
+    seeds = [cfg.training.seed + k for k in range(n)]
+    workers = min(cfg.training.workers, n)
+    if workers == 1:
+        results = [train_member(a, cfg, seeds[k], checkpoint=paths[k], show_progress=show_progress, label=labels[k])
+                   for k in range(n)]
+    else:
+        results = _train_in_processes(a, cfg, seeds, paths, labels, workers, show_progress)
+    history = [{"member": k, "best_epoch": res.best_epoch,
+                "best_val_loss": res.best_val_loss if np.isfinite(res.best_val_loss) else None}
+               for k, (_, res) in enumerate(results)]
+    return [m for m, _ in results], history
+
+
+def _train_in_processes(a, cfg, seeds, paths, labels, workers: int, show_progress: bool):
+    import multiprocessing
+    import queue as queue_lib
+    from concurrent.futures import ProcessPoolExecutor, wait
+
+    from soilco2.training import epoch_progress
+
+    ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
+    cfg_data = cfg.model_dump(mode="json")
+    with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx) as pool, \
+            epoch_progress(show_progress) as progress:
+        updates = manager.Queue()
+        tasks = {lab: progress.add_task(lab, total=cfg.training.epochs, info="waiting") for lab in labels}
+        futures = [pool.submit(_member_job, a, cfg_data, s, p, lab, updates) for s, p, lab in zip(seeds, paths, labels)]
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.5)
+            while True:
+                try:
+                    lab, done, total, info = updates.get_nowait()
+                except queue_lib.Empty:
+                    break
+                progress.update(tasks[lab], completed=done, total=total, info=info)
+        states = [f.result() for f in futures]
+    results = []
+    for state, res in states:
+        model = new_model(a, cfg.model)
+        model.load_state_dict(state)
+        model.eval()
+        results.append((model, res))
+    return results
 
 
 def ensemble_predict(models, a: DailyArrays, scaler) -> dict[str, np.ndarray]:
@@ -374,7 +453,8 @@ def prepare(cfg: DailyConfig, scaler=None, *, ds: xr.Dataset | None = None,
     a, scaler, site = build_arrays(ds, split=cfg.split, warmup_days=cfg.training.warmup_days, scaler=scaler,
                                    site_scaling=(site_target or how) if how else False,
                                    anomalies=tuple(cfg.training.site_anomalies),
-                                   target_arcsinh=cfg.training.target_arcsinh)
+                                   target_arcsinh=cfg.training.target_arcsinh,
+                                   static_inputs=cfg.model.static_inputs)
     scaler.site_target = site
     return ds, a, scaler
 
@@ -426,13 +506,7 @@ def train_run(cfg: DailyConfig, out: str | Path | None = None, *, show_progress:
     dump_config(cfg, run / "config.yaml")
     _save_scaler(scalers, run / "scalers.json")
     t1 = _time.perf_counter()
-    models, history = [], []
-    for k in range(cfg.training.ensemble):
-        ck = run / "checkpoints" / f"member_{k}.pt"
-        m, res = train_member(a, cfg, cfg.training.seed + k, checkpoint=ck, show_progress=show_progress,
-                              label=f"member {k + 1}/{cfg.training.ensemble}")
-        models.append(m)
-        history.append({"member": k, "best_epoch": res.best_epoch, "best_val_loss": res.best_val_loss})
+    models, history = train_members(a, cfg, run / "checkpoints", show_progress=show_progress)
     t2 = _time.perf_counter()
     extra = {"members": history, "prepare_seconds": t1 - t0, "train_seconds": t2 - t1, "short_sites": short,
              "dynamic_features": a.dynamic_features, "static_features": a.static_features}

@@ -95,11 +95,24 @@ def model_features(ds: xr.Dataset, scaler) -> tuple[list[str], list[str]]:
     return [v for v in names if ds[v].dims != ("site",)], [v for v in names if ds[v].dims == ("site",)]
 
 
+def select_static(static: list[str], wanted: list[str] | None) -> list[str]:
+    """The dataset's static features named in ``wanted`` (``igbp`` = every ``igbp_*`` column);
+    None keeps them all."""
+    if wanted is None:
+        return static
+    unknown = [w for w in wanted if w not in static and not (w == "igbp" and any(s.startswith("igbp_") for s in static))]
+    if unknown:
+        raise UserError(f"not a static feature: {', '.join(unknown)} (known: {', '.join(static)}, igbp)",
+                        field="model.static_inputs")
+    return [s for s in static if s in wanted or ("igbp" in wanted and s.startswith("igbp_"))]
+
+
 def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_scaling: bool | str | dict = False,
-                 anomalies: tuple[str, ...] = (), target_arcsinh: bool = True):
+                 anomalies: tuple[str, ...] = (), target_arcsinh: bool = True, static_inputs: list[str] | None = None):
     """Split (``split``: a SplitConfig), fit the scaler on training cells (or reuse ``scaler`` from
     a run, to apply a trained model) and scale. ``site_scaling``: True fits a per-site target
-    scaling on the training days, a dict (from a run) reuses one. Returns (DailyArrays,
+    scaling on the training days, a dict (from a run) reuses one. ``static_inputs`` picks static
+    attributes (see :func:`select_static`) when the scaler is fitted. Returns (DailyArrays,
     FeatureScaler, site-scaling dict or None)."""
     from soilco2.prep.splits import make_split
     from soilco2.prep.transforms import FeatureScaler
@@ -107,6 +120,7 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
     sp = make_split(ds, split)
     if scaler is None:
         dynamic, static = feature_lists(ds)
+        static = select_static(static, static_inputs)
         scaler = FeatureScaler.fit(ds, sp, features=dynamic + static)
         if not target_arcsinh:  # plain min-max on the target, same training days
             from soilco2.prep.transforms import VarScale

@@ -30,8 +30,10 @@ def trial_grid(tune_cfg) -> list[dict]:
 
 
 def apply_trial(cfg, params: dict):
-    """A copy of ``cfg`` with one trial's values (one member, single-threaded)."""
+    """A copy of ``cfg`` with one trial's values (one member, single-threaded, validation days
+    from ``tune.val_fraction``)."""
     data = cfg.model_dump()
+    data["split"]["val_fraction"] = cfg.tune.val_fraction
     data["model"].update(hidden_size=params["hidden_size"], dropout=params["dropout"])
     data["training"].update(window_days=params["window_days"], seed=params["seed"], ensemble=1, threads=1)
     if cfg.tune.epochs:
@@ -107,6 +109,7 @@ def tune_run(cfg, out: str | Path | None = None, *, ds=None, show_progress: bool
     best_cfg = apply_trial(cfg, best).model_dump()
     best_cfg["training"].update(ensemble=cfg.training.ensemble, threads=cfg.training.threads,
                                 epochs=cfg.training.epochs)
+    best_cfg["split"] = cfg.split.model_dump()
     dump_config(type(cfg).model_validate(best_cfg), dest / "best_config.yaml")
     (dest / "tune.json").write_text(json.dumps({"grid": {k: getattr(cfg.tune, k) for k in GRID_KEYS},
                                                 "trials": len(grid), "best": best,

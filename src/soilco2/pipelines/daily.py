@@ -227,7 +227,8 @@ def new_model(a: DailyArrays, mc: ModelConfig):
 
 def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None, show_progress=True,
                  label="lstm", epochs: int | None = None, on_epoch=None):
-    """Train one ensemble member; early stopping on the validation days' loss."""
+    """Train one ensemble member: early stopping on the validation days' loss, or, when the split
+    has no validation days, all ``epochs`` with the last kept."""
     torch = _torch_setup(cfg.training.threads)
     from soilco2.models.lstm import weighted_masked_mse
     from soilco2.training import set_seed, train
@@ -252,12 +253,11 @@ def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None
     else:
         loss_fn = weighted_masked_mse
 
-    has_val = bool((a.split == VALIDATION).any())  # else (val_fraction 0): all epochs, the last kept
+    has_val = bool((a.split == VALIDATION).any())
     result = train(model, batch_sampler(a, weights, tc), val_loss if has_val else None,
                    epochs=epochs or tc.epochs, lr=tc.lr, weight_decay=tc.weight_decay, patience=tc.patience,
-                   seed=seed, loss_fn=loss_fn,
-                   checkpoint=checkpoint, label=label, show_progress=show_progress, lr_schedule=tc.lr_schedule,
-                   on_epoch=on_epoch)
+                   seed=seed, loss_fn=loss_fn, checkpoint=checkpoint, label=label, show_progress=show_progress,
+                   lr_schedule=tc.lr_schedule, on_epoch=on_epoch)
     return model, result
 
 

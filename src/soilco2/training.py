@@ -78,7 +78,7 @@ def train(
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if lr_schedule == "cosine" else None
-    best = (float("inf"), -1, copy.deepcopy(model.state_dict()))
+    best = (float("inf"), -1, copy.deepcopy(model.state_dict()) if val_loss is not None else None)
     history: list[dict] = []
     with epoch_progress(show_progress) as progress:
         task = progress.add_task(label, total=epochs, info="")

@@ -103,7 +103,8 @@ def test_same_config_same_metrics(tiny_run: Path, tmp_path: Path):
     import torch
 
     for k in range(2):
-        a, b = (torch.load(r / "checkpoints" / f"member_{k}.pt", weights_only=True) for r in (tiny_run, tmp_path / "again"))
+        a, b = (torch.load(r / "checkpoints" / f"member_{k}.pt", weights_only=True)
+                for r in (tiny_run, tmp_path / "again"))
         assert all(torch.equal(a[key], b[key]) for key in a)
 
 

@@ -64,6 +64,7 @@ def train(
     show_progress: bool = True,
     lr_schedule: str = "constant",
     on_epoch: Callable[[int, int, str], None] | None = None,
+    average_last: int = 0,
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the weights of the best validation epoch.
 
@@ -73,6 +74,8 @@ def train(
     ``checkpoint`` when given (load it with ``torch.load(..., weights_only=True)``).
     ``lr_schedule``: "constant", or "cosine" (cosine decay from ``lr`` to 0 over ``epochs``).
     ``on_epoch(done, epochs, info)`` is called after each epoch (progress of a worker process).
+    ``average_last`` (only without validation): keep the mean of the last that many epochs'
+    weights instead of the last (stochastic weight averaging).
     """
     set_seed(seed)
     rng = np.random.default_rng(seed)
@@ -80,6 +83,7 @@ def train(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if lr_schedule == "cosine" else None
     best = (float("inf"), -1, copy.deepcopy(model.state_dict()) if val_loss is not None else None)
     history: list[dict] = []
+    averaged, n_averaged = None, 0
     with epoch_progress(show_progress) as progress:
         task = progress.add_task(label, total=epochs, info="")
         for epoch in range(epochs):
@@ -101,6 +105,11 @@ def train(
                 v = float("nan")
                 best = (v, epoch, None)  # the model itself holds the weights to keep
                 info = f"loss {t:.4f}"
+                if average_last and epoch >= epochs - average_last:
+                    n_averaged += 1
+                    state = model.state_dict()
+                    averaged = ({k: w.detach().clone() for k, w in state.items()} if averaged is None else
+                                {k: a + (state[k] - a) / n_averaged for k, a in averaged.items()})
             else:
                 with torch.no_grad():
                     v = float(val_loss(model))
@@ -115,6 +124,8 @@ def train(
                 break
     if best[2] is not None:
         model.load_state_dict(best[2])
+    elif averaged is not None:
+        model.load_state_dict(averaged)
     model.eval()
     if checkpoint is not None:
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)

@@ -75,6 +75,8 @@ class TrainingConfig(StrictModel):
     ensemble: int = Field(4, gt=0, description="members, seeds seed, seed+1, ...")
     seed: int = 0
     threads: int = Field(1, gt=0, le=64, description="torch threads; 1 is fastest on a shared CPU")
+    average_last: int = Field(0, ge=0, description="without validation days: keep the mean weights of the last "
+                              "that many epochs (stochastic weight averaging); 0 = the last epoch's")
     workers: int = Field(1, gt=0, le=64, description="ensemble members trained at once, one process each "
                          "(each with `threads` torch threads)")
 
@@ -257,7 +259,7 @@ def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None
     result = train(model, batch_sampler(a, weights, tc), val_loss if has_val else None,
                    epochs=epochs or tc.epochs, lr=tc.lr, weight_decay=tc.weight_decay, patience=tc.patience,
                    seed=seed, loss_fn=loss_fn, checkpoint=checkpoint, label=label, show_progress=show_progress,
-                   lr_schedule=tc.lr_schedule, on_epoch=on_epoch)
+                   lr_schedule=tc.lr_schedule, on_epoch=on_epoch, average_last=tc.average_last)
     return model, result
 
 

@@ -100,7 +100,8 @@ def select_static(static: list[str], wanted: list[str] | None) -> list[str]:
     None keeps them all."""
     if wanted is None:
         return static
-    unknown = [w for w in wanted if w not in static and not (w == "igbp" and any(s.startswith("igbp_") for s in static))]
+    has_igbp = any(s.startswith("igbp_") for s in static)
+    unknown = [w for w in wanted if w not in static and not (w == "igbp" and has_igbp)]
     if unknown:
         raise UserError(f"not a static feature: {', '.join(unknown)} (known: {', '.join(static)}, igbp)",
                         field="model.static_inputs")

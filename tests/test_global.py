@@ -12,11 +12,11 @@ import pytest
 from soilco2.config import load_config
 from soilco2.errors import UserError
 from soilco2.models.forest import QuantileForest, quantile_name
-from soilco2.pipelines.global_ import (assign_strata, global_total_pg, grouped_folds, stratified_bootstrap,
+from soilco2.pipelines.global_ import (assign_strata, grouped_folds, land_area_m2, stratified_bootstrap,
                                        stratum_weights)
 from soilco2.pipelines.global_config import GlobalConfig, StrataConfig
 from soilco2.prep.global_table import COVARIATES, location_groups
-from soilco2.sources.grids import cell_area_m2
+from soilco2.sources.grids import cell_area_m2, total_pg_c_yr
 
 
 # --------------------------------------------------------------------------- areas and totals
@@ -37,7 +37,7 @@ def grid(data_root):
 def test_land_area_and_constant_map_total(grid):
     land = grid["cell_area_m2"] * grid["land_fraction"]
     assert 1.3e14 < land.sum() < 1.5e14  # Earth's land incl. Antarctica ~1.49e14 m2
-    total = global_total_pg(np.full(len(grid), 1000.0), grid["cell_area_m2"], grid["land_fraction"])
+    total = total_pg_c_yr(np.full(len(grid), 1000.0), land_area_m2(grid))
     assert total == pytest.approx(land.sum() * 1000 / 1e15)
     assert 130 < total < 150  # 1000 g C m-2 yr-1 over all land = ~148 Pg C/yr
     ok = grid[grid["complete"]]

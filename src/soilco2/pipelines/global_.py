@@ -147,11 +147,10 @@ def _forest(cfg: GlobalConfig, seed: int):
 
 
 # --------------------------------------------------------------------------- totals
-def global_total_pg(flux_gc_m2_yr: np.ndarray, cell_area_m2: np.ndarray, land_fraction: np.ndarray) -> np.ndarray:
-    """Σ flux × cell area × land fraction / 1e15 (Pg C/yr); ``flux`` (..., n_cells), NaN cells skipped."""
-    from soilco2.sources.grids import total_pg_c_yr
-
-    return total_pg_c_yr(flux_gc_m2_yr, np.asarray(cell_area_m2, "f8") * np.asarray(land_fraction, "f8"))
+def land_area_m2(cells: pd.DataFrame) -> np.ndarray:
+    """Land area of each mapped cell (cell area × land fraction), m²: the weight of every total
+    (``soilco2.sources.grids.total_pg_c_yr``) and of the strata's area shares."""
+    return cells["cell_area_m2"].to_numpy("f8") * cells["land_fraction"].to_numpy("f8")
 
 
 def interval(values: np.ndarray, level: float = 0.95) -> dict:
@@ -179,7 +178,7 @@ def bootstrap_maps(tables: dict, cells: pd.DataFrame, cfg: GlobalConfig, progres
     from soilco2.prep.global_table import location_groups
     from soilco2.progress import track
 
-    area = cells["cell_area_m2"].to_numpy() * cells["land_fraction"].to_numpy()
+    area = land_area_m2(cells)
     cell_strata = assign_strata(cells["mat_c"], cells["map_mm"], cfg.strata)
     area_share = pd.Series(area).groupby(cell_strata).sum()
     area_share = area_share / area_share.sum()
@@ -214,6 +213,7 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
     from soilco2.paths import data_root
     from soilco2.pipelines import global_outputs as outputs
     from soilco2.prep.global_table import covariate_grid, grid_coverage, training_table
+    from soilco2.sources.grids import total_pg_c_yr
     from soilco2.sources.srdb import load_srdb
 
     t0 = time.perf_counter()
@@ -246,13 +246,12 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
     boot["outside"] = {f: covariates_outside_training(tables[f], cells, cfg.covariates) for f in FLUXES}
     timings["bootstrap_s"] = time.perf_counter() - t2
 
-    area = cells["cell_area_m2"].to_numpy() * cells["land_fraction"].to_numpy()
+    area = land_area_m2(cells)
     totals = pd.DataFrame({"draw": np.arange(cfg.n_bootstrap)})
     for flux in (*FLUXES, "ra"):
-        totals[f"{flux}_pg_c_yr"] = global_total_pg(boot["draws"][flux], cells["cell_area_m2"], cells["land_fraction"])
+        totals[f"{flux}_pg_c_yr"] = total_pg_c_yr(boot["draws"][flux], area)
     for flux in (*FLUXES, "ra"):
-        totals[f"{flux}_from_q50_pg_c_yr"] = global_total_pg(boot["draws_q50"][flux], cells["cell_area_m2"],
-                                                             cells["land_fraction"])
+        totals[f"{flux}_from_q50_pg_c_yr"] = total_pg_c_yr(boot["draws_q50"][flux], area)
     summary = {
         "totals_pg_c_yr": {f: interval(totals[f"{f}_pg_c_yr"]) for f in ("rs", "rh", "ra")},
         "totals_from_q50_pg_c_yr": {f: interval(totals[f"{f}_from_q50_pg_c_yr"]) for f in ("rs", "rh", "ra")},

@@ -22,7 +22,8 @@ def score_landmodels(run: str | Path, root=None) -> pd.DataFrame:
     import xarray as xr
 
     from soilco2.model_benchmark import compare_with_map, score_at_points
-    from soilco2.sources.landmodels import SOIL_MODELS, global_total_pg, soil_model_rh
+    from soilco2.sources.grids import total_pg_c_yr
+    from soilco2.sources.landmodels import SOIL_MODELS, soil_model_rh
 
     run = Path(run)
     table_path, maps_path = run / "training_table.parquet", run / "maps.nc"
@@ -38,7 +39,8 @@ def score_landmodels(run: str | Path, root=None) -> pd.DataFrame:
         land_area = (ds["cell_area"] * ds["land_fraction"]).load()
     at_points = score_at_points(models, names, points, obs_col="flux_gc_m2_yr").set_index("model")
     vs_map = compare_with_map(models, names, ref, land_area).set_index("model")
-    out = pd.DataFrame({"total_pg_c_yr": [global_total_pg(models[m], models["land_area_m2"]) for m in names]},
+    out = pd.DataFrame({"total_pg_c_yr": [float(total_pg_c_yr(models[m], models["land_area_m2"], axis=None))
+                                          for m in names]},
                        index=pd.Index(names, name="model"))
     out = out.join(at_points.add_prefix("srdb_")).join(vs_map.add_prefix("map_")).reset_index()
     out.to_parquet(run / "landmodel_scores.parquet", index=False)

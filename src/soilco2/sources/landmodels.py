@@ -25,7 +25,7 @@ import xarray as xr
 
 from soilco2.errors import UserError
 from soilco2.paths import source_dir
-from soilco2.sources.grids import G_PER_PG
+from soilco2.sources.grids import G_PER_PG, total_pg_c_yr
 
 SOIL_MODELS = {  # name -> (file, variables summed)
     "casa_clm": ("casaclm_pool_flux_2000-2010_mean.nc", ("cresp",)),
@@ -76,18 +76,12 @@ def soil_model_rh(root: str | Path | None = None) -> xr.Dataset:
     return res
 
 
-def global_total_pg(flux_gc_m2_yr: xr.DataArray, area_m2: xr.DataArray) -> float:
-    """Σ flux × area over cells with both finite, in Pg C yr-1."""
-    from soilco2.sources.grids import total_pg_c_yr
-
-    return float(total_pg_c_yr(flux_gc_m2_yr.values, area_m2.values, axis=None))
-
-
 def soil_model_totals(root: str | Path | None = None) -> pd.DataFrame:
     """Global Rh of each soil model, Pg C yr-1."""
     ds = soil_model_rh(root)
     return pd.DataFrame({"model": list(SOIL_MODELS),
-                         "rh_pg_c_yr": [global_total_pg(ds[m], ds["land_area_m2"]) for m in SOIL_MODELS]})
+                         "rh_pg_c_yr": [float(total_pg_c_yr(ds[m], ds["land_area_m2"], axis=None))
+                                        for m in SOIL_MODELS]})
 
 
 def values_at(field: xr.DataArray, lat, lon, max_distance_km: float = 0.0) -> np.ndarray:

@@ -94,8 +94,11 @@ def main() -> None:
                     help="with --score: scale the ensemble's anomaly around its mean training-day prediction")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
     ap.add_argument("--inner", action="store_true",
-                    help="nested check: drop the test days, split the rest 90/10 (split.train_fraction=0.9), so "
-                         "'test' below is the default split's validation slice")
+                    help="nested check: drop the test days, split the rest (--inner-fraction) so that 'test' below "
+                         "is the end of the default split's training days")
+    ap.add_argument("--inner-fraction", type=float, default=0.9,
+                    help="with --inner: the inner train fraction (0.9: the old validation slice; 0.8: an inner "
+                         "test as long, relative to the record, as the real one)")
     args = ap.parse_args()
 
     from soilco2.pipelines.daily import DailyConfig, load_members, predict_scaled, prepare, train_member
@@ -129,7 +132,7 @@ def main() -> None:
         from soilco2.pipelines.daily_data import TEST
 
         ds[TARGET] = ds[TARGET].where(xr.DataArray(a.split != TEST, dims=("site", "time")))
-        cfg = DailyConfig.model_validate(raw | {"split": raw.get("split", {}) | {"train_fraction": 0.9}})
+        cfg = DailyConfig.model_validate(raw | {"split": raw.get("split", {}) | {"train_fraction": args.inner_fraction}})
         ds, a, scaler = prepare(cfg, ds=ds)
     obs = ds[TARGET].transpose("site", "time").values
     d = args.cache / args.name

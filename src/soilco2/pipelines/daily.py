@@ -66,6 +66,11 @@ class TrainingConfig(StrictModel):
         "days", description="how often a site's windows are drawn: in proportion to its training days (days), "
         "their square root (sqrt), or equally for every site (sites)")
     std_loss_weight: float = Field(0.0, ge=0, description="weight of the within-window std-matching term")
+    driver_dropout: float = Field(0.0, ge=0, lt=1, description="chance that a training window sees an in-situ "
+                                  "sensor as missing (its gap fill, availability 0), per sensor and window")
+    recency_halflife_days: float | None = Field(
+        None, gt=0, description="weight each training day by 2^(-(days before the site's training end) / this), "
+        "normalised to a mean of 1 over the site's training days; null = equal weights")
     target_scaling: Literal["per_site", "per_site_mean", "global"] = Field(
         "per_site_mean", description="per_site: the LSTM predicts each site's target around its training mean, in "
         "units of its training std; per_site_mean: around its training mean only; global: as scaled")
@@ -157,8 +162,17 @@ def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
     W, L = tc.window_days, tc.window_days + tc.warmup_days
     S, T, F = a.x_dynamic.shape
     xpad = np.concatenate([np.zeros((S, L, F), np.float32), a.x_dynamic], axis=1)
+    dropout = tc.driver_dropout
+    if dropout > 0:
+        if a.x_fill is None:
+            raise UserError("driver dropout needs the arrays built with their fills", field="training.driver_dropout")
+        fillpad = np.concatenate([np.zeros((S, L, F), np.float32), a.x_fill], axis=1)
+        group_of = np.zeros((len(a.sensor_groups), F), bool)  # (sensor, feature)
+        for g, idx_g in enumerate(a.sensor_groups):
+            group_of[g, idx_g] = True
     ypad = np.concatenate([np.full((S, L), np.nan, np.float32), a.y], axis=1)
     scored = np.concatenate([np.zeros((S, L), bool), a.split == TRAIN], axis=1)
+    day_w = np.concatenate([np.zeros((S, L), np.float32), recency_weights(a, tc.recency_halflife_days)], axis=1)
     cand_site, cand_day = np.nonzero(a.split == TRAIN)
     if cand_site.size == 0:
         raise UserError("no observed training day in any site", field="split")
@@ -178,12 +192,28 @@ def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
             s, d = cand_site[k], cand_day[k]
             end = np.minimum(d + 1 + rng.integers(0, W, tc.batch_size), train_end[s])
             idx = end[:, None] + steps[None, :]  # padded index of [end - L, end)
-            w = np.where(scored[s[:, None], idx], weights[s][:, None], 0.0).astype(np.float32)
+            w = np.where(scored[s[:, None], idx], weights[s][:, None] * day_w[s[:, None], idx], 0.0).astype(np.float32)
             w[:, : L - W] = 0.0
-            yield ((torch.from_numpy(xpad[s[:, None], idx]), x_static[s]),
+            x = xpad[s[:, None], idx]
+            if dropout > 0:  # whole windows without a sensor, as when one fails for months
+                off = (rng.random((tc.batch_size, group_of.shape[0])) < dropout) @ group_of  # (batch, feature)
+                x = np.where(off[:, None, :], fillpad[s[:, None], idx], x)
+            yield ((torch.from_numpy(x), x_static[s]),
                    torch.from_numpy(ypad[s[:, None], idx]), torch.from_numpy(w))
 
     return batches
+
+
+def recency_weights(a: DailyArrays, halflife_days: float | None) -> np.ndarray:
+    """(site, time) loss weight of each training day: 2^(-age / halflife), age = days before the
+    site's training end, scaled to a mean of 1 over the site's training days (the site's share of
+    the loss is unchanged); 1 everywhere without a half-life."""
+    if halflife_days is None:
+        return np.ones(a.y.shape, np.float32)
+    age = a.train_end[:, None] - 1 - np.arange(a.y.shape[1])[None, :]
+    w = np.where(a.split == TRAIN, 2.0 ** (-age / halflife_days), 0.0)
+    mean = w.sum(1, keepdims=True) / np.maximum((a.split == TRAIN).sum(1, keepdims=True), 1)
+    return (w / np.where(mean > 0, mean, 1.0)).astype(np.float32)
 
 
 def predict_scaled(model, a: DailyArrays, until: np.ndarray | None = None, chunk: int = 32) -> np.ndarray:
@@ -456,7 +486,8 @@ def prepare(cfg: DailyConfig, scaler=None, *, ds: xr.Dataset | None = None,
                                    site_scaling=(site_target or how) if how else False,
                                    anomalies=tuple(cfg.training.site_anomalies),
                                    target_arcsinh=cfg.training.target_arcsinh,
-                                   static_inputs=cfg.model.static_inputs)
+                                   static_inputs=cfg.model.static_inputs,
+                                   with_fills=cfg.training.driver_dropout > 0)
     scaler.site_target = site
     return ds, a, scaler
 

@@ -164,20 +164,3 @@ def test_site_without_climatology_cell_is_skipped():
 
     ds = assemble_daily_dataset(DailyDataConfig(), table, meta, monthly_at=sea_for_b, site_attributes=site_attributes)
     assert list(ds.site.values) == ["A"] and "climatology" in json.loads(ds.attrs["skipped_sites"])["B"]
-
-
-def test_fill_series_is_the_gap_fill_on_every_day():
-    """fill_<driver>: what the driver reads without its sensor (driver dropout in training) — the gap
-    fill itself on filled days, the same law (climatology + site offset, site mean) on the others."""
-    ds = build(warmup_days=0, max_gap_days=7)
-    a = ds.sel(site="A")
-    fill = a["fill_soil_temp_c"].values
-    np.testing.assert_allclose(fill[200:250], a["soil_temp_c"].values[200:250], rtol=1e-6)
-    offset = fill - a["clim_temp_c"].values
-    np.testing.assert_allclose(offset, offset[0], atol=1e-4)  # one offset on every day
-    np.testing.assert_allclose(a["fill_swc_m3_m3"].values, 0.30, rtol=1e-6)  # the site's mean moisture
-    b = ds.sel(site="B")  # never had the sensors: the fill is what it always reads
-    span = b["in_span"].values.astype(bool)
-    for v in ("soil_temp_c", "swc_m3_m3"):
-        np.testing.assert_array_equal(b[f"fill_{v}"].values[span], b[v].values[span])
-    assert "fill_soil_temp_c" not in ds.attrs["dynamic_features"]

@@ -213,34 +213,3 @@ def test_recency_weights_known_answer(synth):
     assert (w[:, :10] == 0).all() and (w[:, 14:] == 0).all()
     assert (recency_weights(cut, None) == 1).all()
 
-
-def test_driver_dropout_swaps_whole_sensors_for_their_fill():
-    """training.driver_dropout: a dropped sensor's channels (value, min/max, availability, anomaly)
-    show its fill series for the whole window, at about the configured rate; without dropout the
-    arrays carry no fills."""
-    from soilco2.prep.daily_dataset import assemble_daily_dataset
-    from synth_daily_inputs import monthly_at, site_attributes, synthetic
-
-    table, meta = synthetic(n_days=700)
-    ds = assemble_daily_dataset(DailyConfig().data, table, meta, monthly_at=monthly_at, site_attributes=site_attributes)
-    cfg = _cfg(driver_dropout=0.5, window_days=20, warmup_days=10, batches_per_epoch=40, site_anomalies=["soil_temp_c"])
-    _, a, _ = prepare(cfg, ds=ds)
-    names = a.dynamic_features
-    t, av = names.index("soil_temp_c"), names.index("avail_soil_temp_c")
-    assert [names[j] for j in a.sensor_groups[0]] == ["soil_temp_c", "soil_temp_c_min", "soil_temp_c_max",
-                                                     "avail_soil_temp_c", "soil_temp_c_site_anomaly"]
-    i = a.sites.index("A")  # site A has the sensor; B never had it
-    span = slice(a.start[i], a.stop[i])
-    assert (a.x_fill[i, span, av] == 0).all() and not np.allclose(a.x_fill[i, span, t], a.x_dynamic[i, span, t])
-    fill_values = set(np.round(a.x_fill[i, span, t], 5).tolist()) | {0.0}  # 0: padding before the span
-    static_a = torch.from_numpy(a.x_static[i])
-    dropped = kept = 0
-    for (x, s), y, w in batch_sampler(a, site_loss_weights(a, True), cfg.training)(np.random.default_rng(0)):
-        rows = (s == static_a).all(1).numpy()
-        x = x.numpy()[rows]
-        off = x[:, :, av].max(1) == 0
-        dropped, kept = dropped + int(off.sum()), kept + int((~off).sum())
-        assert set(np.round(x[off][:, :, t].ravel(), 5).tolist()) <= fill_values
-    assert 0.4 < dropped / (dropped + kept) < 0.65  # half, plus windows inside A's 50-day gap
-    _, plain, _ = prepare(_cfg(site_anomalies=["soil_temp_c"]), ds=ds)
-    assert plain.x_fill is None and plain.sensor_groups is None

@@ -66,8 +66,6 @@ class TrainingConfig(StrictModel):
         "days", description="how often a site's windows are drawn: in proportion to its training days (days), "
         "their square root (sqrt), or equally for every site (sites)")
     std_loss_weight: float = Field(0.0, ge=0, description="weight of the within-window std-matching term")
-    driver_dropout: float = Field(0.0, ge=0, lt=1, description="chance that a training window sees an in-situ "
-                                  "sensor as missing (its gap fill, availability 0), per sensor and window")
     recency_halflife_days: float | None = Field(
         None, gt=0, description="weight each training day by 2^(-(days before the site's training end) / this), "
         "normalised to a mean of 1 over the site's training days; null = equal weights")
@@ -162,14 +160,6 @@ def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
     W, L = tc.window_days, tc.window_days + tc.warmup_days
     S, T, F = a.x_dynamic.shape
     xpad = np.concatenate([np.zeros((S, L, F), np.float32), a.x_dynamic], axis=1)
-    dropout = tc.driver_dropout
-    if dropout > 0:
-        if a.x_fill is None:
-            raise UserError("driver dropout needs the arrays built with their fills", field="training.driver_dropout")
-        fillpad = np.concatenate([np.zeros((S, L, F), np.float32), a.x_fill], axis=1)
-        group_of = np.zeros((len(a.sensor_groups), F), bool)  # (sensor, feature)
-        for g, idx_g in enumerate(a.sensor_groups):
-            group_of[g, idx_g] = True
     ypad = np.concatenate([np.full((S, L), np.nan, np.float32), a.y], axis=1)
     scored = np.concatenate([np.zeros((S, L), bool), a.split == TRAIN], axis=1)
     day_w = np.concatenate([np.zeros((S, L), np.float32), recency_weights(a, tc.recency_halflife_days)], axis=1)
@@ -194,11 +184,7 @@ def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
             idx = end[:, None] + steps[None, :]  # padded index of [end - L, end)
             w = np.where(scored[s[:, None], idx], weights[s][:, None] * day_w[s[:, None], idx], 0.0).astype(np.float32)
             w[:, : L - W] = 0.0
-            x = xpad[s[:, None], idx]
-            if dropout > 0:  # whole windows without a sensor, as when one fails for months
-                off = (rng.random((tc.batch_size, group_of.shape[0])) < dropout) @ group_of  # (batch, feature)
-                x = np.where(off[:, None, :], fillpad[s[:, None], idx], x)
-            yield ((torch.from_numpy(x), x_static[s]),
+            yield ((torch.from_numpy(xpad[s[:, None], idx]), x_static[s]),
                    torch.from_numpy(ypad[s[:, None], idx]), torch.from_numpy(w))
 
     return batches
@@ -486,8 +472,7 @@ def prepare(cfg: DailyConfig, scaler=None, *, ds: xr.Dataset | None = None,
                                    site_scaling=(site_target or how) if how else False,
                                    anomalies=tuple(cfg.training.site_anomalies),
                                    target_arcsinh=cfg.training.target_arcsinh,
-                                   static_inputs=cfg.model.static_inputs,
-                                   with_fills=cfg.training.driver_dropout > 0)
+                                   static_inputs=cfg.model.static_inputs)
     scaler.site_target = site
     return ds, a, scaler
 

@@ -38,10 +38,6 @@ class DailyArrays:
     stop: np.ndarray  # (site,) one past the last index of the driver span
     y_mean: np.ndarray | None = None  # (site,) per-site target scaling (y = (scaled - mean) / std)
     y_std: np.ndarray | None = None
-    # driver dropout: the inputs as if each in-situ sensor were missing (its fill, availability 0),
-    # and the feature indices of each sensor's channels; None unless asked for
-    x_fill: np.ndarray | None = None
-    sensor_groups: list[list[int]] | None = None
 
     def to_flux(self, pred: np.ndarray, scaler) -> np.ndarray:
         """Model output (site, time) back to µmol m-2 s-1."""
@@ -113,13 +109,11 @@ def select_static(static: list[str], wanted: list[str] | None) -> list[str]:
 
 
 def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_scaling: bool | str | dict = False,
-                 anomalies: tuple[str, ...] = (), target_arcsinh: bool = True, static_inputs: list[str] | None = None,
-                 with_fills: bool = False):
+                 anomalies: tuple[str, ...] = (), target_arcsinh: bool = True, static_inputs: list[str] | None = None):
     """Split (``split``: a SplitConfig), fit the scaler on training cells (or reuse ``scaler`` from
     a run, to apply a trained model) and scale. ``site_scaling``: True fits a per-site target
     scaling on the training days, a dict (from a run) reuses one. ``static_inputs`` picks static
-    attributes (see :func:`select_static`) when the scaler is fitted. ``with_fills`` adds the
-    missing-sensor inputs for driver dropout (``x_fill``, ``sensor_groups``). Returns (DailyArrays,
+    attributes (see :func:`select_static`) when the scaler is fitted. Returns (DailyArrays,
     FeatureScaler, site-scaling dict or None)."""
     from soilco2.prep.splits import make_split
     from soilco2.prep.transforms import FeatureScaler
@@ -146,10 +140,7 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
               else np.zeros((ds.sizes["site"], 0)))
     train_end = _first((label == VALIDATION) | (label == TEST), stop)
     has_train = (label == TRAIN).any(1)  # leave-site-out test sites: anomalies over the whole span
-    x_fill = _missing_sensor_inputs(ds, scaler, dynamic, x_dyn, in_span) if with_fills else None
-    base_names = list(dynamic)
-    x_dyn, x_fill, dynamic = _with_anomalies(x_dyn, dynamic, anomalies, start, np.where(has_train, train_end, stop),
-                                             in_span, x_alt=x_fill)
+    x_dyn, dynamic = _with_anomalies(x_dyn, dynamic, anomalies, start, np.where(has_train, train_end, stop), in_span)
     y_raw = ds[TARGET].transpose("site", "time").values
     y = np.where(label >= 0, scaler.forward(TARGET, y_raw), np.nan).astype(np.float32)
     arrays = DailyArrays(
@@ -159,9 +150,6 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
         x_static=np.nan_to_num(x_stat, nan=0.5).astype(np.float32), y=y, split=label,
         train_end=train_end, test_start=_first(label == TEST, stop),
         start=start, stop=stop)
-    if x_fill is not None:
-        arrays.x_fill = np.nan_to_num(x_fill, nan=0.0).astype(np.float32)
-        arrays.sensor_groups = _sensor_groups(ds, base_names, dynamic)
     site = None
     if site_scaling is not False:
         site = (SiteTargetScaling.from_dict(site_scaling) if isinstance(site_scaling, dict)
@@ -171,63 +159,26 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
     return arrays, scaler, (site.to_dict() if site else None)
 
 
-def _missing_sensor_inputs(ds: xr.Dataset, scaler, dynamic: list[str], x_dyn: np.ndarray, in_span) -> np.ndarray:
-    """``x_dyn`` with every in-situ driver replaced by its fill series (``fill_<name>`` in the
-    dataset) and its availability set to 0: the inputs of a site whose sensors are all missing."""
-    x = x_dyn.copy()
-    for j, v in enumerate(dynamic):
-        if v.startswith("avail_"):
-            x[..., j] = np.where(in_span, 0.0, x[..., j])
-        elif f"fill_{v}" in ds.data_vars:
-            x[..., j] = np.where(in_span, scaler.forward(v, ds[f"fill_{v}"].transpose("site", "time").values), 0.0)
-    return x
-
-
-def _sensor_groups(ds: xr.Dataset, base_names: list[str], dynamic: list[str]) -> list[list[int]]:
-    """Per in-situ driver with a fill series: indices of its channels (value, _min/_max,
-    availability, site anomaly) — the channels driver dropout replaces together."""
-    groups = []
-    for v in base_names:
-        if not v.startswith("avail_") or f"fill_{v[6:]}" not in ds.data_vars:
-            continue
-        name = v[6:]
-        members = [name, f"{name}_min", f"{name}_max", v, f"{name}_site_anomaly"]
-        groups.append([dynamic.index(m) for m in members if m in dynamic])
-    if not groups:
-        raise UserError("driver dropout needs in-situ drivers with fill series (fill_<driver> in the dataset)",
-                        field="training.driver_dropout")
-    return groups
-
-
-def _with_anomalies(x_dyn: np.ndarray, dynamic: list[str], names, start, train_end, in_span, x_alt=None):
+def _with_anomalies(x_dyn: np.ndarray, dynamic: list[str], names, start, train_end, in_span):
     """Append ``<name>_site_anomaly`` channels: scaled driver minus its mean over the site's
-    training period, or its whole span for a site without training days (drivers only, no target).
-    ``x_alt`` (same features, or None) gets the same channels with the same means. Returns
-    (x_dyn, x_alt, names)."""
-    extra, extra_alt, new_names = [], [], []
+    training period, or its whole span for a site without training days (drivers only, no target)."""
+    extra, new_names = [], []
     missing = [n for n in names if n not in dynamic]
     if missing:
         raise UserError(f"site_anomalies lists {', '.join(missing)}, not among the dynamic inputs "
                         f"({', '.join(dynamic)})", field="training.site_anomalies")
     for name in names:
-        j = dynamic.index(name)
-        x = x_dyn[..., j]
+        x = x_dyn[..., dynamic.index(name)]
         anomaly = np.zeros_like(x)
-        anomaly_alt = np.zeros_like(x)
         for i in range(x.shape[0]):
             end = max(train_end[i], start[i] + 1)
             mean = np.nanmean(x[i, start[i] : end])
             anomaly[i] = np.where(in_span[i], x[i] - mean, 0.0)
-            if x_alt is not None:
-                anomaly_alt[i] = np.where(in_span[i], x_alt[i, :, j] - mean, 0.0)
         extra.append(anomaly)
-        extra_alt.append(anomaly_alt)
         new_names.append(f"{name}_site_anomaly")
     if not extra:
-        return x_dyn, x_alt, dynamic
-    if x_alt is not None:
-        x_alt = np.concatenate([x_alt, np.stack(extra_alt, axis=-1)], axis=-1)
-    return np.concatenate([x_dyn, np.stack(extra, axis=-1)], axis=-1), x_alt, dynamic + new_names
+        return x_dyn, dynamic
+    return np.concatenate([x_dyn, np.stack(extra, axis=-1)], axis=-1), dynamic + new_names
 
 
 class SiteTargetScaling:

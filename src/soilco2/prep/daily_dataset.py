@@ -182,7 +182,6 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
     dynamic: dict[str, np.ndarray] = {}
     specs: dict[str, DriverVar] = {}
     fill_counts: dict[str, dict[str, int]] = {}
-    fills: dict[str, np.ndarray] = {}
 
     has_insitu = np.zeros(len(sites), bool)
     if p.insitu:
@@ -200,10 +199,6 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
                                       fill_fraction=cfg.fill_fraction, swc_fill=cfg.swc_fill_m3_m3,
                                       base_filled=dynamic.get(base) if base != spec.name else None)
             dynamic[spec.name], specs[spec.name] = filled, spec
-            # the same fill on every day (the driver as if its sensor were missing): driver dropout
-            fills[spec.name] = gaps.fill_series(spec.name, np.where(avail, x_i, np.nan), observed, ref,
-                                                fill_fraction=cfg.fill_fraction, swc_fill=cfg.swc_fill_m3_m3,
-                                                base_filled=fills.get(base) if base != spec.name else None)
             fill_counts[spec.name] = {"observed": int(observed.sum()),
                                       "interpolated": int((avail & ~observed).sum()),
                                       "filled": int((in_span & ~avail).sum())}
@@ -250,15 +245,9 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
         keep = ~no_driver
         sites, in_span = sites[keep], in_span[keep]
         dynamic = {k: v[keep] for k, v in dynamic.items()}
-        fills = {k: v[keep] for k, v in fills.items()}
 
-    ds = _to_dataset(cfg, table, sites, time, in_span, dynamic, specs, skipped, fill_counts,
-                     site_attributes, clim_provider)
-    for name, arr in fills.items():  # not features: the inputs' missing-sensor version
-        ds[f"fill_{name}"] = (("site", "time"), np.where(in_span, arr, np.nan).astype("float32"),
-                              {"units": specs[name].units, "long_name": f"{name} as filled where its sensor is "
-                               "missing, on every day (driver dropout in training)"})
-    return ds
+    return _to_dataset(cfg, table, sites, time, in_span, dynamic, specs, skipped, fill_counts,
+                       site_attributes, clim_provider)
 
 
 def _target(table: pd.DataFrame, sites: pd.DataFrame, time: pd.DatetimeIndex):

@@ -74,15 +74,6 @@ def fill_driver(name: str, x: np.ndarray, observed: np.ndarray, ref: dict[str, n
     """Fill the non-available cells of ``x`` (see module docstring). ``observed`` marks the
     measured days (not interpolated ones); ``ref`` holds ``clim_temp_c``, ``clim_precip_mm_day``,
     ``clim_sun_pct``, ``toa_sw_w_m2`` arrays of the same shape."""
-    fill = fill_series(name, x, observed, ref, fill_fraction=fill_fraction, swc_fill=swc_fill,
-                       base_filled=base_filled)
-    return np.where(np.isfinite(x), x, fill)
-
-
-def fill_series(name: str, x: np.ndarray, observed: np.ndarray, ref: dict[str, np.ndarray], *,
-                fill_fraction: float, swc_fill: float, base_filled: np.ndarray | None = None) -> np.ndarray:
-    """The fill of :func:`fill_driver` on every cell: what the driver reads where its sensor is
-    missing (used as is for gaps, and for driver dropout in training)."""
     early = _early_mask(observed, fill_fraction)
     if name.endswith(("_min", "_max")) and base_filled is not None:
         offset = np.nan_to_num(_row_mean(x - base_filled, early))
@@ -103,7 +94,7 @@ def fill_series(name: str, x: np.ndarray, observed: np.ndarray, ref: dict[str, n
         fill = clim * _ratio(x, clim, early)[:, None]
     else:  # unknown driver: site mean, else 0
         fill = np.broadcast_to(np.nan_to_num(_row_mean(x, early), nan=0.0)[:, None], x.shape)
-    return np.broadcast_to(fill, x.shape)
+    return np.where(np.isfinite(x), x, fill)
 
 
 def _ratio(x: np.ndarray, est: np.ndarray, mask: np.ndarray) -> np.ndarray:

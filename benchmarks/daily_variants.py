@@ -59,6 +59,32 @@ def _scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray) -> dict:
     return out
 
 
+def _site_scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray, lab: int) -> dict[str, np.ndarray]:
+    """Per-site NSE, KGE, r on the days labelled ``lab`` (NaN where fewer than 3)."""
+    from soilco2.metrics import score
+
+    rows = []
+    for i in range(obs.shape[0]):
+        m = (split[i] == lab) & np.isfinite(obs[i])
+        rows.append(score(obs[i, m], pred[i, m], ("nse", "kge", "r")) if m.sum() >= 3 else {})
+    return {k: np.array([r.get(k, np.nan) for r in rows]) for k in ("nse", "kge", "r")}
+
+
+def _paired(pred: np.ndarray, base: np.ndarray, obs: np.ndarray, split: np.ndarray) -> dict:
+    """Site by site against ``base`` on the test label: mean difference of each metric clipped at
+    −1 (so that a few collapsed sites do not dominate) and the share of sites where it is higher."""
+    from soilco2.pipelines.daily_data import TEST
+
+    a, b = _site_scores(pred, obs, split, TEST), _site_scores(base, obs, split, TEST)
+    out = {}
+    for k in ("nse", "kge", "r"):
+        d = np.clip(a[k], -1, None) - np.clip(b[k], -1, None)
+        d = d[np.isfinite(d)]
+        out[f"paired_{k}_mean_diff"] = round(float(d.mean()), 4)
+        out[f"paired_{k}_share_better"] = round(float((d > 0).mean()), 4)
+    return out
+
+
 def predict_windowed(model, a, window: int, warmup: int) -> np.ndarray:
     """Scaled predictions where each block of ``window`` days sees only the ``warmup`` days before
     it (the context the LSTM had in training), instead of one pass over the whole span."""
@@ -92,6 +118,8 @@ def main() -> None:
     ap.add_argument("--pick", type=int, nargs="*", default=None, help="with --score: only these members")
     ap.add_argument("--inflate", type=float, default=1.0,
                     help="with --score: scale the ensemble's anomaly around its mean training-day prediction")
+    ap.add_argument("--against", default=None,
+                    help="with --score: also compare site by site with this cached variant (same members)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
     ap.add_argument("--inner", action="store_true",
                     help="nested check: drop the test days, split the rest (--inner-fraction) so that 'test' below "
@@ -119,6 +147,9 @@ def main() -> None:
                     p = level + args.inflate * (p - level)
                 res = {"variant": name, "members": k, "files": [f.stem for f in files[:k]], "inflate": args.inflate,
                        **_scores(p, obs, split)}
+                if args.against:
+                    base = np.mean([np.load(args.cache / args.against / f"{f.stem}.npy") for f in files[:k]], 0)
+                    res |= _paired(p, base, obs, split)
                 print(json.dumps(res))
         return
 

@@ -1,0 +1,137 @@
+"""Post-hoc corrections of S1 LSTM predictions, each fitted on training days only — diagnostics of
+where the test-period error comes from (docs/daily.md, session 4); none is part of the pipeline.
+
+    .venv/bin/python benchmarks/daily_posthoc.py ports runs/daily       # chamber-port composition
+    .venv/bin/python benchmarks/daily_posthoc.py lastbias runs/daily    # bias of the last training days
+    .venv/bin/python benchmarks/daily_posthoc.py lastbias inner8_rec365 --pick 0 1 2 3 4 5   # nested check
+    .venv/bin/python benchmarks/daily_posthoc.py inflate inner8_rec365 --pick 0 1 2 3 4 5   # amplitude
+
+``ports``: per-port daily means on training days are fitted as day level × port factor
+(alternating least squares, factors of ports with ≥ 5 training days, mean 1); each day's
+prediction is multiplied by the mean factor of the ports measured that day over its mean on
+training days. ``lastbias``: the mean error of the last k observed training days is carried into
+the test period (added, or as a ratio). ``inflate``: per-site variance matching on training days, or the anomaly around the site's training-day mean
+prediction scaled by γ, in flux or arcsinh space. One JSON line per correction: the median test
+scores and the site-by-site comparison with the uncorrected predictions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from daily_variants import _paired, _scores  # noqa: E402
+
+TRAIN = 0
+
+
+def _report(label: str, corrected: np.ndarray, pred: np.ndarray, obs: np.ndarray, split: np.ndarray) -> None:
+    s = {k: v for k, v in _scores(corrected, obs, split).items() if k.startswith("test")}
+    print(json.dumps({"correction": label, **s, **_paired(corrected, pred, obs, split)}))
+
+
+def _run_arrays(run: Path):
+    import xarray as xr
+
+    ds = xr.open_dataset(run / "predictions.nc")
+    return ds, ds["obs"].values, ds["split"].values, ds["lstm"].values
+
+
+def _arrays(target: str, pick: list[int], cache: Path):
+    """(obs, split, LSTM prediction) of a run folder, or of a cached variant's members ``pick``."""
+    if (Path(target) / "predictions.nc").is_file():
+        return _run_arrays(Path(target))[1:]
+    d = cache / target
+    return np.load(d / "obs.npy"), np.load(d / "split.npy"), np.mean([np.load(d / f"member_{k}.npy") for k in pick], 0)
+
+
+def port_factors(per_port: np.ndarray, iterations: int = 50) -> np.ndarray:
+    """(day, port) daily means (NaN unmeasured) -> port factors f (mean 1, NaN for ports with < 5
+    days) of the fit value = level(day) × f(port), by alternating least squares."""
+    m = np.isfinite(per_port)
+    y = np.where(m, per_port, 0.0)
+    f = np.ones(per_port.shape[1])
+    seen = m.sum(0) >= 5
+    for _ in range(iterations):
+        level = np.nanmean(np.where(m & seen, per_port / f, np.nan), axis=1)
+        level = np.nan_to_num(level)
+        den = (np.where(m, level[:, None], 0.0) ** 2).sum(0)
+        f = np.where(seen & (den > 0), (y * level[:, None]).sum(0) / np.maximum(den, 1e-12), np.nan)
+        f = f / np.nanmean(f)
+    return f
+
+
+def ports(run: Path) -> None:
+    import pandas as pd
+
+    from soilco2.sources.cosore import load_records
+
+    ds, obs, split, pred = _run_arrays(run)
+    time = pd.DatetimeIndex(ds["time"].values)
+    out = pred.copy()
+    for i, site in enumerate(ds["site"].values):
+        rec, _ = load_records(str(site), percentile_filter=True)
+        per_port = rec.assign(date=rec["time"].dt.floor("D")).groupby(["date", "port"])["flux_umol_m2_s"].mean().unstack()
+        days = time.get_indexer(per_port.index)
+        train = split[i, days] == TRAIN
+        f = port_factors(per_port.to_numpy()[train])
+        measured = np.isfinite(per_port.to_numpy())
+        day_factor = np.full(time.size, np.nan)
+        day_factor[days] = np.nanmean(np.where(measured, np.nan_to_num(f, nan=1.0)[None, :], np.nan), axis=1)
+        ref = np.nanmean(day_factor[split[i] == TRAIN])
+        out[i] = np.where(np.isfinite(day_factor), pred[i] * day_factor / ref, pred[i])
+    _report("port factors", out, pred, obs, split)
+
+
+def lastbias(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
+    for k in (15, 30, 60):
+        for how in ("add", "ratio"):
+            out = pred.copy()
+            for i in range(pred.shape[0]):
+                tr = np.flatnonzero((split[i] == TRAIN) & np.isfinite(obs[i]) & np.isfinite(pred[i]))
+                last, after = tr[-k:], np.arange(pred.shape[1]) > tr[-1]
+                if how == "add":
+                    out[i, after] = pred[i, after] + np.mean(obs[i, last] - pred[i, last])
+                else:
+                    out[i, after] = pred[i, after] * np.mean(obs[i, last]) / max(np.mean(pred[i, last]), 1e-6)
+            _report(f"last {k} training days, {how}", out, pred, obs, split)
+
+
+def inflate(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
+    for label, space, gamma in [("variance matching", "flux", None)] + [
+            (f"gamma {g} {s}", s, g) for s in ("flux", "arcsinh") for g in (1.1, 1.2, 1.3)]:
+        out = pred.copy()
+        for i in range(pred.shape[0]):
+            m = (split[i] == TRAIN) & np.isfinite(pred[i]) & np.isfinite(obs[i])
+            if m.sum() < 10:
+                continue
+            z = np.arcsinh(pred[i]) if space == "arcsinh" else pred[i]
+            c = z[m].mean()
+            if gamma is None:  # mean and std of the training days' observations
+                out[i] = obs[i, m].mean() + (z - c) * obs[i, m].std() / max(z[m].std(), 1e-6)
+                continue
+            z = c + gamma * (z - c)
+            out[i] = np.sinh(z) if space == "arcsinh" else z
+        _report(label, out, pred, obs, split)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["ports", "lastbias", "inflate"])
+    ap.add_argument("target", help="run folder, or a variant cached by daily_variants.py (not for ports)")
+    ap.add_argument("--pick", type=int, nargs="*", default=[0, 1], help="a cached variant's members")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
+    args = ap.parse_args()
+    if args.what == "ports":
+        ports(Path(args.target))
+    else:
+        {"lastbias": lastbias, "inflate": inflate}[args.what](*_arrays(args.target, args.pick, args.cache))
+
+
+if __name__ == "__main__":
+    main()

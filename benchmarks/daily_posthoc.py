@@ -10,9 +10,10 @@ where the test-period error comes from (docs/daily.md, session 4); none is part 
 (alternating least squares, factors of ports with ≥ 5 training days, mean 1); each day's
 prediction is multiplied by the mean factor of the ports measured that day over its mean on
 training days. ``lastbias``: the mean error of the last k observed training days is carried into
-the test period (added, or as a ratio). ``inflate``: per-site variance matching on training days, or the anomaly around the site's training-day mean
-prediction scaled by γ, in flux or arcsinh space. One JSON line per correction: the median test
-scores and the site-by-site comparison with the uncorrected predictions.
+the test period (added, or as a ratio). ``inflate``: per-site variance matching on training days,
+or the anomaly around the site's training-day mean prediction scaled by γ, in flux or arcsinh
+space. One JSON line per correction: the median test scores and the site-by-site comparison with
+the uncorrected predictions.
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ def ports(run: Path) -> None:
     out = pred.copy()
     for i, site in enumerate(ds["site"].values):
         rec, _ = load_records(str(site), percentile_filter=True)
-        per_port = rec.assign(date=rec["time"].dt.floor("D")).groupby(["date", "port"])["flux_umol_m2_s"].mean().unstack()
+        rec["date"] = rec["time"].dt.floor("D")
+        per_port = rec.groupby(["date", "port"])["flux_umol_m2_s"].mean().unstack()
         days = time.get_indexer(per_port.index)
+        per_port, days = per_port[days >= 0], days[days >= 0]
         train = split[i, days] == TRAIN
         f = port_factors(per_port.to_numpy()[train])
         measured = np.isfinite(per_port.to_numpy())

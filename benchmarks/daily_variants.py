@@ -163,7 +163,8 @@ def main() -> None:
         from soilco2.pipelines.daily_data import TEST
 
         ds[TARGET] = ds[TARGET].where(xr.DataArray(a.split != TEST, dims=("site", "time")))
-        cfg = DailyConfig.model_validate(raw | {"split": raw.get("split", {}) | {"train_fraction": args.inner_fraction}})
+        inner_split = raw.get("split", {}) | {"train_fraction": args.inner_fraction}
+        cfg = DailyConfig.model_validate(raw | {"split": inner_split})
         ds, a, scaler = prepare(cfg, ds=ds)
     obs = ds[TARGET].transpose("site", "time").values
     d = args.cache / args.name

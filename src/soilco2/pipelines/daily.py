@@ -196,9 +196,10 @@ def recency_weights(a: DailyArrays, halflife_days: float | None) -> np.ndarray:
     the loss is unchanged); 1 everywhere without a half-life."""
     if halflife_days is None:
         return np.ones(a.y.shape, np.float32)
-    age = a.train_end[:, None] - 1 - np.arange(a.y.shape[1])[None, :]
-    w = np.where(a.split == TRAIN, 2.0 ** (-age / halflife_days), 0.0)
-    mean = w.sum(1, keepdims=True) / np.maximum((a.split == TRAIN).sum(1, keepdims=True), 1)
+    train = a.split == TRAIN
+    age = np.where(train, a.train_end[:, None] - 1 - np.arange(a.y.shape[1])[None, :], 0)  # ≥ 0 on training days
+    w = np.where(train, 2.0 ** (-age / halflife_days), 0.0)
+    mean = w.sum(1, keepdims=True) / np.maximum(train.sum(1, keepdims=True), 1)
     return (w / np.where(mean > 0, mean, 1.0)).astype(np.float32)
 
 

@@ -37,37 +37,40 @@ def _override(cfg: dict, item: str) -> None:
     d[last] = yaml.safe_load(value)
 
 
-def _scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray) -> dict:
+def _site_scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray, lab: int) -> dict[str, np.ndarray]:
+    """Per-site NSE, KGE, r on the days labelled ``lab`` (NaN where fewer than 3), their number ``n``
+    and NSE*'s per-site term: MSE / variance of the site's training target."""
     from soilco2.metrics import score
-    from soilco2.pipelines.daily_data import TEST, TRAIN, VALIDATION
+    from soilco2.pipelines.daily_data import TRAIN
+
+    rows, n = [], []
+    for i in range(obs.shape[0]):
+        m = (split[i] == lab) & np.isfinite(obs[i])
+        n.append(int(m.sum()))
+        if m.sum() < 3:
+            rows.append({})
+            continue
+        tr = obs[i, (split[i] == TRAIN) & np.isfinite(obs[i])]
+        rows.append(score(obs[i, m], pred[i, m], ("nse", "kge", "r"))
+                    | {"mse_ratio": np.mean((obs[i, m] - pred[i, m]) ** 2) / max(np.var(tr), 1e-6)})
+    out = {k: np.array([r.get(k, np.nan) for r in rows]) for k in ("nse", "kge", "r", "mse_ratio")}
+    return out | {"n": np.array(n)}
+
+
+def _scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray) -> dict:
+    from soilco2.pipelines.daily_data import TEST, VALIDATION
 
     out = {}
     for name, lab in (("val", VALIDATION), ("test", TEST)):
-        rows, star = [], []
-        for i in range(obs.shape[0]):
-            m = (split[i] == lab) & np.isfinite(obs[i])
-            if m.sum() < 3:
-                continue
-            rows.append(score(obs[i, m], pred[i, m], ("nse", "kge", "r")))
-            tr = obs[i, (split[i] == TRAIN) & np.isfinite(obs[i])]
-            star.append(np.mean((obs[i, m] - pred[i, m]) ** 2) / max(np.var(tr), 1e-6))
+        s = _site_scores(pred, obs, split, lab)
+        scored = s["n"] >= 3
         for k in ("nse", "kge", "r"):
-            out[f"{name}_median_{k}"] = round(float(np.nanmedian([r[k] for r in rows])), 4)
-        out[f"{name}_nse_star"] = round(1 - float(np.mean(star)), 4)
+            out[f"{name}_median_{k}"] = round(float(np.nanmedian(s[k][scored])), 4)
+        out[f"{name}_nse_star"] = round(1 - float(np.mean(s["mse_ratio"][scored])), 4)
         if name == "test":
-            out["test_share_good"] = round(float(np.mean([r["nse"] > 0.5 and r["kge"] > 0.3 for r in rows])), 4)
+            good = (s["nse"] > 0.5) & (s["kge"] > 0.3)
+            out["test_share_good"] = round(float(np.mean(good[scored])), 4)
     return out
-
-
-def _site_scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray, lab: int) -> dict[str, np.ndarray]:
-    """Per-site NSE, KGE, r on the days labelled ``lab`` (NaN where fewer than 3)."""
-    from soilco2.metrics import score
-
-    rows = []
-    for i in range(obs.shape[0]):
-        m = (split[i] == lab) & np.isfinite(obs[i])
-        rows.append(score(obs[i, m], pred[i, m], ("nse", "kge", "r")) if m.sum() >= 3 else {})
-    return {k: np.array([r.get(k, np.nan) for r in rows]) for k in ("nse", "kge", "r")}
 
 
 def _paired(pred: np.ndarray, base: np.ndarray, obs: np.ndarray, split: np.ndarray) -> dict:

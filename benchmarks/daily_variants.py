@@ -132,7 +132,7 @@ def main() -> None:
                          "test as long, relative to the record, as the real one)")
     args = ap.parse_args()
 
-    from soilco2.pipelines.daily import DailyConfig, load_members, predict_scaled, prepare, train_member
+    from soilco2.pipelines.daily import DailyConfig, fit_member, load_members, prepare
     from soilco2.pipelines.daily_data import TARGET
 
     if args.score is not None:
@@ -181,12 +181,12 @@ def main() -> None:
         if loaded is not None:
             model, info = loaded[k], {}
         else:
-            model, res = train_member(a, cfg, cfg.training.seed + k, show_progress=False)
+            model, res = fit_member(a, cfg, cfg.training.seed + k, show_progress=False)
             info = {"best_epoch": res.best_epoch, "epochs_run": len(res.history), "best_val_loss": res.best_val_loss}
-        if args.context == "window":
-            scaled = predict_windowed(model, a, cfg.training.window_days, cfg.training.warmup_days)
+        if args.context == "window":  # the all-site weights (no per-site fine-tuning)
+            scaled = predict_windowed(model.model, a, cfg.training.window_days, cfg.training.warmup_days)
         else:
-            scaled = predict_scaled(model, a)
+            scaled = model.predict(a)
         pred = a.to_flux(scaled, scaler)
         np.save(d / f"member_{k}.npy", pred)
         line = {"variant": args.name, "member": k, "seconds": round(time.perf_counter() - t0, 1), **info,

@@ -213,3 +213,38 @@ def test_recency_weights_known_answer(synth):
     assert (w[:, :10] == 0).all() and (w[:, 14:] == 0).all()
     assert (recency_weights(cut, None) == 1).all()
 
+
+
+def test_site_finetuning_learns_what_the_statics_do_not_tell(synth):
+    """Each site has its own temperature sensitivity (Q10 1.3 … 4) that no input reveals: the
+    all-site model can only learn an average law; per-site fine-tuning (training.finetune_steps)
+    recovers each site's law — test error against the noise-free truth falls at most sites."""
+    from soilco2.pipelines.daily import fit_member
+    from soilco2.pipelines.daily_finetune import finetune_sites
+
+    ds, _, _ = synth
+    ds = ds.copy()
+    q10 = np.array([1.3, 4.0, 1.6, 3.2, 2.0, 2.6])
+    temp, swc = ds["soil_temp_c"].values, ds["swc_m3_m3"].values
+    truth = q10[:, None] ** ((temp - 10.0) / 10.0) * swc / (swc + 0.1)
+    ds["flux_umol_m2_s"] = ds["flux_umol_m2_s"].where(np.isnan(ds["flux_umol_m2_s"]), truth.astype(np.float32))
+    cfg = _cfg(finetune_steps=40, finetune_lr=3e-3)
+    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"static_inputs": []})})
+    _, a, scaler = prepare(cfg, ds=ds)
+    member, _ = fit_member(a, cfg, seed=0, show_progress=False)
+    assert set(member.site_states) == set(a.sites)
+    before = {k: v.clone() for k, v in member.model.state_dict().items()}
+    test = a.split == TEST
+    err_all = a.to_flux(predict_scaled(member.model, a), scaler) - truth
+    err_site = a.to_flux(member.predict(a), scaler) - truth
+    rmse = lambda e: np.sqrt(np.nanmean(np.where(test, e, np.nan) ** 2, axis=1))  # noqa: E731
+    assert (rmse(err_site) < rmse(err_all)).sum() >= 5, (rmse(err_all), rmse(err_site))
+    assert np.median(rmse(err_site)) < 0.7 * np.median(rmse(err_all))
+    # the all-site weights are left as they were; a site without training days is not fine-tuned
+    assert all(torch.equal(v, member.model.state_dict()[k]) for k, v in before.items())
+    import dataclasses
+
+    split = a.split.copy()
+    split[0][split[0] == TRAIN] = TEST
+    no_train = dataclasses.replace(a, split=split)
+    assert set(finetune_sites(member.model, no_train, cfg, 0, site_loss_weights(no_train, True))) == set(a.sites[1:])

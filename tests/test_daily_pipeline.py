@@ -54,11 +54,15 @@ def tiny_run(tmp_path_factory, data_root) -> Path:
 def test_run_folder_contract(tiny_run: Path):
     for name in ("config.yaml", "scalers.json", "sites.parquet", "metrics.parquet", "summary.json", "predictions.nc"):
         assert (tiny_run / name).is_file(), name
-    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == ["member_0.pt", "member_1.pt"]
+    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == ["member_0.pt", "member_1.pt", "sites"]
     import torch
 
     state = torch.load(tiny_run / "checkpoints" / "member_0.pt", weights_only=True)
     assert "lstm.weight_ih_l0" in state
+    # per-site fine-tuned weights (training.finetune_steps): one state dict per site, not the shared one
+    sites = torch.load(tiny_run / "checkpoints" / "sites" / "member_0.pt", weights_only=True)
+    assert len(sites) == 3 and all(s.keys() == state.keys() for s in sites.values())
+    assert not all(torch.equal(s["head.weight"], state["head.weight"]) for s in sites.values())
     metrics = pd.read_parquet(tiny_run / "metrics.parquet")
     assert list(metrics.columns) == ["site", "model", "split", "nse", "kge", "kge_2012", "r", "rmse", "bias", "n",
                                      "class"]

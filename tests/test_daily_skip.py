@@ -73,7 +73,7 @@ def test_pipeline_default_unchanged_and_skip_drivers(tmp_path):
     torch.save(skip.state_dict(), run / "checkpoints" / "member_0.pt")
     skip_cfg = cfg.model_copy(update={"model": mc})
     (loaded,) = load_members(run, skip_cfg, a)
-    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in skip.state_dict().items())
+    assert all(torch.equal(v, loaded.model.state_dict()[k]) for k, v in skip.state_dict().items())
     with pytest.raises(UserError, match="does not fit"):
         load_members(run, cfg, a)
 

@@ -80,6 +80,10 @@ class TrainingConfig(StrictModel):
     threads: int = Field(1, gt=0, le=64, description="torch threads; 1 is fastest on a shared CPU")
     average_last: int = Field(0, ge=0, description="without validation days: keep the mean weights of the last "
                               "that many epochs (stochastic weight averaging); 0 = the last epoch's")
+    finetune_steps: int = Field(0, ge=0, description="after the all-site training, each site's own copy of the "
+                                "member trains this many batches on the site's training windows; 0 = off")
+    finetune_batch_size: int = Field(16, gt=0, description="windows per fine-tuning batch (one site)")
+    finetune_lr: float = Field(1e-3, gt=0, description="learning rate of the per-site fine-tuning")
     workers: int = Field(1, gt=0, le=64, description="ensemble members trained at once, one process each "
                          "(each with `threads` torch threads)")
 
@@ -152,10 +156,11 @@ def _torch_setup(threads: int):
     return torch
 
 
-def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
+def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig, site: int | None = None):
     """hydroDL-style sampling: each batch holds random (site, window) pairs, a window being
     ``warmup_days`` unscored days followed by ``window_days`` scored days inside the training
-    period; returns ``batches(rng)`` for :func:`soilco2.training.train`."""
+    period; returns ``batches(rng)`` for :func:`soilco2.training.train`. ``site``: windows of
+    that site only (per-site fine-tuning)."""
     torch = _torch_setup(tc.threads)
     W, L = tc.window_days, tc.window_days + tc.warmup_days
     S, T, F = a.x_dynamic.shape
@@ -164,6 +169,8 @@ def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
     scored = np.concatenate([np.zeros((S, L), bool), a.split == TRAIN], axis=1)
     day_w = np.concatenate([np.zeros((S, L), np.float32), recency_weights(a, tc.recency_halflife_days)], axis=1)
     cand_site, cand_day = np.nonzero(a.split == TRAIN)
+    if site is not None:
+        cand_site, cand_day = cand_site[cand_site == site], cand_day[cand_site == site]
     if cand_site.size == 0:
         raise UserError("no observed training day in any site", field="split")
     train_end = a.train_end
@@ -203,17 +210,20 @@ def recency_weights(a: DailyArrays, halflife_days: float | None) -> np.ndarray:
     return (w / np.where(mean > 0, mean, 1.0)).astype(np.float32)
 
 
-def predict_scaled(model, a: DailyArrays, until: np.ndarray | None = None, chunk: int = 32) -> np.ndarray:
+def predict_scaled(model, a: DailyArrays, until: np.ndarray | None = None, chunk: int = 32,
+                   sites: list[int] | None = None) -> np.ndarray:
     """Each site's whole span in one pass (sites left-aligned and batched): ``(site, time)``
-    scaled predictions, NaN outside the span (or after ``until``)."""
+    scaled predictions, NaN outside the span (or after ``until``, or for sites not in ``sites``)."""
     import torch
 
     stop = a.stop if until is None else np.minimum(a.stop, until)
     out = np.full(a.y.shape, np.nan, np.float32)
     order = np.argsort(stop - a.start)
+    if sites is not None:
+        order = order[np.isin(order, sites)]
     model.eval()
     with torch.no_grad():
-        for c in range(0, a.n_sites, chunk):
+        for c in range(0, order.size, chunk):
             sel = order[c : c + chunk]
             n = int((stop[sel] - a.start[sel]).max())
             if n <= 0:
@@ -263,42 +273,74 @@ def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None
         pred = torch.from_numpy(np.nan_to_num(predict_scaled(m, a, until=a.test_start)))
         return float(weighted_masked_mse(pred, y, val_w))
 
-    if tc.std_loss_weight > 0:
-        from functools import partial
-
-        from soilco2.models.lstm import mse_std_loss
-
-        loss_fn = partial(mse_std_loss, std_weight=tc.std_loss_weight)
-    else:
-        loss_fn = weighted_masked_mse
-
     has_val = bool((a.split == VALIDATION).any())
     result = train(model, batch_sampler(a, weights, tc), val_loss if has_val else None,
                    epochs=epochs or tc.epochs, lr=tc.lr, weight_decay=tc.weight_decay, patience=tc.patience,
-                   seed=seed, loss_fn=loss_fn, checkpoint=checkpoint, label=label, show_progress=show_progress,
-                   lr_schedule=tc.lr_schedule, on_epoch=on_epoch, average_last=tc.average_last)
+                   seed=seed, loss_fn=loss_function(tc), checkpoint=checkpoint, label=label,
+                   show_progress=show_progress, lr_schedule=tc.lr_schedule, on_epoch=on_epoch,
+                   average_last=tc.average_last)
     return model, result
 
 
+def loss_function(tc: TrainingConfig):
+    """The training loss: the weighted masked MSE, plus the std-matching term when configured."""
+    from soilco2.models.lstm import mse_std_loss, weighted_masked_mse
+
+    if tc.std_loss_weight > 0:
+        from functools import partial
+
+        return partial(mse_std_loss, std_weight=tc.std_loss_weight)
+    return weighted_masked_mse
+
+
+def site_checkpoint(checkpoint: Path) -> Path:
+    """Where a member's per-site fine-tuned weights are kept: checkpoints/sites/member_<k>.pt."""
+    return checkpoint.parent / "sites" / checkpoint.name
+
+
+def fit_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint: Path | None = None,
+               show_progress: bool = True, label: str = "lstm", on_epoch=None):
+    """One ensemble member: the all-site training (:func:`train_member`), then, with
+    ``training.finetune_steps``, each site's fine-tuned weights (saved beside the checkpoint).
+    Returns (Member, TrainResult)."""
+    import torch
+
+    from soilco2.pipelines.daily_finetune import Member, finetune_sites
+
+    model, result = train_member(a, cfg, seed, checkpoint=checkpoint, show_progress=show_progress, label=label,
+                                 on_epoch=on_epoch)
+    on_site = None
+    if on_epoch is not None:  # a worker process: the sites go to the epoch display's info field
+        def on_site(done, total):
+            on_epoch(cfg.training.epochs, cfg.training.epochs, f"fine-tuned {done}/{total} sites")
+    weights = site_loss_weights(a, cfg.training.site_normalised_loss)
+    states = finetune_sites(model, a, cfg, seed, weights, on_site=on_site,
+                            show_progress=show_progress and on_epoch is None, label=f"{label}: fine-tuning sites")
+    if states and checkpoint is not None:
+        site_checkpoint(Path(checkpoint)).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(states, site_checkpoint(Path(checkpoint)))
+    return Member(model, states), result
+
+
 def _member_job(a: DailyArrays, cfg_data: dict, seed: int, checkpoint: Path, label: str, queue):
-    """One ensemble member in a worker process: its state dict and training result; epoch
-    progress goes to ``queue`` as (label, done, total, info)."""
+    """One ensemble member in a worker process: its state dict, per-site states and training
+    result; epoch progress goes to ``queue`` as (label, done, total, info)."""
     cfg = DailyConfig.model_validate(cfg_data)
-    model, res = train_member(a, cfg, seed, checkpoint=checkpoint, show_progress=False,
-                              on_epoch=lambda done, total, info: queue.put((label, done, total, info)))
-    return model.state_dict(), res
+    member, res = fit_member(a, cfg, seed, checkpoint=checkpoint, show_progress=False,
+                             on_epoch=lambda done, total, info: queue.put((label, done, total, info)))
+    return member.model.state_dict(), member.site_states, res
 
 
 def train_members(a: DailyArrays, cfg: DailyConfig, checkpoints: Path, *, show_progress: bool = True):
     """The ensemble's members (seeds seed, seed+1, ...), ``training.workers`` at a time in worker
-    processes; the same models as one after another. Returns (models, per-member history rows)."""
+    processes; the same models as one after another. Returns (Members, per-member history rows)."""
     n = cfg.training.ensemble
     labels = [f"member {k + 1}/{n}" for k in range(n)]
     paths = [checkpoints / f"member_{k}.pt" for k in range(n)]
     seeds = [cfg.training.seed + k for k in range(n)]
     workers = min(cfg.training.workers, n)
     if workers == 1:
-        results = [train_member(a, cfg, seeds[k], checkpoint=paths[k], show_progress=show_progress, label=labels[k])
+        results = [fit_member(a, cfg, seeds[k], checkpoint=paths[k], show_progress=show_progress, label=labels[k])
                    for k in range(n)]
     else:
         results = _train_in_processes(a, cfg, seeds, paths, labels, workers, show_progress)
@@ -332,18 +374,20 @@ def _train_in_processes(a, cfg, seeds, paths, labels, workers: int, show_progres
                     break
                 progress.update(tasks[lab], completed=done, total=total, info=info)
         states = [f.result() for f in futures]
+    from soilco2.pipelines.daily_finetune import Member
+
     results = []
-    for state, res in states:
+    for state, site_states, res in states:
         model = new_model(a, cfg.model)
         model.load_state_dict(state)
         model.eval()
-        results.append((model, res))
+        results.append((Member(model, site_states), res))
     return results
 
 
-def ensemble_predict(models, a: DailyArrays, scaler) -> dict[str, np.ndarray]:
-    """Ensemble mean and 5–95 % band in µmol m-2 s-1 (members back-transformed first)."""
-    members = np.stack([a.to_flux(predict_scaled(m, a), scaler) for m in models])
+def ensemble_predict(members, a: DailyArrays, scaler) -> dict[str, np.ndarray]:
+    """Ensemble mean and 5–95 % band in µmol m-2 s-1 (Members back-transformed first)."""
+    members = np.stack([a.to_flux(m.predict(a), scaler) for m in members])
     span = np.isfinite(members[0])
     band = np.full((2,) + members.shape[1:], np.nan)
     band[:, span] = np.quantile(members[:, span], [0.05, 0.95], axis=0)
@@ -552,20 +596,28 @@ def _load_scaler(run: Path):
 
 
 def load_members(run: Path, cfg: DailyConfig, a: DailyArrays) -> list:
-    """Checkpoints of a run as models; shape mismatches mean an incompatible run folder."""
+    """Checkpoints of a run as Members (with their per-site fine-tuned weights, when the run has
+    them); shape mismatches mean an incompatible run folder."""
+    from soilco2.pipelines.daily_finetune import Member
+
     torch = _torch_setup(cfg.training.threads)
     files = sorted((run / "checkpoints").glob("member_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
     if not files:
         raise UserError("no checkpoints/member_<k>.pt in the run folder", file=run)
-    models = []
+    members = []
     for f in files:
         m = new_model(a, cfg.model)
         try:
             m.load_state_dict(torch.load(f, weights_only=True))
-        except (RuntimeError, KeyError) as err:
+            states = torch.load(site_checkpoint(f), weights_only=True) if site_checkpoint(f).is_file() else {}
+            probe = new_model(a, cfg.model)
+            for state in states.values():
+                probe.load_state_dict(state)
+        except (RuntimeError, KeyError, AttributeError) as err:
             raise UserError(f"checkpoint does not fit the run's config ({str(err).splitlines()[0]})", file=f) from None
-        models.append(m)
-    return models
+        m.eval()
+        members.append(Member(m, states))
+    return members
 
 
 def evaluate_run(run: str | Path, *, ds: xr.Dataset | None = None) -> dict:

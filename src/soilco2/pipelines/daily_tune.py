@@ -50,6 +50,7 @@ def run_trial(ds, cfg_data: dict, params: dict) -> dict:
     t0 = time.perf_counter()
     cfg = apply_trial(DailyConfig.model_validate(cfg_data), params)
     _, a, scaler = prepare(cfg, ds=ds)
+    # the all-site model only: the grid is about its hyperparameters (no per-site fine-tuning)
     model, res = train_member(a, cfg, params["seed"], show_progress=False)
     sim = a.to_flux(predict_scaled(model, a, until=a.test_start), scaler)
     obs = ds[scaler.target].transpose("site", "time").values

@@ -172,6 +172,12 @@ def test_incompatible_run_folder(tiny_run: Path, tmp_path: Path):
     assert res.returncode == 2 and "model.layers" in res.stderr and "Traceback" not in res.stderr
     res = soilco2("daily", "evaluate", tmp_path / "missing")
     assert res.returncode == 2 and "Traceback" not in res.stderr
+    # a fine-tuned run without its per-site weights
+    cfg["model"].pop("layers")
+    (bad / "config.yaml").write_text(yaml.safe_dump(cfg))
+    shutil.rmtree(bad / "checkpoints" / "sites")
+    res = soilco2("daily", "evaluate", bad)
+    assert res.returncode == 2 and "per-site weights" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_tune_on_dask_scores_validation_only(tmp_path: Path):

@@ -1,7 +1,8 @@
 """S1 daily pipeline: config → run folder (train an LSTM ensemble, baselines, evaluate, predict).
 
 Run folder (docs/contracts.md, "S1 daily run folder"): config.yaml, scalers.json,
-checkpoints/member_<k>.pt, sites.parquet, metrics.parquet, summary.json, predictions.nc.
+checkpoints/member_<k>.pt (and checkpoints/sites/member_<k>.pt with per-site fine-tuning),
+sites.parquet, metrics.parquet, summary.json, predictions.nc.
 """
 
 from __future__ import annotations
@@ -316,7 +317,7 @@ def fit_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint: Path 
     weights = site_loss_weights(a, cfg.training.site_normalised_loss)
     states = finetune_sites(model, a, cfg, seed, weights, on_site=on_site,
                             show_progress=show_progress and on_epoch is None, label=f"{label}: fine-tuning sites")
-    if states and checkpoint is not None:
+    if cfg.training.finetune_steps > 0 and checkpoint is not None:
         site_checkpoint(Path(checkpoint)).parent.mkdir(parents=True, exist_ok=True)
         torch.save(states, site_checkpoint(Path(checkpoint)))
     return Member(model, states), result
@@ -607,6 +608,9 @@ def load_members(run: Path, cfg: DailyConfig, a: DailyArrays) -> list:
     members = []
     for f in files:
         m = new_model(a, cfg.model)
+        if cfg.training.finetune_steps > 0 and not site_checkpoint(f).is_file():
+            raise UserError("the run's config fine-tunes per site (training.finetune_steps) but its per-site "
+                            "weights are missing", file=site_checkpoint(f))
         try:
             m.load_state_dict(torch.load(f, weights_only=True))
             states = torch.load(site_checkpoint(f), weights_only=True) if site_checkpoint(f).is_file() else {}

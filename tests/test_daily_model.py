@@ -214,7 +214,6 @@ def test_recency_weights_known_answer(synth):
     assert (recency_weights(cut, None) == 1).all()
 
 
-
 def test_site_finetuning_learns_what_the_statics_do_not_tell(synth):
     """Each site has its own temperature sensitivity (Q10 1.3 … 4) that no input reveals: the
     all-site model can only learn an average law; per-site fine-tuning (training.finetune_steps)

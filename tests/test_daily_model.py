@@ -247,3 +247,25 @@ def test_site_finetuning_learns_what_the_statics_do_not_tell(synth):
     split[0][split[0] == TRAIN] = TEST
     no_train = dataclasses.replace(a, split=split)
     assert set(finetune_sites(member.model, no_train, cfg, 0, site_loss_weights(no_train, True))) == set(a.sites[1:])
+
+
+def test_finetuning_stage_has_its_own_recency_halflife(synth, monkeypatch):
+    """training.finetune_halflife_days weights the fine-tuning windows; unset, the all-site half-life."""
+    import soilco2.pipelines.daily as daily
+    from soilco2.pipelines.daily_finetune import finetune_sites
+
+    _, a, _ = synth
+    seen = []
+    real = daily.batch_sampler
+
+    def spy(a_, weights, tc, site=None):
+        seen.append(tc.recency_halflife_days)
+        return real(a_, weights, tc, site=site)
+
+    monkeypatch.setattr(daily, "batch_sampler", spy)
+    model = daily.new_model(a, _cfg().model)
+    for extra, expected in (({"finetune_halflife_days": 90}, 90), ({}, 365)):
+        seen.clear()
+        cfg = _cfg(finetune_steps=1, recency_halflife_days=365, **extra)
+        finetune_sites(model, a, cfg, 0, site_loss_weights(a, True))
+        assert seen == [expected] * a.n_sites

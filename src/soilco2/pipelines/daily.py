@@ -85,6 +85,8 @@ class TrainingConfig(StrictModel):
                                 "member trains this many batches on the site's training windows; 0 = off")
     finetune_batch_size: int = Field(16, gt=0, description="windows per fine-tuning batch (one site)")
     finetune_lr: float = Field(1e-3, gt=0, description="learning rate of the per-site fine-tuning")
+    finetune_halflife_days: float | None = Field(None, gt=0, description="recency half-life of the fine-tuning "
+                                                 "stage; null = recency_halflife_days")
     workers: int = Field(1, gt=0, le=64, description="ensemble members trained at once, one process each "
                          "(each with `threads` torch threads)")
 

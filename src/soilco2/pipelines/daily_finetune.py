@@ -2,7 +2,8 @@
 
 ``training.finetune_steps > 0``: after the all-site training, every site with training days gets its
 own copy of the member, trained for that many batches on the site's own training windows (same
-sampler, loss, site and recency weights; ``finetune_lr``, ``finetune_batch_size``) — a site-specific
+sampler, loss and site weights; ``finetune_lr``, ``finetune_batch_size``; recency weights with
+``finetune_halflife_days`` when given) — a site-specific
 calibration of the shared model, as regional LSTMs are fine-tuned to single catchments in hydrology
 (Kratzert et al. 2018, HESS 22:6005). Sites without training days (new sites in ``predict``,
 leave-site-out test sites) keep the all-site weights.
@@ -51,7 +52,8 @@ def finetune_sites(model, a: DailyArrays, cfg, seed: int, weights: np.ndarray, *
     tc = cfg.training
     if tc.finetune_steps == 0:
         return {}
-    ft = tc.model_copy(update={"batch_size": tc.finetune_batch_size, "batches_per_epoch": tc.finetune_steps})
+    ft = tc.model_copy(update={"batch_size": tc.finetune_batch_size, "batches_per_epoch": tc.finetune_steps,
+                               "recency_halflife_days": tc.finetune_halflife_days or tc.recency_halflife_days})
     sites = [i for i in range(a.n_sites) if (a.split[i] == TRAIN).any()]
     states = {}
     for done, i in enumerate(track(sites, label, show_progress), 1):

@@ -258,9 +258,9 @@ def test_finetuning_stage_has_its_own_recency_halflife(synth, monkeypatch):
     seen = []
     real = daily.batch_sampler
 
-    def spy(a_, weights, tc, site=None):
+    def spy(a_, weights, tc):
         seen.append(tc.recency_halflife_days)
-        return real(a_, weights, tc, site=site)
+        return real(a_, weights, tc)
 
     monkeypatch.setattr(daily, "batch_sampler", spy)
     model = daily.new_model(a, _cfg().model)

@@ -159,11 +159,10 @@ def _torch_setup(threads: int):
     return torch
 
 
-def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig, site: int | None = None):
+def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
     """hydroDL-style sampling: each batch holds random (site, window) pairs, a window being
     ``warmup_days`` unscored days followed by ``window_days`` scored days inside the training
-    period; returns ``batches(rng)`` for :func:`soilco2.training.train`. ``site``: windows of
-    that site only (per-site fine-tuning)."""
+    period; returns ``batches(rng)`` for :func:`soilco2.training.train`."""
     torch = _torch_setup(tc.threads)
     W, L = tc.window_days, tc.window_days + tc.warmup_days
     S, T, F = a.x_dynamic.shape
@@ -172,8 +171,6 @@ def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig, site:
     scored = np.concatenate([np.zeros((S, L), bool), a.split == TRAIN], axis=1)
     day_w = np.concatenate([np.zeros((S, L), np.float32), recency_weights(a, tc.recency_halflife_days)], axis=1)
     cand_site, cand_day = np.nonzero(a.split == TRAIN)
-    if site is not None:
-        cand_site, cand_day = cand_site[cand_site == site], cand_day[cand_site == site]
     if cand_site.size == 0:
         raise UserError("no observed training day in any site", field="split")
     train_end = a.train_end
@@ -213,20 +210,17 @@ def recency_weights(a: DailyArrays, halflife_days: float | None) -> np.ndarray:
     return (w / np.where(mean > 0, mean, 1.0)).astype(np.float32)
 
 
-def predict_scaled(model, a: DailyArrays, until: np.ndarray | None = None, chunk: int = 32,
-                   sites: list[int] | None = None) -> np.ndarray:
+def predict_scaled(model, a: DailyArrays, until: np.ndarray | None = None, chunk: int = 32) -> np.ndarray:
     """Each site's whole span in one pass (sites left-aligned and batched): ``(site, time)``
-    scaled predictions, NaN outside the span (or after ``until``, or for sites not in ``sites``)."""
+    scaled predictions, NaN outside the span (or after ``until``)."""
     import torch
 
     stop = a.stop if until is None else np.minimum(a.stop, until)
     out = np.full(a.y.shape, np.nan, np.float32)
     order = np.argsort(stop - a.start)
-    if sites is not None:
-        order = order[np.isin(order, sites)]
     model.eval()
     with torch.no_grad():
-        for c in range(0, order.size, chunk):
+        for c in range(0, a.n_sites, chunk):
             sel = order[c : c + chunk]
             n = int((stop[sel] - a.start[sel]).max())
             if n <= 0:

@@ -7,7 +7,7 @@ float32 arrays, each site's driver span, and per-site loss weights. Nothing here
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,13 @@ class DailyArrays:
     @property
     def n_sites(self) -> int:
         return len(self.sites)
+
+    def site_view(self, i: int) -> DailyArrays:
+        """Site ``i`` alone (views of the arrays, no copies): per-site fine-tuning and prediction."""
+        one = slice(i, i + 1)
+        per_site = ("x_dynamic", "x_static", "y", "split", "train_end", "test_start", "start", "stop", "y_mean", "y_std")
+        return replace(self, sites=[self.sites[i]],
+                       **{k: None if getattr(self, k) is None else getattr(self, k)[one] for k in per_site})
 
 
 def feature_lists(ds: xr.Dataset) -> tuple[list[str], list[str]]:

@@ -27,17 +27,17 @@ class Member:
     model: object  # torch.nn.Module (torch stays out of this module's imports)
     site_states: dict[str, dict] = field(default_factory=dict)
 
-    def predict(self, a: DailyArrays, until: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, a: DailyArrays) -> np.ndarray:
         """Scaled ``(site, time)`` predictions: each site by its own weights where it has them."""
         from soilco2.pipelines.daily import predict_scaled
 
-        out = predict_scaled(self.model, a, until=until)
+        out = predict_scaled(self.model, a)
         tuned = [i for i, s in enumerate(a.sites) if s in self.site_states]
         if tuned:
             site_model = copy.deepcopy(self.model)
             for i in tuned:
                 site_model.load_state_dict(self.site_states[a.sites[i]])
-                out[i] = predict_scaled(site_model, a, until=until, sites=[i])[i]
+                out[i] = predict_scaled(site_model, a.site_view(i))[0]
         return out
 
 
@@ -59,9 +59,8 @@ def finetune_sites(model, a: DailyArrays, cfg, seed: int, weights: np.ndarray, *
     for done, i in enumerate(track(sites, label, show_progress), 1):
         m = copy.deepcopy(model)
         # one seed per (member, site): dropout masks and windows differ between members
-        train(m, batch_sampler(a, weights, ft, site=i), None, epochs=1, lr=tc.finetune_lr, weight_decay=tc.weight_decay,
-              seed=seed * 1000 + i,
-              loss_fn=loss_function(tc), show_progress=False)
+        train(m, batch_sampler(a.site_view(i), weights[i : i + 1], ft), None, epochs=1, lr=tc.finetune_lr,
+              weight_decay=tc.weight_decay, seed=seed * 1000 + i, loss_fn=loss_function(tc), show_progress=False)
         m.eval()
         states[a.sites[i]] = {k: v.detach().clone() for k, v in m.state_dict().items()}
         if on_site is not None:

@@ -9,8 +9,9 @@ under --cache (outside the repo) so ensembles of any size can be scored afterwar
     .venv/bin/python benchmarks/daily_variants.py --score base --pick 0 1 2 7 --inflate 1.1
 
 Variants that differ only in ``training.finetune_*`` share their all-site members: each is trained
-once and kept under <cache>/allsite/<hash of the rest of the config>/member_<k>.pt, so a
-fine-tuning variant costs only its fine-tuning (~45 s a member instead of ~225 s).
+once and kept under <cache>/allsite/<hash of the rest of the config and of the package's
+source>/member_<k>.pt, so a fine-tuning variant costs only its fine-tuning (~45 s a member
+instead of ~225 s).
 
 Validation score: median per-site NSE and KGE on the validation days (last 10 % of each site's
 training days) and ``val_nse_star`` = 1 − mean over sites of MSE / variance of the site's training
@@ -114,12 +115,16 @@ def predict_windowed(model, a, window: int, warmup: int) -> np.ndarray:
 
 
 def _allsite_file(cache: Path, cfg, inner: bool, member: int) -> Path:
-    """Where the all-site member of ``cfg`` (fine-tuning keys aside) is kept."""
+    """Where the all-site member of ``cfg`` (fine-tuning keys aside) is kept; the key includes the
+    package's source, so a code change never reuses members trained by older code."""
     import hashlib
 
     d = cfg.model_dump(mode="json")
     d["training"] = {k: v for k, v in d["training"].items() if not k.startswith("finetune_")}
-    key = hashlib.sha1(json.dumps([d, inner], sort_keys=True).encode()).hexdigest()[:12]
+    h = hashlib.sha1(json.dumps([d, inner], sort_keys=True).encode())
+    for f in sorted((ROOT / "src" / "soilco2").rglob("*.py")):
+        h.update(f.read_bytes())
+    key = h.hexdigest()[:12]
     return cache / "allsite" / key / f"member_{member}.pt"
 
 

@@ -4,13 +4,15 @@ where the test-period error comes from (docs/daily.md, session 4); none is part 
     .venv/bin/python benchmarks/daily_posthoc.py ports runs/daily       # chamber-port composition
     .venv/bin/python benchmarks/daily_posthoc.py lastbias runs/daily    # bias of the last training days
     .venv/bin/python benchmarks/daily_posthoc.py lastbias inner8_rec365 --pick 0 1 2 3 4 5   # nested check
+    .venv/bin/python benchmarks/daily_posthoc.py meanbias inner8_fthl90 --pick 0 1 2 3 4 5   # retransformation bias
     .venv/bin/python benchmarks/daily_posthoc.py inflate inner8_rec365 --pick 0 1 2 3 4 5   # amplitude
 
 ``ports``: per-port daily means on training days are fitted as day level × port factor
 (alternating least squares, factors of ports with ≥ 5 training days, mean 1); each day's
 prediction is multiplied by the mean factor of the ports measured that day over its mean on
 training days. ``lastbias``: the mean error of the last k observed training days is carried into
-the test period (added, or as a ratio). ``inflate``: per-site variance matching on training days,
+the test period (added, or as a ratio). ``meanbias``: the mean error of all training days (or
+recency-weighted), the arcsinh target's retransformation bias, removed everywhere. ``inflate``: per-site variance matching on training days,
 or the anomaly around the site's training-day mean prediction scaled by γ, in flux or arcsinh
 space. One JSON line per correction: the median test scores and the site-by-site comparison with
 the uncorrected predictions.
@@ -105,6 +107,20 @@ def lastbias(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
             _report(f"last {k} training days, {how}", out, pred, obs, split)
 
 
+def meanbias(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
+    for halflife in (None, 365, 90):
+        for how in ("add", "ratio"):
+            out = pred.copy()
+            for i in range(pred.shape[0]):
+                tr = np.flatnonzero((split[i] == TRAIN) & np.isfinite(obs[i]) & np.isfinite(pred[i]))
+                if tr.size < 3:
+                    continue
+                w = np.ones(tr.size) if halflife is None else 2.0 ** (-(tr[-1] - tr) / halflife)
+                o, p = np.average(obs[i, tr], weights=w), np.average(pred[i, tr], weights=w)
+                out[i] = pred[i] + (o - p) if how == "add" else pred[i] * o / max(p, 1e-6)
+            _report(f"all training days, half-life {halflife}, {how}", out, pred, obs, split)
+
+
 def inflate(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
     for label, space, gamma in [("variance matching", "flux", None)] + [
             (f"gamma {g} {s}", s, g) for s in ("flux", "arcsinh") for g in (1.1, 1.2, 1.3)]:
@@ -125,7 +141,7 @@ def inflate(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["ports", "lastbias", "inflate"])
+    ap.add_argument("what", choices=["ports", "lastbias", "meanbias", "inflate"])
     ap.add_argument("target", help="run folder, or a variant cached by daily_variants.py (not for ports)")
     ap.add_argument("--pick", type=int, nargs="*", default=[0, 1], help="a cached variant's members")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
@@ -133,7 +149,7 @@ def main() -> None:
     if args.what == "ports":
         ports(Path(args.target))
     else:
-        {"lastbias": lastbias, "inflate": inflate}[args.what](*_arrays(args.target, args.pick, args.cache))
+        {"lastbias": lastbias, "meanbias": meanbias, "inflate": inflate}[args.what](*_arrays(args.target, args.pick, args.cache))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ def main(run: str) -> None:
         "correlations_key": key.round(4).to_dict(orient="records"),
         "share_good": share.round(4).to_dict(orient="records"),
         "srdb_agreement": diag["srdb_agreement"],
+        "error_parts": pd.read_parquet(out / "tables" / "error_parts.parquet").round(4).to_dict(orient="records"),
     }
     dest = Path(__file__).parent / "results" / "report.json"
     dest.write_text(json.dumps(result, indent=1, default=str))

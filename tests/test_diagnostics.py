@@ -214,3 +214,31 @@ def test_calibration_oracles_known_answers():
     # shifted 0.5·obs has errors ±0.75, ±0.25 around the mean: NSE 1 − 1.25 / 5 = 0.75
     assert half["level_nse"] == pytest.approx(0.75) and half["linear_nse"] == pytest.approx(1.0)
     assert half["linear_kge"] == pytest.approx(1.0)
+
+
+def test_error_decomposition_known_answers():
+    """obs 1..4, sim = 2·obs + 1: r = 1, so no timing term; level (6 − 2.5)² = 12.25, amplitude
+    (2σ − σ)² = σ² = 1.25, MSE mean((obs + 1)²) = 13.5. sim = reversed obs: same mean and spread,
+    r = −1, so all of the MSE (8/3 for 1, 2, 3) is timing: 2σ²·2."""
+    obs = np.array([1.0, 2, 3, 4])
+    d = dg.error_decomposition(obs, 2 * obs + 1, min_n=3)
+    assert d["mse"] == pytest.approx(13.5) and d["level"] == pytest.approx(12.25)
+    assert d["amplitude"] == pytest.approx(1.25) and d["timing"] == pytest.approx(0.0, abs=1e-12)
+    assert d["alpha"] == pytest.approx(2.0) and d["beta"] == pytest.approx(6 / 2.5)
+    assert d["level_share"] + d["amplitude_share"] + d["timing_share"] == pytest.approx(1.0)
+    # without the level error the MSE is 1.25 against var 1.25: NSE 0 (as the level oracle's shift)
+    assert d["nse_level_removed"] == pytest.approx(0.0, abs=1e-12)
+    o = np.array([1.0, 2, 3])
+    rev = dg.error_decomposition(o, o[::-1], min_n=3)
+    assert rev["mse"] == pytest.approx(np.mean((o - o[::-1]) ** 2)) == pytest.approx(8 / 3)
+    assert rev["timing_share"] == pytest.approx(1.0) and rev["level"] == pytest.approx(0.0)
+    # the level-removed NSE equals the calibration oracle's shifted NSE on the same days
+    rng = np.random.default_rng(0)
+    x = rng.gamma(2.0, 1.0, 40)
+    y = 0.7 * x + 0.5 + rng.normal(0, 0.3, 40)
+    oracle = dg.calibration_oracles(x[None], y[None], np.full((1, 40), 2))
+    assert dg.error_decomposition(x, y)["nse_level_removed"] == pytest.approx(oracle["level_nse"])
+    # NaN days are skipped; too few days or a constant observation give NaN terms
+    assert dg.error_decomposition(np.r_[obs, np.nan], np.r_[2 * obs + 1, 5.0], min_n=3)["mse"] == pytest.approx(13.5)
+    assert np.isnan(dg.error_decomposition(obs, obs)["mse"])  # 4 days < MIN_DAYS_FOR_SKILL
+    assert np.isnan(dg.error_decomposition(np.ones(10), np.arange(10.0))["level_share"])

@@ -34,13 +34,20 @@ def test_report_files_and_tables(built):
     assert index == out / "index.html" and index.stat().st_size > 50_000
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert {"site_map.png", "series.png", "temperature_response.png", "metrics_vs_obs_days.png",
-            "extremes_spikes.png", "mat_map.png", "annual_vs_srdb.png"} <= set(pngs)
+            "extremes_spikes.png", "mat_map.png", "annual_vs_srdb.png", "error_parts.png"} <= set(pngs)
     per_site = pd.read_parquet(out / "tables" / "per_site.parquet")
     assert len(per_site) == N_SITES and per_site["site"].is_unique
     for col in ("n_obs_days", "acf_1", "acf_182", "acf_365", "summer_minus_winter_umol_m2_s", "pet_mm_yr",
                 "aridity_pet_p", "test_nse", "class"):
         assert col in per_site
     assert (per_site["acf_365"] > 0.3).all()  # synthetic flux is strongly annual
+    shares = per_site[["test_level_share", "test_amplitude_share", "test_timing_share"]]
+    assert shares.notna().all().all() and (shares >= 0).all().all()
+    assert shares.sum(axis=1).to_numpy() == pytest.approx(1.0)
+    assert (per_site["test_nse_level_removed"] >= per_site["test_nse"] - 1e-9).all()  # removing an error only helps
+    parts = pd.read_parquet(out / "tables" / "error_parts.parquet")
+    assert parts.loc[0, "group"] == "all" and parts.loc[0, "n_sites"] == N_SITES
+    assert "Why the test error" in index.read_text(encoding="utf-8")
     corr = pd.read_parquet(out / "tables" / "correlations.parquet")
     assert set(corr["outliers"]) == {"kept", "iqr_removed"}
     assert set(corr.loc[corr["outliers"] == "iqr_removed", "metric"]) == {"test_nse"}

@@ -25,11 +25,15 @@ DATA_VERSIONS = {
     "BIOME4 climatology": "github.com/jedokaplan/BIOME4 BIOME4_inputdata.nc, commit 4ad9dff (0.5°)",
     "Land fraction": "fractional_land.0.5-deg.nc (SRDB repository)",
 }
-PER_SITE_COLUMNS = ["site", "class", "test_nse", "test_kge", "test_r", "n_obs_days", "n_test_days", "acf_1", "acf_182",
+PER_SITE_COLUMNS = ["site", "class", "test_nse", "test_kge", "test_r", "test_nse_level_removed", "test_level_share",
+                    "test_amplitude_share", "test_timing_share", "test_alpha", "test_beta", "n_obs_days", "n_test_days", "acf_1", "acf_182",
                     "acf_365", "summer_minus_winter_umol_m2_s", "mean_flux_umol_m2_s", "lat", "lon", "igbp", "mat_c",
                     "map_mm", "pet_mm_yr", "aridity_pet_p", "soc_mg_ha"]
 
-DISPLAY_NAMES = {"test_nse": "test NSE", "test_kge": "test KGE", "test_r": "test r", "n_obs_days": "observed days",
+DISPLAY_NAMES = {"test_nse": "test NSE", "test_kge": "test KGE", "test_r": "test r",
+                 "test_nse_level_removed": "test NSE, level removed", "test_level_share": "MSE share: level",
+                 "test_amplitude_share": "MSE share: amplitude", "test_timing_share": "MSE share: timing",
+                 "test_alpha": "α (σs/σo)", "test_beta": "β (μs/μo)", "n_obs_days": "observed days",
                  "n_test_days": "test days", "acf_1": "ACF 1 d", "acf_182": "ACF 182 d", "acf_365": "ACF 365 d",
                  "summer_minus_winter_umol_m2_s": "summer − winter (µmol m⁻² s⁻¹)",
                  "mean_flux_umol_m2_s": "mean flux (µmol m⁻² s⁻¹)", "lat": "lat (°N)", "lon": "lon (°E)",
@@ -63,7 +67,7 @@ def _land(data_root, notes: list[str]):
 def _write_tables(d: Diagnostics, out: Path) -> dict[str, str]:
     tables = {"per_site": d.per_site, "correlations": d.correlations, "share_good": d.share_good,
               "extremes": d.extremes, "spikes": d.spikes, "pooled_parts": d.pooled_parts, "annual_totals": d.annual,
-              "srdb_matches": d.srdb_matches,
+              "srdb_matches": d.srdb_matches, "error_parts": d.error_parts,
               "summary": d.summary}
     (out / "tables").mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -104,6 +108,13 @@ def _findings(d: Diagnostics) -> str:
         items.append("By observed days: " + "; ".join(
             f"{b}: {n} sites, median test NSE {ns:.2f} / KGE {k:.2f}, {sh:.0%} good" for b, n, ns, k, sh in
             zip(days["bin"], days["n_sites"], days["median_test_nse"], days["median_test_kge"], days["share_good"])) + ".")
+    parts = d.error_parts
+    if len(parts):
+        p = parts.iloc[0]
+        items.append(f"Test error by source (median share of each site's test MSE, {int(p.n_sites)} sites): level "
+                     f"{p.median_level_share:.0%}, amplitude {p.median_amplitude_share:.0%}, timing "
+                     f"{p.median_timing_share:.0%}; median α {p.median_alpha:.2f}, β {p.median_beta:.2f}; median test "
+                     f"NSE {p.median_nse:.2f}, {p.median_nse_level_removed:.2f} with the level error removed.")
     a = d.srdb_agreement
     if a.get("n_records"):
         items.append(f"Annual totals vs SRDB within range: {a['n_sites']} sites, {a['n_records']} records "
@@ -168,6 +179,10 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
          "Per-site test NSE and KGE on the bottom 5 %, middle 90 % and top 5 % of observed values (sites with "
          f"≥ {MIN_DAYS_FOR_SKILL} days in the part); daily errors of all sites' test days by part; observed vs "
          "predicted on spike days (|z| > 3 in a centred 30-day window)."),
+        ("error_parts", F.error_parts(d.per_site),
+         "Left: each site's test MSE split into level, amplitude and timing (Murphy 1988; Gupta et al. 2009). "
+         "Right: test NSE as predicted vs with the level error removed (the prediction shifted to the observed "
+         "test mean)."),
         ("annual_vs_srdb", F.annual_vs_srdb(d.srdb_matches, site_level_matches(d.srdb_matches)),
          f"Annual totals integrated from the daily LSTM prediction vs SRDB annual Rs within {max_km:g} km."),
     ]
@@ -212,6 +227,11 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
                 f"<h3>Significant correlations (p &lt; 0.05), {len(corr_sig)} of {len(d.correlations)}</h3>" +
                 table_html(corr_sig, table_id="corr-table", sortable=True) +
                 f'<p>Full table: <code>{table_paths["correlations"]}</code>.</p>', "drivers"),
+        Section("Why the test error: level, amplitude, timing", fig_html["error_parts"] +
+                "<h3>Medians by class and by observed days</h3>" +
+                table_html(d.error_parts) +
+                "<p>MSE = (μs − μo)² + (σs − σo)² + 2 σs σo (1 − r) on each site's test days (population moments); "
+                "α = σs/σo, β = μs/μo; 'NSE level removed' = 1 − (MSE − level term)/σo².</p>", "errors"),
         Section("Extremes and pulses", fig_html["extremes_spikes"] + "<h3>Medians across sites (test period)</h3>" +
                 table_html(_median_parts(d.extremes)) + table_html(_median_parts(d.spikes)) +
                 f"<p>NSE, KGE and r need at least {MIN_DAYS_FOR_SKILL} days in a part (else NaN; the mean error is "

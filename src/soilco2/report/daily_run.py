@@ -42,7 +42,7 @@ class RunData:
 
 @dataclass
 class Diagnostics:
-    per_site: pd.DataFrame  # sites + characteristics + attributes + LSTM test metrics + class
+    per_site: pd.DataFrame  # sites + characteristics + attributes + LSTM test metrics + class + error parts
     correlations: pd.DataFrame
     share_good: pd.DataFrame
     extremes: pd.DataFrame
@@ -54,6 +54,7 @@ class Diagnostics:
     notes: list[str] = field(default_factory=list)
     pooled_parts: pd.DataFrame = field(default_factory=pd.DataFrame)  # test days of all sites, by part
     pooled_days: pd.DataFrame = field(default_factory=pd.DataFrame)  # site, part, obs, sim (each day twice)
+    error_parts: pd.DataFrame = field(default_factory=pd.DataFrame)  # medians of the test-MSE shares by group
 
 
 def _need_columns(frame: pd.DataFrame, cols, path: Path) -> None:
@@ -234,6 +235,11 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
         obs_days = pd.Series(np.isfinite(o), index=times).groupby(times.year).sum()
         a["obs_days"] = a["year"].map(obs_days).fillna(0).astype(int)
         ann.append(a.assign(site=s))
+    tick("error decomposition")
+    parts = [{"site": s, **{f"test_{k}": v for k, v in dg.error_decomposition(
+        preds["obs"].values[i][split[i] == TEST], lstm[i][split[i] == TEST]).items() if k != "n"}}
+        for i, s in enumerate(names)]
+    per_site = per_site.merge(pd.DataFrame(parts), on="site", how="left")
     annual = pd.concat(ann, ignore_index=True)[["site", "year", "n_days", "coverage", "scaled", "obs_days",
                                                  "total_gc_m2_yr"]] if ann else pd.DataFrame()
 
@@ -246,4 +252,4 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
         {"site": [], "part": [], "obs": [], "sim": []})
     return Diagnostics(per_site, corr, share, pd.DataFrame(ext), pd.DataFrame(spk), annual, matches,
                        dg.agreement(matches), summary_table(rd.metrics), notes, dg.pooled_parts(pooled_days),
-                       pooled_days)
+                       pooled_days, dg.error_parts_by_group(per_site))

@@ -295,3 +295,26 @@ def annual_vs_srdb(matches: pd.DataFrame, per_site: pd.DataFrame) -> Figure:
                title=f"{title}, n = {len(t)}")
     fig.tight_layout()
     return fig
+
+
+def error_parts(per_site: pd.DataFrame) -> Figure:
+    """Per site (sorted by test NSE): the test MSE's shares from level, amplitude and timing; and
+    test NSE as predicted vs with the level error removed."""
+    t = per_site.dropna(subset=["test_level_share"]).sort_values("test_nse")
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2.2, 1]})
+    x, bottom = np.arange(len(t)), np.zeros(len(t))
+    for col, label, color in (("test_level_share", "level (μs − μo)²", "#d95f02"),
+                              ("test_amplitude_share", "amplitude (σs − σo)²", "#7570b3"),
+                              ("test_timing_share", "timing 2σsσo(1 − r)", "#1b9e77")):
+        ax.bar(x, t[col], bottom=bottom, color=color, width=0.85, label=label)
+        bottom += t[col].to_numpy()
+    ax.set(xlim=(-0.6, len(t) - 0.4), ylim=(0, 1), ylabel="share of test MSE",
+           xlabel="sites, by test NSE (lowest left)")
+    ax.set_xticks([])
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    _clipped_scatter(ax2, np.clip(t["test_nse"], CLIP_LOW, None), t["test_nse_level_removed"], _colors(t["class"]))
+    ax2.plot([CLIP_LOW, 1], [CLIP_LOW, 1], color="0.6", lw=0.6)
+    ax2.set(xlim=(CLIP_LOW - 0.08, 1.02), xlabel="test NSE (values < −1 at −1)", ylabel="test NSE, level error removed")
+    _legend_classes(ax2, loc="lower right", fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -26,8 +26,8 @@ DATA_VERSIONS = {
     "Land fraction": "fractional_land.0.5-deg.nc (SRDB repository)",
 }
 PER_SITE_COLUMNS = ["site", "class", "test_nse", "test_kge", "test_r", "test_nse_level_removed", "test_level_share",
-                    "test_amplitude_share", "test_timing_share", "test_alpha", "test_beta", "n_obs_days", "n_test_days", "acf_1", "acf_182",
-                    "acf_365", "summer_minus_winter_umol_m2_s", "mean_flux_umol_m2_s", "lat", "lon", "igbp", "mat_c",
+                    "test_amplitude_share", "test_timing_share", "test_alpha", "test_beta", "n_obs_days",
+                    "n_test_days", "acf_1", "acf_182", "acf_365", "summer_minus_winter_umol_m2_s", "mean_flux_umol_m2_s", "lat", "lon", "igbp", "mat_c",
                     "map_mm", "pet_mm_yr", "aridity_pet_p", "soc_mg_ha"]
 
 DISPLAY_NAMES = {"test_nse": "test NSE", "test_kge": "test KGE", "test_r": "test r",
@@ -109,7 +109,7 @@ def _findings(d: Diagnostics) -> str:
             f"{b}: {n} sites, median test NSE {ns:.2f} / KGE {k:.2f}, {sh:.0%} good" for b, n, ns, k, sh in
             zip(days["bin"], days["n_sites"], days["median_test_nse"], days["median_test_kge"], days["share_good"])) + ".")
     parts = d.error_parts
-    if len(parts):
+    if len(parts) and parts.iloc[0].n_sites > 0:
         p = parts.iloc[0]
         items.append(f"Test error by source (median share of each site's test MSE, {int(p.n_sites)} sites): level "
                      f"{p.median_level_share:.0%}, amplitude {p.median_amplitude_share:.0%}, timing "

@@ -93,6 +93,13 @@ def ports(run: Path) -> None:
     _report("port factors", out, pred, obs, split)
 
 
+def _corrected(pred: np.ndarray, obs_days: np.ndarray, pred_days: np.ndarray, how: str, weights=None) -> np.ndarray:
+    """``pred`` with the (weighted) mean error of some days removed: added, or as a ratio of means."""
+    if how == "add":
+        return pred + np.average(obs_days - pred_days, weights=weights)
+    return pred * np.average(obs_days, weights=weights) / max(np.average(pred_days, weights=weights), 1e-6)
+
+
 def lastbias(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
     for k in (15, 30, 60):
         for how in ("add", "ratio"):
@@ -100,10 +107,7 @@ def lastbias(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
             for i in range(pred.shape[0]):
                 tr = np.flatnonzero((split[i] == TRAIN) & np.isfinite(obs[i]) & np.isfinite(pred[i]))
                 last, after = tr[-k:], np.arange(pred.shape[1]) > tr[-1]
-                if how == "add":
-                    out[i, after] = pred[i, after] + np.mean(obs[i, last] - pred[i, last])
-                else:
-                    out[i, after] = pred[i, after] * np.mean(obs[i, last]) / max(np.mean(pred[i, last]), 1e-6)
+                out[i, after] = _corrected(pred[i, after], obs[i, last], pred[i, last], how)
             _report(f"last {k} training days, {how}", out, pred, obs, split)
 
 
@@ -116,8 +120,7 @@ def meanbias(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
                 if tr.size < 3:
                     continue
                 w = np.ones(tr.size) if halflife is None else 2.0 ** (-(tr[-1] - tr) / halflife)
-                o, p = np.average(obs[i, tr], weights=w), np.average(pred[i, tr], weights=w)
-                out[i] = pred[i] + (o - p) if how == "add" else pred[i] * o / max(p, 1e-6)
+                out[i] = _corrected(pred[i], obs[i, tr], pred[i, tr], how, w)
             _report(f"all training days, half-life {halflife}, {how}", out, pred, obs, split)
 
 

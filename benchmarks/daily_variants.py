@@ -133,8 +133,7 @@ def _fit(a, cfg, seed: int, allsite: Path):
     all-site model read from ``allsite`` when an earlier variant left it there."""
     import torch
 
-    from soilco2.pipelines.daily import new_model, site_loss_weights, train_member
-    from soilco2.pipelines.daily_finetune import Member, finetune_sites
+    from soilco2.pipelines.daily import finetune_member, new_model, train_member
 
     if allsite.exists():
         model = new_model(a, cfg.model)
@@ -146,8 +145,7 @@ def _fit(a, cfg, seed: int, allsite: Path):
         allsite.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), allsite)
         info = {"best_epoch": res.best_epoch, "epochs_run": len(res.history), "best_val_loss": res.best_val_loss}
-    states = finetune_sites(model, a, cfg, seed, site_loss_weights(a, cfg.training.site_normalised_loss))
-    return Member(model, states), info
+    return finetune_member(model, a, cfg, seed), info
 
 
 def main() -> None:

@@ -189,6 +189,11 @@ OBS_DAY_BINS = [0, 100, 200, 365, 730, np.inf]
 OBS_DAY_LABELS = ["< 100", "100–200", "200–365", "365–730", "≥ 730"]
 
 
+def observed_days_bin(n_obs_days: pd.Series) -> pd.Series:
+    """Record-length bin of each site (OBS_DAY_LABELS)."""
+    return pd.cut(n_obs_days, OBS_DAY_BINS, labels=OBS_DAY_LABELS, right=False)
+
+
 def share_good_by_bins(table: pd.DataFrame, cls: str = "class") -> pd.DataFrame:
     """Share of 'good' sites (and median test NSE/KGE where given) inside vs outside 30–60° |lat|,
     by MAT and MAP bins and by observed days (record length: the paper's main predictor of skill)."""
@@ -202,7 +207,7 @@ def share_good_by_bins(table: pd.DataFrame, cls: str = "class") -> pd.DataFrame:
                                right=False)
     groupings = ["latitude band", "MAT bin (°C)", "MAP bin (mm)"]
     if "n_obs_days" in t:
-        t["observed days"] = pd.cut(t["n_obs_days"], OBS_DAY_BINS, labels=OBS_DAY_LABELS, right=False)
+        t["observed days"] = observed_days_bin(t["n_obs_days"])
         groupings.append("observed days")
     medians = [c for c in ("test_nse", "test_kge") if c in t]
     rows = []
@@ -408,7 +413,7 @@ def error_parts_by_group(per_site: pd.DataFrame) -> pd.DataFrame:
     t = per_site.dropna(subset=["test_level_share"]).copy()
     groupings = ["class"]
     if "n_obs_days" in t:
-        t["observed days"] = pd.cut(t["n_obs_days"], OBS_DAY_BINS, labels=OBS_DAY_LABELS, right=False)
+        t["observed days"] = observed_days_bin(t["n_obs_days"])
         groupings.append("observed days")
     cols = ["test_level_share", "test_amplitude_share", "test_timing_share", "test_alpha", "test_beta", "test_nse",
             "test_nse_level_removed"]

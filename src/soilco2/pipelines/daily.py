@@ -300,23 +300,32 @@ def fit_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint: Path 
     """One ensemble member: the all-site training (:func:`train_member`), then, with
     ``training.finetune_steps``, each site's fine-tuned weights (saved beside the checkpoint).
     Returns (Member, TrainResult)."""
-    import torch
-
-    from soilco2.pipelines.daily_finetune import Member, finetune_sites
-
     model, result = train_member(a, cfg, seed, checkpoint=checkpoint, show_progress=show_progress, label=label,
                                  on_epoch=on_epoch)
     on_site = None
     if on_epoch is not None:  # a worker process: the sites go to the epoch display's info field
         def on_site(done, total):
             on_epoch(cfg.training.epochs, cfg.training.epochs, f"fine-tuned {done}/{total} sites")
+    member = finetune_member(model, a, cfg, seed, checkpoint=checkpoint, on_site=on_site,
+                             show_progress=show_progress and on_epoch is None, label=label)
+    return member, result
+
+
+def finetune_member(model, a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint: Path | None = None,
+                    on_site=None, show_progress: bool = False, label: str = "lstm"):
+    """The second half of :func:`fit_member`: the trained all-site ``model`` with each site's
+    fine-tuned weights (none when ``training.finetune_steps`` is 0), saved beside ``checkpoint``."""
+    import torch
+
+    from soilco2.pipelines.daily_finetune import Member, finetune_sites
+
     weights = site_loss_weights(a, cfg.training.site_normalised_loss)
-    states = finetune_sites(model, a, cfg, seed, weights, on_site=on_site,
-                            show_progress=show_progress and on_epoch is None, label=f"{label}: fine-tuning sites")
+    states = finetune_sites(model, a, cfg, seed, weights, on_site=on_site, show_progress=show_progress,
+                            label=f"{label}: fine-tuning sites")
     if cfg.training.finetune_steps > 0 and checkpoint is not None:
         site_checkpoint(Path(checkpoint)).parent.mkdir(parents=True, exist_ok=True)
         torch.save(states, site_checkpoint(Path(checkpoint)))
-    return Member(model, states), result
+    return Member(model, states)
 
 
 def _member_job(a: DailyArrays, cfg_data: dict, seed: int, checkpoint: Path, label: str, queue):

@@ -215,10 +215,10 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
     corr = dg.correlation_table(per_site, ["test_nse", "test_kge", "test_r"], attrs, iqr_metrics=["test_nse"])
     share = dg.share_good_by_bins(per_site)
 
-    tick("extremes, spikes, annual totals")
+    tick("extremes, spikes, error decomposition, annual totals")
     split = preds["split"].values
     lstm = preds["lstm"].values
-    ext, spk, ann, pooled = [], [], [], []
+    ext, spk, ann, pooled, parts = [], [], [], [], []
     for i, s in enumerate(names):
         o = preds["obs"].values[i]
         spikes = dg.spike_mask(o)
@@ -227,6 +227,8 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
             ext += [{"site": s, "split": label, **r} for r in dg.extremes_metrics(o[m], lstm[i][m])]
             spk += [{"site": s, "split": label, **r} for r in dg.spike_metrics(o[m], lstm[i][m], spikes[m])]
             if label == "test":
+                parts.append({"site": s, **{f"test_{k}": v for k, v in dg.error_decomposition(o[m], lstm[i][m]).items()
+                                            if k != "n"}})
                 ok = m & np.isfinite(o)
                 for part in (dg.extreme_parts(o[ok]), np.where(spikes[ok], "spikes", "non_spikes")):
                     pooled.append(pd.DataFrame({"site": s, "part": part, "obs": o[ok], "sim": lstm[i][ok]}))
@@ -235,10 +237,6 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
         obs_days = pd.Series(np.isfinite(o), index=times).groupby(times.year).sum()
         a["obs_days"] = a["year"].map(obs_days).fillna(0).astype(int)
         ann.append(a.assign(site=s))
-    tick("error decomposition")
-    parts = [{"site": s, **{f"test_{k}": v for k, v in dg.error_decomposition(
-        preds["obs"].values[i][split[i] == TEST], lstm[i][split[i] == TEST]).items() if k != "n"}}
-        for i, s in enumerate(names)]
     per_site = per_site.merge(pd.DataFrame(parts), on="site", how="left")
     annual = pd.concat(ann, ignore_index=True)[["site", "year", "n_days", "coverage", "scaled", "obs_days",
                                                  "total_gc_m2_yr"]] if ann else pd.DataFrame()

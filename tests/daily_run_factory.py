@@ -94,6 +94,10 @@ def make_run(root: Path, n_sites: int = 9, seed: int = 0, years: int = 3) -> Pat
         "soc_mg_ha": rng.uniform(20, 120, n_sites), "whc_mm": rng.uniform(50, 250, n_sites),
         "n_obs_days": n_obs, "n_train_days": (split >= 0).sum(1) - (split == 2).sum(1),
         "n_test_days": (split == 2).sum(1), "test_start": test_start,
+        # shares of observed days with the sensor measured: every driver class occurs
+        **{f"insitu_{d}_{sp}": np.resize(v, n_sites) for sp in ("train", "test")
+           for d, v in (("soil_temp_c", [1.0, 1.0, 0.0, 0.0, 0.2]), ("swc_m3_m3", [1.0, 0.0, 1.0, 0.0, 0.0]),
+                        ("air_temp_c", [1.0, 0.0, 0.0, 1.0, 0.0]))},
     })
     sites.to_parquet(run / "sites.parquet")
     lstm_test = metrics[(metrics.model == "lstm") & (metrics.split == "test")]

@@ -3,6 +3,7 @@ CLI, the run-folder contract, determinism, tuning on Dask, and the bad inputs.""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -69,10 +70,21 @@ def test_run_folder_contract(tiny_run: Path):
     assert set(metrics["model"]) == {"lstm", "q10", "doy_climatology", "random_forest"}
     assert set(metrics["split"]) == {"train", "test"} and metrics["site"].nunique() == 3
     assert set(metrics["class"]) <= {"good", "fair", "poor"}
+    summary = json.loads((tiny_run / "summary.json").read_text())["models"]["lstm"]["test"]
+    lo, hi = summary["median_nse_ci95"]  # bootstrap interval over the 3 sites
+    assert lo <= summary["median_nse"] <= hi and 0 <= summary["share_good_ci95"][0] <= summary["share_good"]
     sites = pd.read_parquet(tiny_run / "sites.parquet")
     assert {"site", "lat", "lon", "igbp", "mat_c", "n_obs_days", "n_train_days", "n_test_days", "test_start"} <= set(
         sites.columns)
     assert (sites["n_train_days"] + sites["n_test_days"] == sites["n_obs_days"]).all()
+    # which sensors each site has (COSORE files): PHILLIPS soil temperature only, GORRES soil T, moisture, air T
+    shares = sites.set_index("site").filter(like="insitu_")
+    assert ((shares >= 0) & (shares <= 1)).all().all() and len(shares.columns) == 12  # 6 drivers × train/test
+    phillips, gorres = shares.loc["d20200229_PHILLIPS"], shares.loc["d20190722_GORRES"]
+    assert phillips["insitu_soil_temp_c_test"] > 0.95 and phillips["insitu_swc_m3_m3_test"] == 0
+    assert phillips["insitu_air_temp_c_train"] == 0
+    assert min(gorres[f"insitu_{d}_{sp}"] for d in ("soil_temp_c", "swc_m3_m3", "air_temp_c")
+               for sp in ("train", "test")) > 0.95
     pred = xr.open_dataset(tiny_run / "predictions.nc")
     for v in ("obs", "lstm", "lstm_p05", "lstm_p95", "q10", "doy_climatology", "random_forest", "split", "soil_temp_c"):
         assert pred[v].dims == ("site", "time"), v

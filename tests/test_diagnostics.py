@@ -114,6 +114,24 @@ def test_share_good_by_bins():
     assert out.loc[("observed days", "365–730"), "n_sites"] == 2
     assert out.loc[("observed days", "365–730"), "median_test_nse"] == pytest.approx(0.25)
     assert out.loc[("observed days", "≥ 730"), "share_good"] == 0.0
+    assert "in-situ drivers (test days)" not in out.index.get_level_values(0)  # no insitu_* columns
+
+
+def test_insitu_drivers_bin_labels_and_groupings():
+    t = pd.DataFrame({"abs_lat": [35, 45, 10, 70, 40], "mat_c": [8, 12, 25, -5, 9], "map_mm": [600, 800, 2500, 300, 900],
+                      "class": ["good", "poor", "good", "fair", "poor"], "test_nse": [0.6, -0.2, 0.7, 0.1, -1.0],
+                      "insitu_soil_temp_c_test": [1.0, 0.9, 0.2, 0.0, 0.0],
+                      "insitu_swc_m3_m3_test": [0.5, 0.1, 1.0, 0.0, np.nan],
+                      "insitu_air_temp_c_test": [0.0, 0.0, 0.0, 0.7, 0.4],
+                      "insitu_soil_temp_c_train": [0.0] * 5})  # another split: ignored
+    labels = dg.insitu_drivers_bin(t).astype(str).tolist()
+    assert labels == ["soil T + moisture", "soil T", "soil moisture", "other sensors only", "none (climatology only)"]
+    assert dg.insitu_drivers_bin(t, split="train").astype(str).tolist() == ["none (climatology only)"] * 5
+    assert dg.insitu_drivers_bin(t[["class"]]) is None
+    out = dg.share_good_by_bins(t).set_index(["grouping", "bin"])
+    g = out.loc["in-situ drivers (test days)"]
+    assert g["n_sites"].sum() == 5 and g.loc["soil moisture", "n_good"] == 1
+    assert g.loc["none (climatology only)", "median_test_nse"] == -1.0
 
 
 def test_extremes_parts_and_perfect_model():

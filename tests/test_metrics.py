@@ -79,3 +79,18 @@ def test_score_by_site():
     assert out.loc["a", "nse"] == pytest.approx(0.7)
     assert out.loc["b", "nse"] == 1.0
     assert list(out["n"]) == [4, 4]
+
+
+def test_bootstrap_ci_known_spread():
+    from soilco2.metrics import bootstrap_ci
+
+    assert bootstrap_ci([2.0] * 10) == (2.0, 2.0)
+    assert np.isnan(bootstrap_ci([1.0, np.nan, 2.0])).all()  # fewer than 3 finite values
+    # median of 400 standard normal values: standard error ≈ 1.2533 / √400 = 0.063, 95 % width ≈ 0.25
+    x = np.random.default_rng(1).normal(size=400)
+    lo, hi = bootstrap_ci(np.append(x, np.nan))
+    assert lo < np.median(x) < hi and 0.18 < hi - lo < 0.32
+    assert bootstrap_ci(x) == (lo, hi)  # NaN dropped, same seed → same interval
+    # a share: 30 % of 100, binomial standard error 0.046, 95 % width ≈ 0.18
+    lo, hi = bootstrap_ci(np.arange(100) < 30, np.mean)
+    assert lo < 0.3 < hi and 0.14 < hi - lo < 0.22

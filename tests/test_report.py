@@ -48,6 +48,11 @@ def test_report_files_and_tables(built):
     parts = pd.read_parquet(out / "tables" / "error_parts.parquet")
     assert parts.loc[0, "group"] == "all" and parts.loc[0, "n_sites"] == N_SITES
     assert "Why the test error" in index.read_text(encoding="utf-8")
+    drivers = pd.read_parquet(out / "tables" / "share_good.parquet").query("grouping == 'in-situ drivers (test days)'")
+    assert drivers["n_sites"].sum() == N_SITES and len(drivers) == 5  # the factory gives every class
+    assert (parts["grouping"] == "in-situ drivers (test days)").any()
+    assert per_site["test_insitu_drivers"].notna().all()
+    assert "By the in-situ drivers measured on the test days" in index.read_text(encoding="utf-8")
     corr = pd.read_parquet(out / "tables" / "correlations.parquet")
     assert set(corr["outliers"]) == {"kept", "iqr_removed"}
     assert set(corr.loc[corr["outliers"] == "iqr_removed", "metric"]) == {"test_nse"}

@@ -194,9 +194,43 @@ def observed_days_bin(n_obs_days: pd.Series) -> pd.Series:
     return pd.cut(n_obs_days, OBS_DAY_BINS, labels=OBS_DAY_LABELS, right=False)
 
 
+INSITU_LABELS = ["soil T + moisture", "soil T", "soil moisture", "other sensors only", "none (climatology only)"]
+INSITU_GROUPING = "in-situ drivers (test days)"
+
+
+def insitu_drivers_bin(per_site: pd.DataFrame, split: str = "test", min_share: float = 0.5) -> pd.Series | None:
+    """What a site's own sensors give on its ``split`` days: a driver counts when it is measured on at
+    least ``min_share`` of them (``insitu_<driver>_<split>`` columns of the run's sites table; None when
+    the table has none). Without any, the LSTM sees only the climatology and the statics."""
+    cols = [c for c in per_site if c.startswith("insitu_") and c.endswith(f"_{split}")]
+    if not cols:
+        return None
+    has = {c.removeprefix("insitu_").removesuffix(f"_{split}"): per_site[c].fillna(0).to_numpy() >= min_share
+           for c in cols}
+    no = np.zeros(len(per_site), bool)
+    soil_t, swc = has.get("soil_temp_c", no), has.get("swc_m3_m3", no)
+    other = np.any([v for k, v in has.items() if k not in ("soil_temp_c", "swc_m3_m3")] or [no], axis=0)
+    label = np.select([soil_t & swc, soil_t, swc, other], INSITU_LABELS[:4], INSITU_LABELS[4])
+    return pd.Series(pd.Categorical(label, categories=INSITU_LABELS), index=per_site.index)
+
+
+def _add_site_groupings(t: pd.DataFrame) -> list[str]:
+    """Add the record-length and in-situ-driver bins that the run's tables allow; their column names."""
+    names = []
+    if "n_obs_days" in t:
+        t["observed days"] = observed_days_bin(t["n_obs_days"])
+        names.append("observed days")
+    insitu = insitu_drivers_bin(t)
+    if insitu is not None:
+        t[INSITU_GROUPING] = insitu
+        names.append(INSITU_GROUPING)
+    return names
+
+
 def share_good_by_bins(table: pd.DataFrame, cls: str = "class") -> pd.DataFrame:
     """Share of 'good' sites (and median test NSE/KGE where given) inside vs outside 30–60° |lat|,
-    by MAT and MAP bins and by observed days (record length: the paper's main predictor of skill)."""
+    by MAT and MAP bins, by observed days (record length: the paper's main predictor of skill) and by
+    the in-situ drivers measured on the test days."""
     t = table.copy()
     lo, hi = PAPER_GOOD_LAT_BAND
     t["latitude band"] = np.where((t["abs_lat"] >= lo) & (t["abs_lat"] <= hi), "30–60° (inside)", "outside 30–60°")
@@ -205,10 +239,7 @@ def share_good_by_bins(table: pd.DataFrame, cls: str = "class") -> pd.DataFrame:
     t["MAP bin (mm)"] = pd.cut(t["map_mm"], [-np.inf, 250, 500, 1000, 1500, 2000, np.inf],
                                labels=["< 250", "250–500", "500–1000", "1000–1500", "1500–2000", "≥ 2000"],
                                right=False)
-    groupings = ["latitude band", "MAT bin (°C)", "MAP bin (mm)"]
-    if "n_obs_days" in t:
-        t["observed days"] = observed_days_bin(t["n_obs_days"])
-        groupings.append("observed days")
+    groupings = ["latitude band", "MAT bin (°C)", "MAP bin (mm)", *_add_site_groupings(t)]
     medians = [c for c in ("test_nse", "test_kge") if c in t]
     rows = []
     for grouping in groupings:
@@ -409,12 +440,9 @@ def error_decomposition(obs: np.ndarray, sim: np.ndarray, min_n: int = MIN_DAYS_
 def error_parts_by_group(per_site: pd.DataFrame) -> pd.DataFrame:
     """Median shares of the test MSE (level / amplitude / timing, columns of
     :func:`error_decomposition` prefixed ``test_``), α, β and NSE with and without the level error,
-    per class and per observed-days bin."""
+    per class, observed-days bin and in-situ drivers on the test days."""
     t = per_site.dropna(subset=["test_level_share"]).copy()
-    groupings = ["class"]
-    if "n_obs_days" in t:
-        t["observed days"] = observed_days_bin(t["n_obs_days"])
-        groupings.append("observed days")
+    groupings = ["class", *_add_site_groupings(t)]
     cols = ["test_level_share", "test_amplitude_share", "test_timing_share", "test_alpha", "test_beta", "test_nse",
             "test_nse_level_removed"]
     rows = [{"grouping": "all sites", "group": "all", "n_sites": len(t), **t[cols].median().to_dict()}]

@@ -125,3 +125,18 @@ def score_by(
         rows.append({**dict(zip(keys, key)), **score(grp[obs].to_numpy(), grp[sim].to_numpy(), names)})
     cols = keys + list(names) + ["n"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def bootstrap_ci(values, stat: Callable[[np.ndarray], float] = np.median, n_boot: int = 2000,
+                 level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat`` over the finite ``values`` (e.g. per-site test
+    metrics: how far a median over these sites moves with another draw of sites of the same kind).
+    Fewer than 3 finite values give (NaN, NaN). Booleans give the interval of a share."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 3:
+        return (np.nan, np.nan)
+    draws = np.random.default_rng(seed).choice(v, size=(n_boot, v.size), replace=True)
+    boot = np.apply_along_axis(stat, 1, draws)
+    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return (float(lo), float(hi))

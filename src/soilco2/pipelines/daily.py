@@ -21,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 
 from soilco2.config import StrictModel, dump_config, load_config
 from soilco2.errors import UserError
+from soilco2.metrics import bootstrap_ci
 from soilco2.pipelines.daily_data import TARGET, TEST, TRAIN, VALIDATION, DailyArrays, build_arrays
 from soilco2.pipelines.daily_data import site_loss_weights
 from soilco2.pipelines.daily_inputs import DailyDataConfig, SplitConfig, load_daily_dataset
@@ -423,7 +424,8 @@ def score_predictions(obs: np.ndarray, split: np.ndarray, preds: dict[str, np.nd
 
 
 def summarise(metrics: pd.DataFrame) -> dict:
-    """Medians and means per model and split, the share of good sites, the paper's numbers."""
+    """Medians and means per model and split, the share of good sites, the paper's numbers, and 95 %
+    bootstrap intervals over sites of the median NSE, KGE and the share of good sites."""
     out: dict = {"sites": int(metrics["site"].nunique()), "models": {}, "paper": PAPER}
     for (model, split), g in metrics.groupby(["model", "split"]):
         d = out["models"].setdefault(model, {}).setdefault(split, {})
@@ -432,6 +434,9 @@ def summarise(metrics: pd.DataFrame) -> dict:
             d[f"mean_{k}"] = float(g[k].mean())
         d["share_good"] = float((g["class"] == "good").mean())
         d["n_good"] = int((g["class"] == "good").sum())
+        for k in ("nse", "kge"):
+            d[f"median_{k}_ci95"] = list(bootstrap_ci(g[k]))
+        d["share_good_ci95"] = list(bootstrap_ci(g["class"] == "good", np.mean))
     return out
 
 
@@ -485,7 +490,9 @@ def write_predictions(pred: xr.Dataset, path: Path) -> None:
 
 
 def sites_table(ds: xr.Dataset, a: DailyArrays) -> pd.DataFrame:
-    """One row per site: position, attributes, day counts, first test day."""
+    """One row per site: position, attributes, day counts, first test day, and for each in-situ
+    driver the share of the site's observed training / test days on which it was measured (or
+    interpolated over a short gap) rather than filled: ``insitu_<driver>_train`` / ``_test``."""
     def pick(*names):
         for n in names:
             if n in ds.variables:
@@ -494,13 +501,20 @@ def sites_table(ds: xr.Dataset, a: DailyArrays) -> pd.DataFrame:
 
     test_start = [a.time[np.argmax(a.split[i] == TEST)] if (a.split[i] == TEST).any() else pd.NaT
                   for i in range(a.n_sites)]
+    insitu = {}
+    for name in sorted(v for v in ds.data_vars if str(v).startswith("avail_")):
+        avail = ds[name].transpose("site", "time").values > 0.5
+        for label, codes in (("train", (TRAIN, VALIDATION)), ("test", (TEST,))):
+            days = np.isin(a.split, codes)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                insitu[f"insitu_{name.removeprefix('avail_')}_{label}"] = (avail & days).sum(1) / days.sum(1)
     return pd.DataFrame({
         "site": a.sites, "lat": pick("lat", "lat_deg").astype(float), "lon": pick("lon", "lon_deg").astype(float),
         "elevation_m": pick("elevation_m").astype(float), "igbp": pick("igbp").astype(str),
         "mat_c": pick("mat_c").astype(float), "map_mm": pick("map_mm").astype(float),
         "soc_mg_ha": pick("soc_mg_ha").astype(float), "whc_mm": pick("whc_mm").astype(float),
         "n_obs_days": (a.split >= 0).sum(1), "n_train_days": np.isin(a.split, (TRAIN, VALIDATION)).sum(1),
-        "n_test_days": (a.split == TEST).sum(1), "test_start": pd.to_datetime(test_start)})
+        "n_test_days": (a.split == TEST).sum(1), "test_start": pd.to_datetime(test_start), **insitu})
 
 
 # ---------------------------------------------------------------- the run

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from soilco2.diagnostics import MIN_DAYS_FOR_SKILL, site_level_matches
+from soilco2.diagnostics import INSITU_GROUPING, MIN_DAYS_FOR_SKILL, site_level_matches
+from soilco2.metrics import bootstrap_ci
 from soilco2.report import figures as F
 from soilco2.report.daily_run import PAPER, Diagnostics, RunData, analyse, find_key, load_run
 from soilco2.report.html import Section, figure_html, page, png_bytes, table_html
@@ -26,14 +27,16 @@ DATA_VERSIONS = {
     "Land fraction": "fractional_land.0.5-deg.nc (SRDB repository)",
 }
 PER_SITE_COLUMNS = ["site", "class", "test_nse", "test_kge", "test_r", "test_nse_level_removed", "test_level_share",
-                    "test_amplitude_share", "test_timing_share", "test_alpha", "test_beta", "n_obs_days",
+                    "test_amplitude_share", "test_timing_share", "test_alpha", "test_beta", "test_insitu_drivers",
+                    "n_obs_days",
                     "n_test_days", "acf_1", "acf_182", "acf_365", "summer_minus_winter_umol_m2_s", "mean_flux_umol_m2_s", "lat", "lon", "igbp", "mat_c",
                     "map_mm", "pet_mm_yr", "aridity_pet_p", "soc_mg_ha"]
 
 DISPLAY_NAMES = {"test_nse": "test NSE", "test_kge": "test KGE", "test_r": "test r",
                  "test_nse_level_removed": "test NSE, level removed", "test_level_share": "MSE share: level",
                  "test_amplitude_share": "MSE share: amplitude", "test_timing_share": "MSE share: timing",
-                 "test_alpha": "α (σs/σo)", "test_beta": "β (μs/μo)", "n_obs_days": "observed days",
+                 "test_alpha": "α (σs/σo)", "test_beta": "β (μs/μo)",
+                 "test_insitu_drivers": "in-situ drivers (test days)", "n_obs_days": "observed days",
                  "n_test_days": "test days", "acf_1": "ACF 1 d", "acf_182": "ACF 182 d", "acf_365": "ACF 365 d",
                  "summer_minus_winter_umol_m2_s": "summer − winter (µmol m⁻² s⁻¹)",
                  "mean_flux_umol_m2_s": "mean flux (µmol m⁻² s⁻¹)", "lat": "lat (°N)", "lon": "lon (°E)",
@@ -85,9 +88,12 @@ def _findings(d: Diagnostics) -> str:
     items = []
     if len(lstm):
         r = lstm.iloc[0]
-        items.append(f"LSTM median test NSE {r.median_nse:.2f}, KGE {r.median_kge:.2f}; {int(r.n_good)} of "
-                     f"{int(r.n_sites)} sites good ({r.share_good:.0%}). Paper: NSE {PAPER['test']['median_nse']:.2f}, "
-                     f"KGE {PAPER['test']['median_kge']:.2f}, {PAPER['n_good']} of {PAPER['n_sites']} good.")
+        ci = {k: bootstrap_ci(d.per_site[f"test_{k}"]) for k in ("nse", "kge")}
+        items.append(f"LSTM median test NSE {r.median_nse:.2f} (95 % bootstrap interval over sites {ci['nse'][0]:.2f}–"
+                     f"{ci['nse'][1]:.2f}), KGE {r.median_kge:.2f} ({ci['kge'][0]:.2f}–{ci['kge'][1]:.2f}); "
+                     f"{int(r.n_good)} of {int(r.n_sites)} sites good ({r.share_good:.0%}). Paper: NSE "
+                     f"{PAPER['test']['median_nse']:.2f}, KGE {PAPER['test']['median_kge']:.2f}, {PAPER['n_good']} of "
+                     f"{PAPER['n_sites']} good.")
     for attr, label in (("n_obs_days", "data length"), ("acf_365", "cyclicity (ACF 365 d)"),
                         ("acf_182", "seasonality (ACF 182 d)"), ("acf_1", "smoothness (ACF 1 d)")):
         for metric, outl in (("test_nse", "iqr_removed"), ("test_kge", "kept")):
@@ -103,11 +109,13 @@ def _findings(d: Diagnostics) -> str:
         items.append("Share good by latitude band: " + "; ".join(
             f"{b}: {g} of {n} ({sh:.0%})" for b, g, n, sh in zip(lat["bin"], lat["n_good"], lat["n_sites"],
                                                                    lat["share_good"])) + ".")
-    days = d.share_good[d.share_good["grouping"] == "observed days"]
-    if len(days) and "median_test_kge" in days:
-        items.append("By observed days: " + "; ".join(
-            f"{b}: {n} sites, median test NSE {ns:.2f} / KGE {k:.2f}, {sh:.0%} good" for b, n, ns, k, sh in
-            zip(days["bin"], days["n_sites"], days["median_test_nse"], days["median_test_kge"], days["share_good"])) + ".")
+    for grouping, label in (("observed days", "By observed days"),
+                            (INSITU_GROUPING, "By the in-situ drivers measured on the test days")):
+        g = d.share_good[d.share_good["grouping"] == grouping]
+        if len(g) and "median_test_kge" in g:
+            items.append(f"{label}: " + "; ".join(
+                f"{b}: {n} sites, median test NSE {ns:.2f} / KGE {k:.2f}, {sh:.0%} good" for b, n, ns, k, sh in
+                zip(g["bin"], g["n_sites"], g["median_test_nse"], g["median_test_kge"], g["share_good"])) + ".")
     parts = d.error_parts
     if len(parts) and parts.iloc[0].n_sites > 0:
         p = parts.iloc[0]
@@ -220,7 +228,8 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
                 "rows are the daily paper's published numbers (Smykalov, Bond-Lamberty, Vargas &amp; Li 2025).</p>",
                 "summary"),
         Section("Where the model works", fig_html["site_map"] + fig_html["mat_map"] +
-                "<h3>Share of good sites (and median test NSE/KGE) by latitude band, MAT, MAP and observed days</h3>" + table_html(d.share_good), "where"),
+                "<h3>Share of good sites (and median test NSE/KGE) by latitude band, MAT, MAP, observed days and the "
+                "in-situ drivers on the test days</h3>" + table_html(d.share_good), "where"),
         Section("Example sites", fig_html["series"] + fig_html["temperature_response"], "examples"),
         Section("What drives performance", fig_html["metrics_vs_obs_days"] + fig_html["correlations"] +
                 fig_html["metrics_vs_attributes_kge"] + fig_html["metrics_vs_attributes_nse"] +
@@ -228,7 +237,7 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
                 table_html(corr_sig, table_id="corr-table", sortable=True) +
                 f'<p>Full table: <code>{table_paths["correlations"]}</code>.</p>', "drivers"),
         Section("Why the test error: level, amplitude, timing", fig_html["error_parts"] +
-                "<h3>Medians by class and by observed days</h3>" +
+                "<h3>Medians by class, observed days and in-situ drivers on the test days</h3>" +
                 table_html(d.error_parts) +
                 "<p>MSE = (μs − μo)² + (σs − σo)² + 2 σs σo (1 − r) on each site's test days (population moments); "
                 "α = σs/σo, β = μs/μo; 'NSE level removed' = 1 − (MSE − level term)/σo².</p>", "errors"),

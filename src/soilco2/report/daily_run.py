@@ -202,9 +202,12 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
     tick("climate attributes (PET, aridity)")
     clim = dg.climate_attributes(rd.sites, _monthly_climatology(rd.sites, data_root, notes))
     per_site = clim.merge(chars, on="site").merge(lstm_test_metrics(rd.metrics), on="site", how="left")
-    for c in ("igbp", "n_train_days", "n_test_days", "test_start"):
+    for c in ("igbp", "n_train_days", "n_test_days", "test_start", *[c for c in rd.sites if c.startswith("insitu_")]):
         if c in rd.sites:
             per_site[c] = rd.sites[c].to_numpy()
+    insitu = dg.insitu_drivers_bin(per_site)
+    if insitu is not None:
+        per_site["test_insitu_drivers"] = insitu.astype(str).to_numpy()
 
     no_test = per_site["test_nse"].isna().sum()
     if no_test:

@@ -61,7 +61,7 @@ def main() -> None:
         "median_test_r": lstm["test"]["median_r"],
         "share_good": lstm["test"]["share_good"],
         "n_good": lstm["test"]["n_good"],
-        # 95 % bootstrap intervals over sites (2,000 draws of 65 sites, seed 0): the sampling spread of the headline
+        # 95 % bootstrap intervals over sites (10,000 draws of the sites, seed 0): the sampling spread of the headline
         **{f"{k}_ci95": lstm["test"].get(f"{m}_ci95") for k, m in (("median_test_kge", "median_kge"),
                                                                    ("median_test_nse", "median_nse"),
                                                                    ("share_good", "share_good"))},

@@ -82,8 +82,7 @@ def test_score_by_site():
 
 
 def test_bootstrap_ci_known_spread():
-    from soilco2.metrics import bootstrap_ci
-
+    bootstrap_ci = m.bootstrap_ci
     assert bootstrap_ci([2.0] * 10) == (2.0, 2.0)
     assert np.isnan(bootstrap_ci([1.0, np.nan, 2.0])).all()  # fewer than 3 finite values
     # median of 400 standard normal values: standard error ≈ 1.2533 / √400 = 0.063, 95 % width ≈ 0.25

@@ -24,8 +24,9 @@ SEED_SETS = {"seeds 0-3 (the benchmark run)": [0, 1, 2, 3], "seeds 4-7": [4, 5, 
 
 def _medians(s: dict[str, np.ndarray], keep: np.ndarray) -> dict:
     from soilco2.metrics import bootstrap_ci
+    from soilco2.pipelines.daily import performance_class
 
-    good = (s["nse"] > 0.5) & (s["kge"] > 0.3)
+    good = np.array([performance_class(n, k) == "good" for n, k in zip(s["nse"], s["kge"])])
     keep = keep & (s["n"] >= 3)
     return {"sites": int(keep.sum()), **{f"median_test_{k}": float(np.nanmedian(s[k][keep])) for k in ("nse", "kge", "r")},
             "n_good": int(good[keep].sum()), "share_good": float(good[keep].mean()),

@@ -19,7 +19,7 @@ class ProvidersConfig(StrictModel):
     insitu: bool = True
     climatology: bool = True
     astronomy: bool = True
-    era5: bool = False  # online; off by default
+    era5: bool = False  # off by default (online, or FLUXNET ERA5 daily files: data.era5_source)
 
 
 class DailyDataConfig(StrictModel):
@@ -37,6 +37,15 @@ class DailyDataConfig(StrictModel):
     fill_fraction: float = Field(0.8, gt=0, le=1)
     swc_fill_m3_m3: float = Field(0.25, ge=0, le=1)
     era5_model: Literal["era5_land", "era5", "best_match"] = "era5_land"
+    # open_meteo: the online archive at the site; fluxnet_dd: the nearest tower's FLUXNET ERA5 daily
+    # file (``*_FLUXNET*_ERA5_DD_*.csv`` under era5_fluxnet_dir, relative to the data root) within
+    # era5_fluxnet_max_km, offline; sites with no tower near get the fills and avail_era5 = 0
+    era5_source: Literal["open_meteo", "fluxnet_dd"] = "open_meteo"
+    era5_fluxnet_dir: str = "sites"
+    era5_fluxnet_max_km: float = Field(100.0, gt=0, le=2000)
+    # features: the ERA5 variables are model inputs of their own (+ avail_era5); fill: they replace the
+    # climatology as the reference that fills the in-situ drivers' gaps (docs/daily_data.md)
+    era5_role: Literal["features", "fill"] = "features"
 
     @field_validator("insitu_drivers", "sites_exclude")
     @classmethod

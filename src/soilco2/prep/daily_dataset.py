@@ -153,6 +153,7 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
     ``monthly_at(lat, lon)`` gives the monthly climatology (see :class:`ClimatologyProvider`);
     ``site_attributes(lat, lon)`` gives ``mat_c, map_mm, soc_mg_ha, whc_mm`` per point."""
     p = cfg.providers
+    era5_sources: dict[str, str] = {}
     if not (p.insitu or p.climatology or p.astronomy or p.era5):
         raise UserError("every driver provider is off; switch at least one on", field="data.providers")
     table = table.copy()
@@ -183,11 +184,36 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
     specs: dict[str, DriverVar] = {}
     fill_counts: dict[str, dict[str, int]] = {}
 
+    era5, era = None, {}
+    if p.era5:
+        if cfg.era5_role == "fill" and not p.insitu:
+            raise UserError("era5_role: fill fills the in-situ drivers; switch providers.insitu on or use "
+                            "era5_role: features", field="data.era5_role")
+        from soilco2.prep.drivers import ERA5Provider
+
+        if era5_client is None and cfg.era5_source == "fluxnet_dd":
+            from soilco2.sources.fluxnet_era5 import FluxnetERA5Files
+
+            folder = Path(cfg.era5_fluxnet_dir)
+            folder = folder if folder.is_absolute() or root is None else Path(root) / folder
+            era5_client = FluxnetERA5Files.from_folder(folder, meta.reset_index(), cfg.era5_fluxnet_max_km)
+        era5 = ERA5Provider(model=cfg.era5_model, client=era5_client)
+        era = {k: np.where(in_span, v, np.nan) for k, v in era5.provide(sites, time).items()}
+        if hasattr(era5_client, "describe"):  # which tower's file each site uses
+            era5_sources = {str(s): era5_client.describe(float(r["lat"]), float(r["lon"]))
+                            for s, r in sites.iterrows()}
+    weather = {}  # daily ERA5 references for the in-situ fills (era5_role: fill)
+    if era and cfg.era5_role == "fill":
+        for key, var in (("weather_temp_c", "era5_air_temp_c"), ("weather_precip_mm", "era5_precip_mm"),
+                         ("weather_sw_w_m2", "era5_sw_w_m2"), ("weather_rh_pct", "era5_rh_pct")):
+            if var in era:
+                weather[key] = gaps.interpolate_short_gaps(era[var], cfg.max_gap_days)[0]
+
     has_insitu = np.zeros(len(sites), bool)
     if p.insitu:
         insitu = InSituProvider(table, list(cfg.insitu_drivers))
         raw = insitu.provide(sites, time)
-        ref = {**clim, **astro}
+        ref = {**clim, **astro, **weather}
         for spec in insitu.variables():
             x = raw[spec.name]
             observed = np.isfinite(x) & in_span
@@ -214,15 +240,15 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
     if p.astronomy:
         dynamic.update(astro)
         specs.update({v.name: v for v in AstronomyProvider().variables()})
-    if p.era5:
-        from soilco2.prep.drivers import ERA5Provider
-
-        era5 = ERA5Provider(model=cfg.era5_model, client=era5_client)
-        era = era5.provide(sites, time)
+    if era5 is not None:
+        era5_avail = np.zeros(in_span.shape, bool)
         ref = {**clim, **astro}
         for spec in era5.variables():  # reanalysis gaps are rare: same interpolation and fills
-            raw_x = np.where(in_span, era[spec.name], np.nan)
+            raw_x = era[spec.name]
             x, avail = gaps.interpolate_short_gaps(raw_x, cfg.max_gap_days)
+            era5_avail |= avail & in_span
+            if cfg.era5_role == "fill":
+                continue
             as_insitu = spec.name.removeprefix("era5_")
             base = spec.name.removesuffix("_min").removesuffix("_max")
             dynamic[spec.name] = gaps.fill_driver(
@@ -232,6 +258,9 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
             fill_counts[spec.name] = {"observed": int(np.isfinite(raw_x).sum()),
                                       "interpolated": int((avail & ~np.isfinite(raw_x)).sum()),
                                       "filled": int((in_span & ~avail).sum())}
+        dynamic["avail_era5"] = era5_avail.astype(float)
+        specs["avail_era5"] = DriverVar("avail_era5", "1", "availability of the ERA5 drivers: 1 given or "
+                                        f"interpolated (gap <= {cfg.max_gap_days} d), 0 none")
 
     only_insitu = not (p.climatology or p.astronomy or p.era5)
     if only_insitu:
@@ -246,8 +275,12 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
         sites, in_span = sites[keep], in_span[keep]
         dynamic = {k: v[keep] for k, v in dynamic.items()}
 
-    return _to_dataset(cfg, table, sites, time, in_span, dynamic, specs, skipped, fill_counts,
-                       site_attributes, clim_provider)
+    ds = _to_dataset(cfg, table, sites, time, in_span, dynamic, specs, skipped, fill_counts,
+                     site_attributes, clim_provider)
+    if era5_sources:
+        ds.attrs["era5_sources"] = json.dumps(era5_sources)
+        ds.attrs["era5_towers_unlocated"] = json.dumps(getattr(era5_client, "unlocated", []))
+    return ds
 
 
 def _target(table: pd.DataFrame, sites: pd.DataFrame, time: pd.DatetimeIndex):

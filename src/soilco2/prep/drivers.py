@@ -6,7 +6,8 @@ is skewed) and returns them on a ``(site, time)`` grid as float arrays (NaN = no
 - :class:`InSituProvider` — COSORE sensor columns from the daily table (shallowest sensors);
 - :class:`ClimatologyProvider` — BIOME4 monthly climatology at the site, cyclic spline to days;
 - :class:`AstronomyProvider` — day length and top-of-atmosphere shortwave (FAO-56 eq. 21–34);
-- :class:`ERA5Provider` — ERA5-Land daily values from :mod:`soilco2.sources.era5` (online, cached).
+- :class:`ERA5Provider` — ERA5-Land daily values from :mod:`soilco2.sources.era5` (online, cached)
+  or from towers' FLUXNET ERA5 daily files (:mod:`soilco2.sources.fluxnet_era5`, offline).
 
 Gap filling is not a provider's job (see :mod:`soilco2.prep.gaps`).
 """
@@ -232,7 +233,9 @@ class AstronomyProvider:
 
 
 class ERA5Provider:
-    """ERA5 / ERA5-Land daily drivers from the Open-Meteo archive (online; cached on disk)."""
+    """ERA5 / ERA5-Land daily drivers from the Open-Meteo archive (online; cached on disk), or from
+    any ``client`` with the same ``daily`` method (e.g. :class:`FluxnetERA5Files`); a client with a
+    ``variables`` attribute gives only those."""
 
     name = "era5"
 
@@ -245,7 +248,9 @@ class ERA5Provider:
     def variables(self) -> list[DriverVar]:
         from soilco2.sources.era5 import ERA5_VARS
 
-        return [DriverVar(v.name, v.units, v.long_name, v.skewed) for v in ERA5_VARS]
+        given = getattr(self.client, "variables", None)
+        return [DriverVar(v.name, v.units, v.long_name, v.skewed) for v in ERA5_VARS
+                if given is None or v.name in given]
 
     def provide(self, sites: pd.DataFrame, time: pd.DatetimeIndex) -> dict[str, np.ndarray]:
         names = [v.name for v in self.variables()]
@@ -253,7 +258,7 @@ class ERA5Provider:
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
-            task = bar.add_task("ERA5 drivers (Open-Meteo, cached)", total=len(sites))
+            task = bar.add_task(f"ERA5 drivers ({type(self.client).__name__})", total=len(sites))
             for i, (_, row) in enumerate(sites.iterrows()):
                 self._one(out, names, i, row, time)
                 bar.advance(task)

@@ -13,9 +13,14 @@
    ``*_min``/``_max`` the filled daily mean + the site's mean (stat − mean) difference
    swc                the site's mean SWC; ``swc_fill_m3_m3`` (0.25) for sites without a sensor
    PAR                Angström estimate 2.06 × (0.25 + 0.5 × sunshine) × TOA shortwave × site ratio
+   shortwave          the same Angström estimate in W m-2 (ERA5 ``sw_w_m2``) × site ratio
    RH                 the site's mean; 70 % for sites without a sensor
    precipitation      climatology daily precipitation × site ratio (observed / climatology)
    =================  =========================================================================
+
+   With ``data.era5_role: fill`` a site's daily ERA5 values (where it has them) replace the
+   climatology in these references: air temperature for the temperatures, precipitation, shortwave
+   × 2.06 for PAR, relative humidity + the site's mean offset for RH.
 
    Offsets and ratios use only the first ``fill_fraction`` of each sensor's observed days, so
    the test period (the last 20 % under the default split) never informs a fill.
@@ -75,26 +80,40 @@ def fill_driver(name: str, x: np.ndarray, observed: np.ndarray, ref: dict[str, n
     measured days (not interpolated ones); ``ref`` holds ``clim_temp_c``, ``clim_precip_mm_day``,
     ``clim_sun_pct``, ``toa_sw_w_m2`` arrays of the same shape."""
     early = _early_mask(observed, fill_fraction)
+    angstrom_sw = (0.25 + 0.5 * ref["clim_sun_pct"] / 100.0) * ref["toa_sw_w_m2"]
     if name.endswith(("_min", "_max")) and base_filled is not None:
         offset = np.nan_to_num(_row_mean(x - base_filled, early))
         fill = base_filled + offset[:, None]
     elif name.startswith(("soil_temp_c", "air_temp_c")):
-        clim = ref["clim_temp_c"]
+        clim = _weather_or(ref, "weather_temp_c", ref["clim_temp_c"])
         offset = np.nan_to_num(_row_mean(x - clim, early))
         fill = clim + offset[:, None]
     elif name == "swc_m3_m3":
         fill = np.broadcast_to(np.nan_to_num(_row_mean(x, early), nan=swc_fill)[:, None], x.shape)
     elif name == "rh_pct":
-        fill = np.broadcast_to(np.nan_to_num(_row_mean(x, early), nan=RH_FILL_PCT)[:, None], x.shape)
+        mean = np.broadcast_to(np.nan_to_num(_row_mean(x, early), nan=RH_FILL_PCT)[:, None], x.shape)
+        weather = ref.get("weather_rh_pct")
+        if weather is not None:  # weather + the site's mean offset (0 without a sensor)
+            offset = np.nan_to_num(_row_mean(x - weather, early))
+            mean = np.where(np.isfinite(weather), np.clip(weather + offset[:, None], 0, 100), mean)
+        fill = mean
     elif name == "par_umol_m2_s":
-        est = PAR_PER_SW * (0.25 + 0.5 * ref["clim_sun_pct"] / 100.0) * ref["toa_sw_w_m2"]
+        est = PAR_PER_SW * _weather_or(ref, "weather_sw_w_m2", angstrom_sw)
         fill = est * _ratio(x, est, early)[:, None]
+    elif name == "sw_w_m2":
+        fill = angstrom_sw * _ratio(x, angstrom_sw, early)[:, None]
     elif name == "precip_mm":
-        clim = ref["clim_precip_mm_day"]
+        clim = _weather_or(ref, "weather_precip_mm", ref["clim_precip_mm_day"])
         fill = clim * _ratio(x, clim, early)[:, None]
     else:  # unknown driver: site mean, else 0
         fill = np.broadcast_to(np.nan_to_num(_row_mean(x, early), nan=0.0)[:, None], x.shape)
     return np.where(np.isfinite(x), x, fill)
+
+
+def _weather_or(ref: dict[str, np.ndarray], key: str, default: np.ndarray) -> np.ndarray:
+    """Daily weather (``ref[key]``, e.g. ERA5 with ``data.era5_role: fill``) where given, else ``default``."""
+    weather = ref.get(key)
+    return default if weather is None else np.where(np.isfinite(weather), weather, default)
 
 
 def _ratio(x: np.ndarray, est: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -62,6 +62,9 @@ def test_files_coordinates_and_nearest_tower(tmp_path):
     with pytest.raises(UserError, match="ERA5 daily files not found") as err:
         fe.find_files(tmp_path / "nowhere")
     assert err.value.field == "data.era5_fluxnet_dir"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no FLUXNET ERA5 daily file"):
+        fe.find_files(tmp_path / "empty")
 
 
 def test_dataset_with_tower_files(tmp_path):

@@ -37,6 +37,9 @@ def find_files(folder: str | Path) -> dict[str, Path]:
         m = FILE_PATTERN.match(f.name)
         if m:
             out.setdefault(m.group(1), f)
+    if not out:
+        raise UserError("no FLUXNET ERA5 daily file (AMF_/FLX_<tower>_FLUXNET*_ERA5_DD_*.csv) in this folder",
+                        file=folder, field="data.era5_fluxnet_dir")
     return out
 
 

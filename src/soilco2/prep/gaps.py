@@ -78,16 +78,18 @@ def fill_driver(name: str, x: np.ndarray, observed: np.ndarray, ref: dict[str, n
                 fill_fraction: float, swc_fill: float, base_filled: np.ndarray | None = None) -> np.ndarray:
     """Fill the non-available cells of ``x`` (see module docstring). ``observed`` marks the
     measured days (not interpolated ones); ``ref`` holds ``clim_temp_c``, ``clim_precip_mm_day``,
-    ``clim_sun_pct``, ``toa_sw_w_m2`` arrays of the same shape."""
+    ``clim_sun_pct``, ``toa_sw_w_m2`` arrays of the same shape, and optionally daily weather
+    ``weather_temp_c``, ``weather_precip_mm``, ``weather_sw_w_m2``, ``weather_rh_pct`` (NaN where a
+    site has none) that replaces the climatology where given."""
     early = _early_mask(observed, fill_fraction)
     angstrom_sw = (0.25 + 0.5 * ref["clim_sun_pct"] / 100.0) * ref["toa_sw_w_m2"]
     if name.endswith(("_min", "_max")) and base_filled is not None:
         offset = np.nan_to_num(_row_mean(x - base_filled, early))
         fill = base_filled + offset[:, None]
     elif name.startswith(("soil_temp_c", "air_temp_c")):
-        clim = _weather_or(ref, "weather_temp_c", ref["clim_temp_c"])
-        offset = np.nan_to_num(_row_mean(x - clim, early))
-        fill = clim + offset[:, None]
+        reference = _weather_or(ref, "weather_temp_c", ref["clim_temp_c"])
+        offset = np.nan_to_num(_row_mean(x - reference, early))
+        fill = reference + offset[:, None]
     elif name == "swc_m3_m3":
         fill = np.broadcast_to(np.nan_to_num(_row_mean(x, early), nan=swc_fill)[:, None], x.shape)
     elif name == "rh_pct":
@@ -103,8 +105,8 @@ def fill_driver(name: str, x: np.ndarray, observed: np.ndarray, ref: dict[str, n
     elif name == "sw_w_m2":
         fill = angstrom_sw * _ratio(x, angstrom_sw, early)[:, None]
     elif name == "precip_mm":
-        clim = _weather_or(ref, "weather_precip_mm", ref["clim_precip_mm_day"])
-        fill = clim * _ratio(x, clim, early)[:, None]
+        reference = _weather_or(ref, "weather_precip_mm", ref["clim_precip_mm_day"])
+        fill = reference * _ratio(x, reference, early)[:, None]
     else:  # unknown driver: site mean, else 0
         fill = np.broadcast_to(np.nan_to_num(_row_mean(x, early), nan=0.0)[:, None], x.shape)
     return np.where(np.isfinite(x), x, fill)

@@ -25,6 +25,7 @@ from soilco2.metrics import bootstrap_ci
 from soilco2.pipelines.daily_data import TARGET, TEST, TRAIN, VALIDATION, DailyArrays, build_arrays
 from soilco2.pipelines.daily_data import site_loss_weights
 from soilco2.pipelines.daily_inputs import DailyDataConfig, SplitConfig, load_daily_dataset
+from soilco2.prep.daily_config import INSITU_NAMES
 
 MODELS = ("lstm", "q10", "doy_climatology", "random_forest")
 METRIC_NAMES = ("nse", "kge", "kge_2012", "r", "rmse", "bias")
@@ -502,7 +503,7 @@ def sites_table(ds: xr.Dataset, a: DailyArrays) -> pd.DataFrame:
     test_start = [a.time[np.argmax(a.split[i] == TEST)] if (a.split[i] == TEST).any() else pd.NaT
                   for i in range(a.n_sites)]
     insitu = {}
-    for name in sorted(v for v in ds.data_vars if str(v).startswith("avail_")):
+    for name in sorted(f"avail_{d}" for d in INSITU_NAMES if f"avail_{d}" in ds.data_vars):  # not avail_era5
         avail = ds[name].transpose("site", "time").values > 0.5
         for label, codes in (("train", (TRAIN, VALIDATION)), ("test", (TEST,))):
             days = np.isin(a.split, codes)

@@ -199,6 +199,7 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
             era5_client = FluxnetERA5Files.from_folder(folder, meta.reset_index(), cfg.era5_fluxnet_max_km)
         era5 = ERA5Provider(model=cfg.era5_model, client=era5_client)
         era = {k: np.where(in_span, v, np.nan) for k, v in era5.provide(sites, time).items()}
+        era_interp = {k: gaps.interpolate_short_gaps(v, cfg.max_gap_days) for k, v in era.items()}
         if hasattr(era5_client, "describe"):  # which tower's file each site uses
             era5_sources = {str(s): era5_client.describe(float(r["lat"]), float(r["lon"]))
                             for s, r in sites.iterrows()}
@@ -207,7 +208,7 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
         for key, var in (("weather_temp_c", "era5_air_temp_c"), ("weather_precip_mm", "era5_precip_mm"),
                          ("weather_sw_w_m2", "era5_sw_w_m2"), ("weather_rh_pct", "era5_rh_pct")):
             if var in era:
-                weather[key] = gaps.interpolate_short_gaps(era[var], cfg.max_gap_days)[0]
+                weather[key] = era_interp[var][0]
 
     has_insitu = np.zeros(len(sites), bool)
     if p.insitu:
@@ -245,7 +246,7 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
         ref = {**clim, **astro}
         for spec in era5.variables():  # reanalysis gaps are rare: same interpolation and fills
             raw_x = era[spec.name]
-            x, avail = gaps.interpolate_short_gaps(raw_x, cfg.max_gap_days)
+            x, avail = era_interp[spec.name]
             era5_avail |= avail & in_span
             if cfg.era5_role == "fill":
                 continue

@@ -28,9 +28,9 @@ DATA_VERSIONS = {
 }
 PER_SITE_COLUMNS = ["site", "class", "test_nse", "test_kge", "test_r", "test_nse_level_removed", "test_level_share",
                     "test_amplitude_share", "test_timing_share", "test_alpha", "test_beta", "test_insitu_drivers",
-                    "n_obs_days",
-                    "n_test_days", "acf_1", "acf_182", "acf_365", "summer_minus_winter_umol_m2_s", "mean_flux_umol_m2_s", "lat", "lon", "igbp", "mat_c",
-                    "map_mm", "pet_mm_yr", "aridity_pet_p", "soc_mg_ha"]
+                    "n_obs_days", "n_test_days", "acf_1", "acf_182", "acf_365", "summer_minus_winter_umol_m2_s",
+                    "mean_flux_umol_m2_s", "lat", "lon", "igbp", "mat_c", "map_mm", "pet_mm_yr", "aridity_pet_p",
+                    "soc_mg_ha"]
 
 DISPLAY_NAMES = {"test_nse": "test NSE", "test_kge": "test KGE", "test_r": "test r",
                  "test_nse_level_removed": "test NSE, level removed", "test_level_share": "MSE share: level",

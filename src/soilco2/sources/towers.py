@@ -166,17 +166,12 @@ def load_tower(site: str, root: str | Path | None = None, drivers: list[str] | N
 
 
 def read_era5_daily(path: str | Path) -> pd.DataFrame:
-    """FLUXNET ERA5 daily file → DataFrame indexed by local date: ``precip_mm`` (day total), ``air_temp_c``."""
-    path = Path(path)
-    raw = _read_csv(path)
-    if "TIMESTAMP" not in raw:
-        raise UserError("no TIMESTAMP column", file=path, field="TIMESTAMP")
-    idx = pd.to_datetime(raw["TIMESTAMP"].astype(str), format="%Y%m%d", errors="coerce")
-    out = pd.DataFrame(index=pd.DatetimeIndex(idx, name="date"))
-    for std, col in (("precip_mm", "P_ERA"), ("air_temp_c", "TA_ERA")):
-        if col in raw:
-            out[std] = pd.to_numeric(raw[col], errors="coerce").where(lambda s: s > MISSING + 0.5).to_numpy()
-    return out[out.index.notna()]
+    """FLUXNET ERA5 daily file → DataFrame indexed by local date: ``precip_mm`` (day total), ``air_temp_c``
+    (read by :func:`soilco2.sources.fluxnet_era5.read_dd`)."""
+    from soilco2.sources.fluxnet_era5 import read_dd
+
+    return read_dd(path)[["era5_precip_mm", "era5_air_temp_c"]].rename(
+        columns={"era5_precip_mm": "precip_mm", "era5_air_temp_c": "air_temp_c"})
 
 
 def read_hn1_chamber(path: str | Path, min_r2: float = 0.0) -> tuple[pd.DataFrame, dict[str, int]]:

@@ -32,7 +32,17 @@ def main(run: str) -> None:
         "share_good": share.round(4).to_dict(orient="records"),
         "srdb_agreement": diag["srdb_agreement"],
         "error_parts": pd.read_parquet(out / "tables" / "error_parts.parquet").round(4).to_dict(orient="records"),
+        "pooled_parts": pd.read_parquet(out / "tables" / "pooled_parts.parquet").round(4).to_dict(orient="records"),
     }
+    if "test_partial_mse_share" in per_site:  # runs whose predictions.nc has obs_n
+        cols = ["site", "class", "test_nse", "test_kge", "test_partial_day_share", "test_partial_mse_share",
+                "test_nse_full_days", "test_kge_full_days"]
+        heavy = per_site.loc[per_site["test_partial_mse_share"] > 0.5, cols]
+        result["partial_days"] = {
+            "median_test_nse_full_days": round(float(per_site["test_nse_full_days"].median()), 4),
+            "median_test_kge_full_days": round(float(per_site["test_kge_full_days"].median()), 4),
+            "median_test_partial_day_share": round(float(per_site["test_partial_day_share"].median()), 4),
+            "sites_partial_mse_share_over_half": heavy.round(4).to_dict(orient="records")}
     dest = Path(__file__).parent / "results" / "report.json"
     dest.write_text(json.dumps(result, indent=1, default=str))
     print(f"report: {seconds:.1f} s, {len(per_site)} sites -> {index}; summary in {dest}")

@@ -6,6 +6,7 @@ where the test-period error comes from (docs/daily.md, session 4); none is part 
     .venv/bin/python benchmarks/daily_posthoc.py lastbias inner8_rec365 --pick 0 1 2 3 4 5   # nested check
     .venv/bin/python benchmarks/daily_posthoc.py meanbias inner8_fthl90 --pick 0 1 2 3 4 5   # retransformation bias
     .venv/bin/python benchmarks/daily_posthoc.py inflate inner8_rec365 --pick 0 1 2 3 4 5   # amplitude
+    .venv/bin/python benchmarks/daily_posthoc.py blend inner8_fthl90 --other inner8_fthl90_global --pick 0 1 2 3 4 5
 
 ``ports``: per-port daily means on training days are fitted as day level × port factor
 (alternating least squares, factors of ports with ≥ 5 training days, mean 1); each day's
@@ -14,7 +15,8 @@ training days. ``lastbias``: the mean error of the last k observed training days
 the test period (added, or as a ratio). ``meanbias``: the mean error of all training days (or
 recency-weighted), the arcsinh target's retransformation bias, removed everywhere. ``inflate``: per-site variance matching on training days,
 or the anomaly around the site's training-day mean prediction scaled by γ, in flux or arcsinh
-space. One JSON line per correction: the median test scores and the site-by-site comparison with
+space. ``blend``: a weighted mean with another cached variant (the fine-tuned members with the
+all-site members they started from). One JSON line per correction: the median test scores and the site-by-site comparison with
 the uncorrected predictions.
 """
 
@@ -142,15 +144,25 @@ def inflate(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
         _report(label, out, pred, obs, split)
 
 
+def blend(obs: np.ndarray, split: np.ndarray, pred: np.ndarray, other: np.ndarray) -> None:
+    for w in (0.75, 0.5, 0.25):
+        _report(f"{w:g} x this + {1 - w:g} x --other", w * pred + (1 - w) * other, pred, obs, split)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["ports", "lastbias", "meanbias", "inflate"])
+    ap.add_argument("what", choices=["ports", "lastbias", "meanbias", "inflate", "blend"])
     ap.add_argument("target", help="run folder, or a variant cached by daily_variants.py (not for ports)")
     ap.add_argument("--pick", type=int, nargs="*", default=[0, 1], help="a cached variant's members")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
+    ap.add_argument("--other", help="with blend: the cached variant averaged in (e.g. the all-site members)")
     args = ap.parse_args()
     if args.what == "ports":
         ports(Path(args.target))
+    elif args.what == "blend":
+        if not args.other:
+            ap.error("blend needs --other")
+        blend(*_arrays(args.target, args.pick, args.cache), _arrays(args.other, args.pick, args.cache)[2])
     else:
         {"lastbias": lastbias, "meanbias": meanbias, "inflate": inflate}[args.what](*_arrays(args.target, args.pick, args.cache))
 

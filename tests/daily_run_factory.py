@@ -64,9 +64,17 @@ def make_run(root: Path, n_sites: int = 9, seed: int = 0, years: int = 3) -> Pat
         preds["q10"][i] = 1.0 * 2.0 ** ((temp[i] - 10) / 10) * 1.1
         preds["doy_climatology"][i] = 1.0 * 2.0 ** ((12 + 10 * np.sin(2 * np.pi * (doy - 110 - phase) / 365) - 10) / 10)
         preds["random_forest"][i] = truth + rng.normal(0, 0.5, nt)
+    # records behind each day: 48 on most observed days, 8 on every 23rd, whose mean is noisier (a partial day)
+    n_rec = np.where(np.isfinite(obs), 48, 0)
+    rng_n = np.random.default_rng(seed + 1)
+    for i in range(n_sites):
+        part = np.flatnonzero(np.isfinite(obs[i]))[5::23]
+        n_rec[i, part] = 8
+        obs[i, part] += rng_n.normal(0, 1.0, part.size)
     ds = xr.Dataset(
         {
             "obs": (("site", "time"), obs, {"units": "umol m-2 s-1", "long_name": "observed daily soil CO2 efflux"}),
+            "obs_n": (("site", "time"), n_rec.astype(np.int32), {"units": "1"}),
             **{m: (("site", "time"), preds[m], {"units": "umol m-2 s-1"}) for m in MODELS},
             "lstm_p05": (("site", "time"), preds["lstm"] - 0.3, {"units": "umol m-2 s-1"}),
             "lstm_p95": (("site", "time"), preds["lstm"] + 0.3, {"units": "umol m-2 s-1"}),

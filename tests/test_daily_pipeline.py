@@ -86,8 +86,10 @@ def test_run_folder_contract(tiny_run: Path):
     assert min(gorres[f"insitu_{d}_{sp}"] for d in ("soil_temp_c", "swc_m3_m3", "air_temp_c")
                for sp in ("train", "test")) > 0.95
     pred = xr.open_dataset(tiny_run / "predictions.nc")
-    for v in ("obs", "lstm", "lstm_p05", "lstm_p95", "q10", "doy_climatology", "random_forest", "split", "soil_temp_c"):
+    for v in ("obs", "lstm", "lstm_p05", "lstm_p95", "q10", "doy_climatology", "random_forest", "split", "soil_temp_c",
+              "obs_n"):
         assert pred[v].dims == ("site", "time"), v
+    assert ((pred["obs_n"].values > 0) == np.isfinite(pred["obs"].values)).all()  # records behind each observed day
     assert pred["lstm"].attrs["units"] == "umol m-2 s-1" and "long_name" in pred["obs"].attrs
     assert set(np.unique(pred["split"].values)) == {-1, 0, 1, 2}
     span = np.isfinite(pred["lstm"].values)

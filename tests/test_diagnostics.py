@@ -260,3 +260,20 @@ def test_error_decomposition_known_answers():
     assert dg.error_decomposition(np.r_[obs, np.nan], np.r_[2 * obs + 1, 5.0], min_n=3)["mse"] == pytest.approx(13.5)
     assert np.isnan(dg.error_decomposition(obs, obs)["mse"])  # 4 days < MIN_DAYS_FOR_SKILL
     assert np.isnan(dg.error_decomposition(np.ones(10), np.arange(10.0))["level_share"])
+
+
+def test_partial_days_and_their_share_of_the_error():
+    """Records per day 48 (median) and 20 / 30 on two days: 20 < 0.5 × 48 is partial, 30 is not;
+    unobserved days never are. The error: 1 on the partial day, 0 elsewhere, so it carries all
+    of the squared error, and the full days alone are perfect (NSE = KGE = 1)."""
+    n = np.array([48, 48, 20, 48, 30, 48, 48, 0, 48])
+    observed = n > 0
+    partial = dg.partial_days(n, observed)
+    assert partial.tolist() == [False, False, True, False, False, False, False, False, False]
+    assert not dg.partial_days(n, np.zeros(n.size, bool)).any()
+    obs = np.where(observed, np.arange(n.size, dtype=float), np.nan)
+    sim = obs + np.where(partial, 1.0, 0.0)
+    e = dg.partial_day_effect(obs, sim, partial, min_n=3)
+    assert e["partial_day_share"] == pytest.approx(1 / 8) and e["partial_mse_share"] == pytest.approx(1.0)
+    assert e["nse_full_days"] == pytest.approx(1.0) and e["kge_full_days"] == pytest.approx(1.0)
+    assert np.isnan(dg.partial_day_effect(obs, sim, partial, min_n=10)["nse_full_days"])  # 7 full days < 10

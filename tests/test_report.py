@@ -60,6 +60,15 @@ def test_report_files_and_tables(built):
     assert set(ext["part"]) == {"bottom_5pct", "middle_90pct", "top_5pct"}
     spk = pd.read_parquet(out / "tables" / "spikes.parquet")
     assert (spk.loc[(spk.part == "spikes") & (spk.split == "train"), "n"] > 0).all()  # factory adds pulses
+    # partial days (the factory's every 23rd observed day: 8 records and a noisier mean)
+    share = per_site["test_partial_day_share"]
+    assert share.between(0.02, 0.08).all()
+    accurate = per_site["site"].isin([f"d2019_SITE_{i:02d}" for i in range(3)])  # the "LSTM" errs least there
+    assert (per_site.loc[accurate, "test_partial_mse_share"] > 3 * share[accurate]).all()
+    assert (per_site.loc[accurate, "test_nse_full_days"] > per_site.loc[accurate, "test_nse"]).all()
+    pooled = pd.read_parquet(out / "tables" / "pooled_parts.parquet")
+    assert {"partial_days", "full_days"} <= set(pooled["part"])
+    assert "Partial days (fewer flux records than 50%" in index.read_text(encoding="utf-8")
     summary = pd.read_parquet(out / "tables" / "summary.parquet")
     assert {"lstm", "q10", "doy_climatology", "random_forest"} <= set(summary["model"])
     assert summary["model"].str.startswith("paper").sum() == 2
@@ -95,6 +104,19 @@ def test_bad_run_folder_is_a_user_error(tmp_path):
     (run / "metrics.parquet").unlink()
     with pytest.raises(UserError, match="metrics.parquet"):
         build_report(run)
+
+
+def test_run_without_record_counts(tmp_path):
+    """Run folders written before predictions.nc carried obs_n: the report says so and skips the
+    partial-day diagnostics."""
+    import xarray as xr
+
+    run = make_run(tmp_path / "r", n_sites=3, years=2)
+    pred = xr.load_dataset(run / "predictions.nc").drop_vars("obs_n")
+    pred.to_netcdf(run / "predictions.nc")
+    text = build_report(run).read_text(encoding="utf-8")
+    assert "predictions.nc has no obs_n" in text and "Partial days (" not in text
+    assert "test_partial_mse_share" not in pd.read_parquet(run / "report" / "tables" / "per_site.parquet")
 
 
 def test_cli_command(tmp_path):

@@ -307,6 +307,35 @@ def spike_metrics(obs: np.ndarray, sim: np.ndarray, spikes: np.ndarray, min_n: i
     return [_part_row(part, o, s, m, min_n) for part, m in (("spikes", ok & spikes), ("non_spikes", ok & ~spikes))]
 
 
+PARTIAL_DAY_FRACTION = 0.5  # a day with fewer records than this share of the site's median is "partial"
+
+
+def partial_days(n_records: np.ndarray, observed: np.ndarray, fraction: float = PARTIAL_DAY_FRACTION) -> np.ndarray:
+    """Observed days whose daily mean rests on fewer than ``fraction`` × the site's median number of
+    records per observed day (a chamber that ran part of the day, a survey of fewer ports)."""
+    n = np.asarray(n_records, float)
+    ok = np.asarray(observed, bool) & (n > 0)
+    if not ok.any():
+        return np.zeros(n.shape, bool)
+    return ok & (n < fraction * np.median(n[ok]))
+
+
+def partial_day_effect(obs: np.ndarray, sim: np.ndarray, partial: np.ndarray,
+                       min_n: int = MIN_DAYS_FOR_SKILL) -> dict:
+    """Share of the days that are partial, their share of the squared error, and NSE / KGE on the
+    full days only (NaN below ``min_n`` full days)."""
+    o, s = np.asarray(obs, float), np.asarray(sim, float)
+    ok = np.isfinite(o) & np.isfinite(s)
+    part, full = ok & partial, ok & ~partial
+    se = (s - o) ** 2
+    total = se[ok].sum()
+    skill = full.sum() >= min_n and np.std(o[full]) > 0
+    return {"partial_day_share": part.sum() / ok.sum() if ok.any() else np.nan,
+            "partial_mse_share": se[part].sum() / total if total > 0 else np.nan,
+            "nse_full_days": nse(o[full], s[full]) if skill else np.nan,
+            "kge_full_days": kge(o[full], s[full]) if skill else np.nan}
+
+
 def pooled_parts(table: pd.DataFrame) -> pd.DataFrame:
     """Across sites: days, sites, mean observed/predicted, mean error and median ratio per ``part``.
 

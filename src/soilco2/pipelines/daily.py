@@ -450,6 +450,7 @@ _VAR_ATTRS = {
     "doy_climatology": ("per-site day-of-year climatology of training days", "umol m-2 s-1"),
     "random_forest": ("random forest on the daily features (all sites)", "umol m-2 s-1"),
     "soil_temp_c": ("soil temperature driver (in-situ or filled)", "degC"),
+    "obs_n": ("flux records behind the observed daily mean (0: no observation)", "1"),
 }
 
 
@@ -461,6 +462,9 @@ def predictions_dataset(ds: xr.Dataset, a: DailyArrays, preds: dict[str, np.ndar
     t = np.arange(a.time.size)
     in_span = (t[None, :] >= a.start[:, None]) & (t[None, :] < a.stop[:, None])
     out["obs"] = (("site", "time"), np.where(in_span, obs, np.nan).astype(np.float32))
+    if "flux_n" in ds:  # how much of the day the observed mean covers (report: partial days)
+        n = ds["flux_n"].transpose("site", "time").values
+        out["obs_n"] = (("site", "time"), np.where(in_span & np.isfinite(obs), n, 0).astype(np.int32))
     for name, values in preds.items():
         out[name] = (("site", "time"), np.where(in_span, values, np.nan).astype(np.float32))
     if "soil_temp_c" in ds:

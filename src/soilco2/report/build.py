@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from soilco2.diagnostics import INSITU_GROUPING, MIN_DAYS_FOR_SKILL, site_level_matches
+from soilco2.diagnostics import INSITU_GROUPING, MIN_DAYS_FOR_SKILL, PARTIAL_DAY_FRACTION, site_level_matches
 from soilco2.metrics import bootstrap_ci
 from soilco2.report import figures as F
 from soilco2.report.daily_run import PAPER, Diagnostics, RunData, analyse, find_key, load_run
@@ -123,6 +123,7 @@ def _findings(d: Diagnostics) -> str:
                      f"{p.median_level_share:.0%}, amplitude {p.median_amplitude_share:.0%}, timing "
                      f"{p.median_timing_share:.0%}; median α {p.median_alpha:.2f}, β {p.median_beta:.2f}; median test "
                      f"NSE {p.median_nse:.2f}, {p.median_nse_level_removed:.2f} with the level error removed.")
+    items += _partial_day_finding(d)
     a = d.srdb_agreement
     if a.get("n_records"):
         items.append(f"Annual totals vs SRDB within range: {a['n_sites']} sites, {a['n_records']} records "
@@ -130,6 +131,23 @@ def _findings(d: Diagnostics) -> str:
                      f"r = {a['sites_r']:.2f}, bias {a['sites_bias_gc_m2_yr']:+.0f} g C m⁻² yr⁻¹, median ratio "
                      f"predicted/SRDB {a['sites_median_ratio_pred_over_srdb']:.2f}.")
     return "<ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in items) + "</ul>"
+
+
+def _partial_day_finding(d: Diagnostics) -> list[str]:
+    """How much of the test error falls on partial days (fewer records than half the site's median)."""
+    t, pooled = d.per_site, d.pooled_days
+    if "test_partial_mse_share" not in t or not len(pooled):
+        return []
+    days = pooled[pooled["part"].isin(["partial_days", "full_days"])]
+    se = (days["sim"] - days["obs"]) ** 2
+    partial = days["part"] == "partial_days"
+    heavy = t[t["test_partial_mse_share"] > 0.5]
+    return [f"Partial days (fewer flux records than {PARTIAL_DAY_FRACTION:.0%} of the site's median per observed "
+            f"day): {partial.mean():.0%} of all sites' test days, {se[partial].sum() / se.sum():.0%} of their pooled "
+            f"squared error; they carry more than half of the test MSE at {len(heavy)} site(s), "
+            f"{(heavy['class'] == 'poor').sum()} of them poor ({', '.join(heavy['site'])}). On full days only the median test NSE is "
+            f"{t['test_nse_full_days'].median():.2f} and KGE {t['test_kge_full_days'].median():.2f} (a diagnostic: "
+            "every score above uses all observed days)."]
 
 
 def _agreement_table(a: dict) -> pd.DataFrame:

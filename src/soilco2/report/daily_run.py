@@ -27,7 +27,7 @@ ATTRIBUTES = ("n_obs_days", "acf_1", "acf_182", "acf_365", "summer_minus_winter_
               "whc_mm")
 SITE_COLUMNS = ("site", "lat", "lon")
 METRIC_COLUMNS = ("site", "model", "split", "nse", "kge", "r")
-PRED_VARS = ("obs", "lstm", "split")
+PRED_VARS = ("obs", "lstm", "split")  # obs_n (records per day) is optional
 
 
 @dataclass
@@ -222,18 +222,28 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
     split = preds["split"].values
     lstm = preds["lstm"].values
     ext, spk, ann, pooled, parts = [], [], [], [], []
+    n_rec = preds["obs_n"].values if "obs_n" in preds else None
+    if n_rec is None:
+        notes.append("predictions.nc has no obs_n (records behind each day; runs before session 9): the partial-day "
+                     "diagnostics are left out — 'soilco2 daily evaluate RUN' adds it")
     for i, s in enumerate(names):
         o = preds["obs"].values[i]
         spikes = dg.spike_mask(o)
+        partial = None if n_rec is None else dg.partial_days(n_rec[i], np.isfinite(o))
         for codes, label in (((TEST,), "test"), ((TRAIN, VALIDATION), "train")):
             m = np.isin(split[i], codes)
             ext += [{"site": s, "split": label, **r} for r in dg.extremes_metrics(o[m], lstm[i][m])]
             spk += [{"site": s, "split": label, **r} for r in dg.spike_metrics(o[m], lstm[i][m], spikes[m])]
             if label == "test":
-                parts.append({"site": s, **{f"test_{k}": v for k, v in dg.error_decomposition(o[m], lstm[i][m]).items()
-                                            if k != "n"}})
+                row = {f"test_{k}": v for k, v in dg.error_decomposition(o[m], lstm[i][m]).items() if k != "n"}
+                if partial is not None:
+                    row |= {f"test_{k}": v for k, v in dg.partial_day_effect(o[m], lstm[i][m], partial[m]).items()}
+                parts.append({"site": s, **row})
                 ok = m & np.isfinite(o)
-                for part in (dg.extreme_parts(o[ok]), np.where(spikes[ok], "spikes", "non_spikes")):
+                labels = [dg.extreme_parts(o[ok]), np.where(spikes[ok], "spikes", "non_spikes")]
+                if partial is not None:
+                    labels.append(np.where(partial[ok], "partial_days", "full_days"))
+                for part in labels:
                     pooled.append(pd.DataFrame({"site": s, "part": part, "obs": o[ok], "sim": lstm[i][ok]}))
         a = dg.annual_totals(times, lstm[i])
         a = a[a["n_days"] > 0]

@@ -16,8 +16,8 @@ the test period (added, or as a ratio). ``meanbias``: the mean error of all trai
 recency-weighted), the arcsinh target's retransformation bias, removed everywhere. ``inflate``: per-site variance matching on training days,
 or the anomaly around the site's training-day mean prediction scaled by γ, in flux or arcsinh
 space. ``blend``: a weighted mean with another cached variant (the fine-tuned members with the
-all-site members they started from). One JSON line per correction: the median test scores and the site-by-site comparison with
-the uncorrected predictions.
+all-site members they started from). One JSON line per correction: the median test scores and the
+site-by-site comparison with the uncorrected predictions.
 """
 
 from __future__ import annotations

@@ -142,10 +142,11 @@ def _partial_day_finding(d: Diagnostics) -> list[str]:
     se = (days["sim"] - days["obs"]) ** 2
     partial = days["part"] == "partial_days"
     heavy = t[t["test_partial_mse_share"] > 0.5]
+    se_share = se[partial].sum() / se.sum() if se.sum() > 0 else np.nan
     return [f"Partial days (fewer flux records than {PARTIAL_DAY_FRACTION:.0%} of the site's median per observed "
-            f"day): {partial.mean():.0%} of all sites' test days, {se[partial].sum() / se.sum():.0%} of their pooled "
-            f"squared error; they carry more than half of the test MSE at {len(heavy)} site(s), "
-            f"{(heavy['class'] == 'poor').sum()} of them poor ({', '.join(heavy['site'])}). On full days only the median test NSE is "
+            f"day): {partial.mean():.0%} of all sites' test days, {se_share:.0%} of their pooled squared error; "
+            f"they carry more than half of the test MSE at {len(heavy)} site(s), {(heavy['class'] == 'poor').sum()} "
+            f"of them poor ({', '.join(heavy['site'])}). On full days only the median test NSE is "
             f"{t['test_nse_full_days'].median():.2f} and KGE {t['test_kge_full_days'].median():.2f} (a diagnostic: "
             "every score above uses all observed days)."]
 

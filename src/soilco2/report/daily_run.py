@@ -224,8 +224,8 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
     ext, spk, ann, pooled, parts = [], [], [], [], []
     n_rec = preds["obs_n"].values if "obs_n" in preds else None
     if n_rec is None:
-        notes.append("predictions.nc has no obs_n (records behind each day; runs before session 9): the partial-day "
-                     "diagnostics are left out — 'soilco2 daily evaluate RUN' adds it")
+        notes.append("predictions.nc has no obs_n (records behind each day; a run written before it was added): the "
+                     "partial-day diagnostics are left out — 'soilco2 daily evaluate RUN' adds it")
     for i, s in enumerate(names):
         o = preds["obs"].values[i]
         spikes = dg.spike_mask(o)

@@ -46,6 +46,11 @@ class DailyDataConfig(StrictModel):
     # features: the ERA5 variables are model inputs of their own (+ avail_era5); fill: they replace the
     # climatology as the reference that fills the in-situ drivers' gaps (docs/daily_data.md)
     era5_role: Literal["features", "fill"] = "features"
+    # in-situ drivers a COSORE dataset lacks, from the AmeriFlux tower measured at the same site (half-hourly
+    # files under sites/, soilco2.sources.towers.cosore_towers), where the tower covers at least
+    # tower_min_cover of the site's observed flux days; counted as measured (docs/daily_data.md)
+    tower_drivers: bool = False
+    tower_min_cover: float = Field(0.8, gt=0, le=1)
 
     @field_validator("insitu_drivers", "sites_exclude")
     @classmethod

@@ -23,6 +23,7 @@ from soilco2.prep.drivers import (
     ClimatologyProvider,
     DriverVar,
     InSituProvider,
+    tower_fill,
 )
 
 TARGET = "flux_umol_m2_s"
@@ -214,6 +215,8 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
     if p.insitu:
         insitu = InSituProvider(table, list(cfg.insitu_drivers))
         raw = insitu.provide(sites, time)
+        if cfg.tower_drivers:
+            tower_cells = tower_fill(raw, sites, time, in_span, root=root, min_cover=cfg.tower_min_cover)
         ref = {**clim, **astro, **weather}
         for spec in insitu.variables():
             x = raw[spec.name]
@@ -229,12 +232,18 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
             fill_counts[spec.name] = {"observed": int(observed.sum()),
                                       "interpolated": int((avail & ~observed).sum()),
                                       "filled": int((in_span & ~avail).sum())}
+            if cfg.tower_drivers:  # part of "observed"
+                fill_counts[spec.name]["tower"] = int((tower_cells.get(spec.name, False) & in_span).sum())
             if base == spec.name:
                 has_insitu |= observed.any(axis=1)
                 name = f"avail_{spec.name}"
                 dynamic[name] = avail.astype(float)
                 specs[name] = DriverVar(name, "1", f"availability of {spec.name}: 1 measured or "
                                         f"interpolated (gap <= {cfg.max_gap_days} d), 0 filled")
+    tower_used = None  # which site took which driver from its tower
+    if p.insitu and cfg.tower_drivers:
+        tower_used = {str(s): sorted(k for k, m in tower_cells.items() if m[i].any()) for i, s in enumerate(sites.index)}
+        tower_used = {s: v for s, v in tower_used.items() if v}
     if p.climatology:
         dynamic.update(clim)
         specs.update({v.name: v for v in clim_provider.variables()})
@@ -278,6 +287,8 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
 
     ds = _to_dataset(cfg, table, sites, time, in_span, dynamic, specs, skipped, fill_counts,
                      site_attributes, clim_provider)
+    if tower_used is not None:
+        ds.attrs["tower_drivers"] = json.dumps(tower_used)
     if era5_sources:
         ds.attrs["era5_sources"] = json.dumps(era5_sources)
         ds.attrs["era5_towers_unlocated"] = json.dumps(getattr(era5_client, "unlocated", []))

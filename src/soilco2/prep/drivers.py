@@ -99,6 +99,34 @@ class InSituProvider:
         return out
 
 
+def tower_fill(raw: dict[str, np.ndarray], sites: pd.DataFrame, time: pd.DatetimeIndex, in_span: np.ndarray, *,
+               root=None, min_cover: float = 0.8) -> dict[str, np.ndarray]:
+    """Fill ``raw`` (the :class:`InSituProvider` arrays, in place) where a site has no COSORE value
+    from the AmeriFlux tower measured at the same site (:func:`soilco2.sources.towers.cosore_towers`):
+    a driver is taken from the tower when it covers at least ``min_cover`` of the days from the
+    site's first to its last observed flux day, so that it does not appear or vanish between the
+    training and the test days. Returns ``{variable: (site, time) mask of the cells it filled}``."""
+    from soilco2.sources.towers import cosore_towers, tower_daily
+
+    cells: dict[str, np.ndarray] = {}
+    towers = cosore_towers()
+    for i, site in enumerate(sites.index):
+        if site not in towers:
+            continue
+        daily = tower_daily(towers[site], root).reindex(time)
+        obs_span = (time >= sites["first_obs_day"].iloc[i]) & (time <= sites["last_obs_day"].iloc[i])
+        for name, x in raw.items():
+            if name not in daily:
+                continue
+            values = daily[name].to_numpy(float)
+            if np.isfinite(values[obs_span]).mean() < min_cover:
+                continue
+            take = ~np.isfinite(x[i]) & np.isfinite(values) & in_span[i]
+            x[i, take] = values[take]
+            cells.setdefault(name, np.zeros(x.shape, bool))[i] = take
+    return cells
+
+
 # --- climatology -------------------------------------------------------------------------------
 
 _MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], float)

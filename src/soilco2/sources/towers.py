@@ -3,7 +3,9 @@
 Every half-hourly reader returns a DataFrame indexed by the **interval start** in the site's
 local standard time (naive, no DST, the AmeriFlux convention), with standard column names
 (``precip_mm``, ``air_temp_c``, ``soil_temp_c``, ``swc_m3_m3``, ``ppfd_umol_m2_s``,
-``sw_in_w_m2``) and -9999 turned into NaN.
+``sw_in_w_m2``) and -9999 turned into NaN. :func:`tower_daily` turns them into the daily in-situ
+drivers of the S1 dataset (``data.tower_drivers``) for the COSORE datasets measured at the tower
+(:func:`cosore_towers`).
 
 Timestamp conventions (checked against the radiation centroid vs. solar noon per month):
 - ``*-fluxes.csv`` and ``*-forcings.csv`` label each half hour by its **end**
@@ -163,6 +165,41 @@ def load_tower(site: str, root: str | Path | None = None, drivers: list[str] | N
             raise UserError(f"tower site {site} has no {', '.join(missing)}", field="tower_drivers")
         table = table[drivers]
     return table
+
+
+# half hours a day needs before its tower means / totals count (the shared files are gap-filled)
+MIN_HALFHOURS_PER_DAY = 40
+# tower column -> daily standard driver: means, and min/max for temperatures, as in the COSORE daily table
+_DAILY_MEANS = {"soil_temp_c": "soil_temp_c", "air_temp_c": "air_temp_c", "swc_m3_m3": "swc_m3_m3",
+                "ppfd_umol_m2_s": "par_umol_m2_s"}
+
+
+def tower_daily(site: str, root: str | Path | None = None) -> pd.DataFrame:
+    """A tower's half-hourly drivers as daily in-situ drivers, indexed by local standard date:
+    ``soil_temp_c``, ``air_temp_c`` (each with ``_min``/``_max``), ``swc_m3_m3``, ``par_umol_m2_s``
+    (PPFD) and ``precip_mm`` (day total); NaN where a day has fewer than
+    :data:`MIN_HALFHOURS_PER_DAY` values of that variable."""
+    hh = load_tower(site, root)
+    day = hh.index.floor("D")
+    grouped = hh.groupby(day)
+    counts = grouped.count()
+    out = pd.DataFrame(index=pd.DatetimeIndex(counts.index, name="date"))
+    for col, name in _DAILY_MEANS.items():
+        if col not in hh:
+            continue
+        enough = counts[col] >= MIN_HALFHOURS_PER_DAY
+        out[name] = grouped[col].mean().where(enough)
+        if name in ("soil_temp_c", "air_temp_c"):
+            out[name + "_min"] = grouped[col].min().where(enough)
+            out[name + "_max"] = grouped[col].max().where(enough)
+    if "precip_mm" in hh:
+        out["precip_mm"] = grouped["precip_mm"].sum().where(counts["precip_mm"] >= MIN_HALFHOURS_PER_DAY)
+    return out
+
+
+def cosore_towers() -> dict[str, str]:
+    """COSORE dataset -> the tower site whose files were measured at the same site."""
+    return {spec.cosore_dataset: key for key, spec in TOWER_SITES.items() if spec.cosore_dataset}
 
 
 def read_era5_daily(path: str | Path) -> pd.DataFrame:

@@ -89,3 +89,14 @@ def test_real_us_bi1_fills_bouldina(data_root):
     zou = ds.sel(site="d20190409_ZOU")
     for name in ds.attrs["dynamic_features"]:  # other sites are untouched
         np.testing.assert_array_equal(zou[name].values, base.sel(site="d20190409_ZOU")[name].values)
+
+
+def test_missing_tower_file_is_one_clear_error(tmp_path):
+    from soilco2.errors import UserError
+
+    sites = pd.DataFrame({"first_obs_day": pd.Timestamp("2019-01-01"), "last_obs_day": pd.Timestamp("2019-01-10")},
+                         index=[BOULDINA])
+    time = pd.date_range("2019-01-01", periods=10)
+    with pytest.raises(UserError, match="tower file not found") as err:
+        tower_fill({"soil_temp_c": np.full((1, 10), np.nan)}, sites, time, np.ones((1, 10), bool), root=tmp_path)
+    assert "US-Bi1" in str(err.value.file)

@@ -48,7 +48,8 @@ class DailyDataConfig(StrictModel):
     era5_role: Literal["features", "fill"] = "features"
     # in-situ drivers a COSORE dataset lacks, from the AmeriFlux tower measured at the same site (half-hourly
     # files under sites/, soilco2.sources.towers.cosore_towers), where the tower covers at least
-    # tower_min_cover of the site's observed flux days; counted as measured (docs/daily_data.md)
+    # tower_min_cover of the days from the site's first to its last flux day; counted as measured
+    # (docs/daily_data.md)
     tower_drivers: bool = False
     tower_min_cover: float = Field(0.8, gt=0, le=1)
 

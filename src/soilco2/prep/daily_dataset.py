@@ -212,6 +212,7 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
                 weather[key] = era_interp[var][0]
 
     has_insitu = np.zeros(len(sites), bool)
+    tower_cells: dict[str, np.ndarray] = {}  # (site, time) cells each in-situ driver took from a tower
     if p.insitu:
         insitu = InSituProvider(table, list(cfg.insitu_drivers))
         raw = insitu.provide(sites, time)
@@ -233,14 +234,14 @@ def assemble_daily_dataset(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.D
                                       "interpolated": int((avail & ~observed).sum()),
                                       "filled": int((in_span & ~avail).sum())}
             if cfg.tower_drivers:  # part of "observed"
-                fill_counts[spec.name]["tower"] = int((tower_cells.get(spec.name, False) & in_span).sum())
+                fill_counts[spec.name]["tower"] = int(tower_cells[spec.name].sum()) if spec.name in tower_cells else 0
             if base == spec.name:
                 has_insitu |= observed.any(axis=1)
                 name = f"avail_{spec.name}"
                 dynamic[name] = avail.astype(float)
                 specs[name] = DriverVar(name, "1", f"availability of {spec.name}: 1 measured or "
                                         f"interpolated (gap <= {cfg.max_gap_days} d), 0 filled")
-    tower_used = None  # which site took which driver from its tower
+    tower_used = None  # which site took which driver from its tower (before sites can be dropped below)
     if p.insitu and cfg.tower_drivers:
         tower_used = {str(s): sorted(k for k, m in tower_cells.items() if m[i].any()) for i, s in enumerate(sites.index)}
         tower_used = {s: v for s, v in tower_used.items() if v}

@@ -82,7 +82,6 @@ def fill_driver(name: str, x: np.ndarray, observed: np.ndarray, ref: dict[str, n
     ``weather_temp_c``, ``weather_precip_mm``, ``weather_sw_w_m2``, ``weather_rh_pct`` (NaN where a
     site has none) that replaces the climatology where given."""
     early = _early_mask(observed, fill_fraction)
-    angstrom_sw = (0.25 + 0.5 * ref["clim_sun_pct"] / 100.0) * ref["toa_sw_w_m2"]
     if name.endswith(("_min", "_max")) and base_filled is not None:
         offset = np.nan_to_num(_row_mean(x - base_filled, early))
         fill = base_filled + offset[:, None]
@@ -100,16 +99,22 @@ def fill_driver(name: str, x: np.ndarray, observed: np.ndarray, ref: dict[str, n
             mean = np.where(np.isfinite(weather), np.clip(weather + offset[:, None], 0, 100), mean)
         fill = mean
     elif name == "par_umol_m2_s":
-        est = PAR_PER_SW * _weather_or(ref, "weather_sw_w_m2", angstrom_sw)
+        est = PAR_PER_SW * _weather_or(ref, "weather_sw_w_m2", _angstrom_sw(ref))
         fill = est * _ratio(x, est, early)[:, None]
     elif name == "sw_w_m2":
-        fill = angstrom_sw * _ratio(x, angstrom_sw, early)[:, None]
+        est = _angstrom_sw(ref)
+        fill = est * _ratio(x, est, early)[:, None]
     elif name == "precip_mm":
         reference = _weather_or(ref, "weather_precip_mm", ref["clim_precip_mm_day"])
         fill = reference * _ratio(x, reference, early)[:, None]
     else:  # unknown driver: site mean, else 0
         fill = np.broadcast_to(np.nan_to_num(_row_mean(x, early), nan=0.0)[:, None], x.shape)
     return np.where(np.isfinite(x), x, fill)
+
+
+def _angstrom_sw(ref: dict[str, np.ndarray]) -> np.ndarray:
+    """Ångström shortwave estimate (W m-2) from the climatology's sunshine and TOA shortwave."""
+    return (0.25 + 0.5 * ref["clim_sun_pct"] / 100.0) * ref["toa_sw_w_m2"]
 
 
 def _weather_or(ref: dict[str, np.ndarray], key: str, default: np.ndarray) -> np.ndarray:

@@ -102,3 +102,32 @@ def test_group_quantiles_matches_numpy():
     v = np.arange(101.0)
     b = qa.group_quantiles({"GRA": v, "ENF": v * 2})
     assert b.loc["GRA", "lo"] == pytest.approx(1.0) and b.loc["ENF", "hi"] == pytest.approx(198.0)
+
+
+def _three_ports(missing_days):
+    """Daily records of ports at 0.5, 1 and 1.5 × a daily level; port 3 absent on ``missing_days``."""
+    days = pd.date_range("2021-05-01", periods=20, freq="D")
+    level = 2.0 + np.sin(np.arange(20) / 3.0)
+    rows = [(d + pd.Timedelta(hours=12), p, f * lv) for d, lv, i in zip(days, level, range(20))
+            for p, f in ((1, 0.5), (2, 1.0), (3, 1.5)) if not (p == 3 and i in missing_days)]
+    return pd.DataFrame(rows, columns=["time", "port", "flux_umol_m2_s"]), pd.Series(level, index=days)
+
+
+def test_port_balance_recovers_the_all_port_mean_when_a_port_is_missing():
+    rec, level = _three_ports(missing_days={3, 4, 5, 12})
+    plain = aggregate(rec, "1D")["flux_umol_m2_s"]
+    balanced = aggregate(rec, "1D", port_balance=True)["flux_umol_m2_s"]
+    # without port 3 the plain mean is (0.5 + 1) / 2 = 0.75 × the level: a false drop of 25 %
+    np.testing.assert_allclose(plain.iloc[[3, 4, 5, 12]], 0.75 * level.iloc[[3, 4, 5, 12]])
+    np.testing.assert_allclose(balanced, level, rtol=1e-6)  # the mean of all ports (factors' mean 1)
+    full = [i for i in range(20) if i not in {3, 4, 5, 12}]
+    np.testing.assert_allclose(balanced.iloc[full], plain.iloc[full], rtol=1e-9)  # full days unchanged
+
+
+def test_port_balance_leaves_one_port_and_full_days_alone():
+    rec, _ = _three_ports(missing_days=set())
+    rng = np.random.default_rng(0)
+    rec["flux_umol_m2_s"] *= rng.lognormal(0, 0.2, len(rec))  # noisy, but every port every day
+    pd.testing.assert_frame_equal(aggregate(rec, "1D", port_balance=True), aggregate(rec, "1D"))
+    one = rec[rec.port == 2]
+    pd.testing.assert_frame_equal(aggregate(one, "1D", port_balance=True), aggregate(one, "1D"))

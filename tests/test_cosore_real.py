@@ -109,3 +109,22 @@ def test_percentile_filter_in_load_records_matches_daily_table(cosore_root):
     row = acc.set_index("dataset").loc["d20190617_SCOTT_WKG"]
     assert one.dropped["igbp_percentile"] == row["dropped_igbp_percentile"] > 0
     assert one.kept == row["kept"] == len(rec)
+
+
+def test_port_balance_removes_the_collar_mix_from_sihi_h2(cosore_root):
+    """SIHI_H2 measured 3 of its 12 control collars a day in 2012–2013 and 7–9 in 2015–2016; the
+    plain daily mean's June–August level swings by a factor 2.05 between years, the port-balanced
+    one by less than 1.5 (docs/daily.md, session 11)."""
+    from soilco2.prep.aggregate import aggregate
+
+    rec, _ = load_records("d20190610_SIHI_H2", cosore_root)
+
+    def summer_spread(day):
+        jja = day[day.index.month.isin([6, 7, 8])]["flux_umol_m2_s"]
+        means = jja.groupby(jja.index.year).mean()
+        return means.max() / means.min()
+
+    plain, balanced = aggregate(rec, "1D"), aggregate(rec, "1D", port_balance=True)
+    assert summer_spread(plain) == pytest.approx(2.05, abs=0.01)
+    assert summer_spread(balanced) < 1.5
+    assert (balanced["flux_ports"] == plain["flux_ports"]).all() and balanced.index.equals(plain.index)

@@ -113,10 +113,15 @@ def test_without_validation_days_every_epoch_runs_and_the_last_is_kept(synth, tm
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
 
 
-def test_lstm_recovers_known_law(synth):
-    """Trained on 80 % of each site, the LSTM predicts the noise-free law on the test 20 %."""
+@pytest.mark.parametrize("training", [{}, {"precision": "bfloat16"}, {"warmup_gradient": False}],
+                         ids=["float32", "bfloat16", "truncated-warmup"])
+def test_lstm_recovers_known_law(synth, training):
+    """Trained on 80 % of each site, the LSTM predicts the noise-free law on the test 20 % (also with
+    bfloat16 training steps, and with backpropagation cut at the end of the warm-up)."""
     ds, a, scaler = synth
-    model, res = train_member(a, _cfg(), seed=0, show_progress=False)
+    model, res = train_member(a, _cfg(**training), seed=0, show_progress=False)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert model.no_grad_steps == (0 if training.get("warmup_gradient", True) else 30)
     sim = a.to_flux(predict_scaled(model, a), scaler)
     truth = true_flux(ds["soil_temp_c"].values, ds["swc_m3_m3"].values, ds.attrs["true_r10"][:, None])
     test = a.split == TEST
@@ -269,3 +274,43 @@ def test_finetuning_stage_has_its_own_recency_halflife(synth, monkeypatch):
         cfg = _cfg(finetune_steps=1, recency_halflife_days=365, **extra)
         finetune_sites(model, a, cfg, 0, site_loss_weights(a, True))
         assert seen == [expected] * a.n_sites
+
+
+def test_warmup_without_gradient_same_output_no_gradient_before_the_cut():
+    """no_grad_steps = k: the same forward values, and the scored days' loss sends no gradient to
+    the first k days' inputs (truncated backpropagation); eval mode ignores it."""
+    torch.manual_seed(0)
+    m = DailyLSTM(n_dynamic=3, n_static=2, hidden_size=8, dropout=0.0).train()
+    x, s = torch.randn(4, 12, 3, requires_grad=True), torch.randn(4, 2)
+    full = m(x, s)
+    full[:, 5:].sum().backward()
+    g_full = x.grad.clone()
+    x.grad = None
+    m.no_grad_steps = 5
+    cut = m(x, s)
+    torch.testing.assert_close(cut, full)
+    cut[:, 5:].sum().backward()
+    assert g_full[:, :5].abs().sum() > 0 and x.grad[:, :5].abs().sum() == 0
+    assert x.grad[:, 5:].abs().sum() > 0
+    with torch.no_grad():
+        torch.testing.assert_close(m.eval()(x, s), full.detach())
+
+
+def test_finetuning_copies_train_as_the_all_site_model(synth, monkeypatch):
+    """training.warmup_gradient and training.precision reach every site's fine-tuning copy, also
+    when the all-site model comes from a checkpoint (no_grad_steps not set)."""
+    import soilco2.training as training_mod
+    from soilco2.pipelines.daily import finetune_member, new_model
+
+    _, a, _ = synth
+    cfg = _cfg(warmup_gradient=False, precision="bfloat16", finetune_steps=1)
+    seen = []
+    real = training_mod.train
+
+    def spy(m, *args, **kw):
+        seen.append((m.no_grad_steps, kw["precision"]))
+        return real(m, *args, **kw)
+
+    monkeypatch.setattr(training_mod, "train", spy)
+    finetune_member(new_model(a, cfg.model), a, cfg, 0)
+    assert seen == [(cfg.training.warmup_days, "bfloat16")] * a.n_sites

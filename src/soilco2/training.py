@@ -65,6 +65,7 @@ def train(
     lr_schedule: str = "constant",
     on_epoch: Callable[[int, int, str], None] | None = None,
     average_last: int = 0,
+    precision: str = "float32",
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the weights of the best validation epoch.
 
@@ -76,6 +77,8 @@ def train(
     ``on_epoch(done, epochs, info)`` is called after each epoch (progress of a worker process).
     ``average_last`` (only without validation): keep the mean of the last that many epochs'
     weights instead of the last (stochastic weight averaging).
+    ``precision="bfloat16"``: each training step's forward (and so its backward) runs under CPU
+    autocast to bfloat16; weights, optimiser and loss stay float32, and so does evaluation.
     """
     set_seed(seed)
     rng = np.random.default_rng(seed)
@@ -91,7 +94,9 @@ def train(
             losses = []
             for inputs, target, mask in train_batches(rng):
                 opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(*inputs), target, mask)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+                    pred = model(*inputs)
+                loss = loss_fn(pred.float(), target, mask)
                 loss.backward()
                 if grad_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), grad_clip)

@@ -14,6 +14,11 @@ so an untrained skip model is the plain LSTM; ``"none"`` adds no parameters.
 Optional ``input_to_head``: the head also sees the embedded inputs of the same day (the input
 layer's output), ``y_t = head([h_t, relu(W x_t)])`` — a direct, memory-free path from today's
 drivers to today's flux beside the LSTM's state.
+
+``no_grad_steps`` (an attribute, not a weight; used in training mode only): the first that many
+steps of each sequence — the unscored warm-up days of a training window — run without autograd, so
+backpropagation is truncated at the end of the warm-up (half the cost of a step when warm-up and
+window are equally long). Evaluation always runs the whole sequence with one graph-free pass.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class DailyLSTM(nn.Module):
         if linear_skip not in SKIP_MODES:
             raise ValueError(f"linear_skip must be one of {SKIP_MODES}, got {linear_skip!r}")
         self.n_dynamic, self.n_static = n_dynamic, n_static
+        self.no_grad_steps = 0
         self.input_layer = nn.Linear(n_dynamic + n_static, hidden_size)
         self.lstm = nn.LSTM(hidden_size, hidden_size, batch_first=True)
         self.dropout = nn.Dropout(dropout)
@@ -53,7 +59,14 @@ class DailyLSTM(nn.Module):
         steps = x_dynamic.shape[1]
         static = x_static[:, None, :].expand(-1, steps, -1)
         h = torch.relu(self.input_layer(torch.cat([x_dynamic, static], dim=-1)))
-        out, _ = self.lstm(h)
+        k = self.no_grad_steps if self.training and torch.is_grad_enabled() else 0
+        if 0 < k < steps:  # warm-up without autograd; its final state starts the scored part
+            with torch.no_grad():
+                first, state = self.lstm(h[:, :k])
+            rest, _ = self.lstm(h[:, k:], state)
+            out = torch.cat([first, rest], dim=1)
+        else:
+            out, _ = self.lstm(h)
         if self.input_to_head:
             out = torch.cat([out, h], dim=-1)
         y = self.head(self.dropout(out)).squeeze(-1)

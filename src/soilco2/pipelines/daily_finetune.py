@@ -58,9 +58,11 @@ def finetune_sites(model, a: DailyArrays, cfg, seed: int, weights: np.ndarray, *
     states = {}
     for done, i in enumerate(track(sites, label, show_progress), 1):
         m = copy.deepcopy(model)
+        m.no_grad_steps = tc.no_grad_steps
         # one seed per (member, site): dropout masks and windows differ between members
         train(m, batch_sampler(a.site_view(i), weights[i : i + 1], ft), None, epochs=1, lr=tc.finetune_lr,
-              weight_decay=tc.weight_decay, seed=seed * 1000 + i, loss_fn=loss_function(tc), show_progress=False)
+              weight_decay=tc.weight_decay, seed=seed * 1000 + i, loss_fn=loss_function(tc), show_progress=False,
+              precision=tc.precision)
         m.eval()
         states[a.sites[i]] = {k: v.detach().clone() for k, v in m.state_dict().items()}
         if on_site is not None:

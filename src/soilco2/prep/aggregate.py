@@ -6,6 +6,14 @@ dominate). ``flux_n`` counts the records behind a value, ``flux_ports`` the port
 Drivers follow the same two-stage mean. At daily (or longer) scale, temperatures also get
 ``_min``/``_max`` over the records of the bin. Precipitation is a total: the per-timestamp
 mean over ports, summed over the bin.
+
+``port_balance``: a bin where only some of the dataset's ports were measured gets the mean of all
+ports as if every port had been measured. Each port's level ``c_p`` (mean 1 over ports) comes from
+a multiplicative port × bin model fitted by ratio estimates over the whole record,
+``flux[b, p] ≈ level[b] · c_p``; the bin's value is then ``mean(flux[b, present]) /
+mean(c_present)``. A bin with every port present, and a dataset with one port, are unchanged. This
+keeps a collar going offline (or a high-flux collar added) from showing up as a change of the site's
+efflux.
 """
 
 from __future__ import annotations
@@ -41,12 +49,35 @@ def is_temperature(column: str) -> bool:
     return column in TEMPERATURE_COLUMNS or column in ("CSR_TAIR", "CSR_TAIR_AMB", "CSR_TWATER") or (d is not None and d[0] == "T")
 
 
-def aggregate(records: pd.DataFrame, interval: str = "1D", *, min_max: bool | None = None) -> pd.DataFrame:
+def port_levels(port_means: pd.Series, iterations: int = 20) -> pd.Series:
+    """Each port's relative level ``c_p`` (mean 1) from ``port_means`` indexed by (bin, port), by
+    alternating ratio estimates of ``flux[b, p] ≈ level[b] · c_p``. A port whose level is not
+    positive (all fluxes ≤ 0) keeps 1."""
+    bins, ports = port_means.index.get_level_values(0), port_means.index.get_level_values(1)
+    c = pd.Series(1.0, index=pd.Index(ports.unique(), name=ports.name))
+    for _ in range(iterations):
+        cp = c.reindex(ports).to_numpy()
+        level = pd.Series(port_means.to_numpy() / cp, index=bins).groupby(level=0).mean()
+        lv = level.reindex(bins).to_numpy()
+        num = pd.Series(port_means.to_numpy(), index=ports).groupby(level=0).sum()
+        den = pd.Series(lv, index=ports).groupby(level=0).sum()
+        new = (num / den).where((num > 0) & (den > 0), np.nan)
+        new = (new / new.mean()).fillna(1.0)
+        if np.allclose(new.reindex(c.index), c, rtol=0, atol=1e-9):
+            c = new.reindex(c.index)
+            break
+        c = new.reindex(c.index)
+    return c
+
+
+def aggregate(records: pd.DataFrame, interval: str = "1D", *, min_max: bool | None = None,
+              port_balance: bool = False) -> pd.DataFrame:
     """Aggregate cleaned records (``time``, ``port``, ``flux_umol_m2_s``, drivers) to ``interval``.
 
     Returns a frame indexed by interval start (``time``) with ``flux_umol_m2_s``, ``flux_n``,
     ``flux_ports``, driver means, and ``<temp>_min``/``<temp>_max`` when ``min_max`` (default:
     intervals of a day or longer). Only intervals with at least one flux record appear.
+    ``port_balance``: the flux of a bin with ports missing is scaled to all ports (module doc).
     """
     step = pd.Timedelta(pd.tseries.frequencies.to_offset(interval))
     if min_max is None:
@@ -68,6 +99,11 @@ def aggregate(records: pd.DataFrame, interval: str = "1D", *, min_max: bool | No
     out = g2[["flux_umol_m2_s", *means]].mean()
     out["flux_n"] = g2["n"].sum().astype("int64")
     out["flux_ports"] = g2.size().astype("int64")
+    if port_balance and out["flux_ports"].max() > 1:
+        c = port_levels(stage1["flux_umol_m2_s"])
+        present = pd.Series(c.reindex(stage1.index.get_level_values("port")).to_numpy(),
+                            index=stage1.index.get_level_values("bin"))
+        out["flux_umol_m2_s"] /= present.groupby(level=0).mean().reindex(out.index)
 
     if min_max:
         temps = [c for c in means if is_temperature(c)]

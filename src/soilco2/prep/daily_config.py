@@ -31,6 +31,8 @@ class DailyDataConfig(StrictModel):
     max_gap_days: int = Field(7, ge=0, le=366)
     warmup_days: int = Field(30, ge=0, le=3660)
     percentile_filter: bool = True
+    # a day with some ports missing gets the mean of all ports (port levels from the whole record)
+    port_balance: bool = False
     min_obs_days: int = Field(30, ge=1)
     sites_include: list[str] | None = None
     sites_exclude: list[str] = []

@@ -71,7 +71,7 @@ def build_daily_dataset(cfg: DailyDataConfig | None = None, root=None, *, cosore
     meta = list_datasets(croot)
     if meta.empty or not meta["has_data"].any():
         raise UserError("no COSORE dataset with data in this folder", file=croot)
-    table, accounting = daily_table(croot, percentile_filter=cfg.percentile_filter,
+    table, accounting = daily_table(croot, percentile_filter=cfg.percentile_filter, port_balance=cfg.port_balance,
                                     cache=cosore_dir is None, progress=progress)
     if table.empty:
         raise UserError("no usable daily observations in this folder", file=croot)
@@ -345,7 +345,8 @@ def _to_dataset(cfg, table, sites, time, in_span, dynamic, specs, skipped, fill_
     dims = ("site", "time")
     data_vars = {
         TARGET: (dims, flux.astype("float32"), {"units": "umol m-2 s-1", "long_name":
-                 "daily mean soil CO2 efflux, control Rs ports" + (", per-IGBP 1-99 % filter" if cfg.percentile_filter else "")}),
+                 "daily mean soil CO2 efflux, control Rs ports" + (", per-IGBP 1-99 % filter" if cfg.percentile_filter else "")
+                 + (", missing ports balanced by port levels" if cfg.port_balance else "")}),
         "flux_n": (dims, flux_n.astype("int32"), {"units": "1", "long_name": "flux records behind the daily mean"}),
         "in_span": (dims, in_span.astype("int8"), {"units": "1", "long_name":
                     "1 inside the site's span (warm-up + first to last observed day)"}),

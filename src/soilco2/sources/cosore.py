@@ -469,7 +469,8 @@ def igbp_percentile_bounds(root: str | Path | None = None, ports: str = "rs_cont
 
 
 def daily_table(root: str | Path | None = None, *, percentile_filter: bool = True, cache: bool = True,
-                ports: str = "rs_control", progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                ports: str = "rs_control", progress: bool = True, port_balance: bool = False,
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cleaned daily table of all datasets and the accounting table.
 
     Daily: ``dataset, date, flux_umol_m2_s, flux_n, flux_ports`` and the standard drivers
@@ -478,10 +479,12 @@ def daily_table(root: str | Path | None = None, *, percentile_filter: bool = Tru
     Accounting: one row per dataset (``status`` ok | no_data | error): ``raw, kept,
     dropped_<reason>...``. A dataset that fails to load is skipped with status ``error``, its
     message, and a warning; it does not stop the build. Cached as Parquet in ``cache_dir()``.
+    ``port_balance``: days with some ports missing get the mean of all ports (``prep.aggregate``).
     """
     lay = _Layout(cosore_root(root))
     names = lay.names()
-    key = _signature(lay, names, dict(p=ports, pf=percentile_filter))
+    options = dict(p=ports, pf=percentile_filter) | ({"pb": True} if port_balance else {})  # old keys stay valid
+    key = _signature(lay, names, options)
     daily_path, acc_path = cache_dir() / f"cosore_daily_{key}.parquet", cache_dir() / f"cosore_accounting_{key}.parquet"
     if cache and daily_path.is_file() and acc_path.is_file():
         return pd.read_parquet(daily_path), pd.read_parquet(acc_path)
@@ -519,7 +522,7 @@ def daily_table(root: str | Path | None = None, *, percentile_filter: bool = Tru
     for name, rec in records.items():
         if rec.empty:
             continue
-        day = aggregate(rec, "1D").reset_index().rename(columns={"time": "date"})
+        day = aggregate(rec, "1D", port_balance=port_balance).reset_index().rename(columns={"time": "date"})
         day.insert(0, "dataset", name)
         for k in ("soil_temp_depth_cm", "swc_depth_cm"):
             day[k] = rec.attrs.get("depths_cm", {}).get(k, np.nan)

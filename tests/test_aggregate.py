@@ -131,3 +131,14 @@ def test_port_balance_leaves_one_port_and_full_days_alone():
     pd.testing.assert_frame_equal(aggregate(rec, "1D", port_balance=True), aggregate(rec, "1D"))
     one = rec[rec.port == 2]
     pd.testing.assert_frame_equal(aggregate(one, "1D", port_balance=True), aggregate(one, "1D"))
+
+
+def test_port_levels_known_factors_and_a_port_without_positive_flux():
+    from soilco2.prep.aggregate import port_levels
+
+    rec, _ = _three_ports(missing_days={2, 7})
+    by_port = rec.assign(bin=rec.time.dt.floor("D")).set_index(["bin", "port"])["flux_umol_m2_s"]
+    np.testing.assert_allclose(port_levels(by_port), [0.5, 1.0, 1.5], rtol=1e-6)
+    by_port.loc[(slice(None), 3)] = -0.1  # an all-negative port: neutral, the others keep their ratio
+    c = port_levels(by_port)
+    assert c.mean() == pytest.approx(1.0) and c[3] == pytest.approx(1.0) and c[2] / c[1] == pytest.approx(2.0)

@@ -52,7 +52,7 @@ def is_temperature(column: str) -> bool:
 def port_levels(port_means: pd.Series, iterations: int = 20) -> pd.Series:
     """Each port's relative level ``c_p`` (mean 1) from ``port_means`` indexed by (bin, port), by
     alternating ratio estimates of ``flux[b, p] ≈ level[b] · c_p``. A port whose level is not
-    positive (all fluxes ≤ 0) keeps 1."""
+    positive (fluxes summing to ≤ 0) gets the mean level (it neither raises nor lowers a bin)."""
     bins, ports = port_means.index.get_level_values(0), port_means.index.get_level_values(1)
     c = pd.Series(1.0, index=pd.Index(ports.unique(), name=ports.name))
     for _ in range(iterations):
@@ -61,12 +61,13 @@ def port_levels(port_means: pd.Series, iterations: int = 20) -> pd.Series:
         lv = level.reindex(bins).to_numpy()
         num = pd.Series(port_means.to_numpy(), index=ports).groupby(level=0).sum()
         den = pd.Series(lv, index=ports).groupby(level=0).sum()
-        new = (num / den).where((num > 0) & (den > 0), np.nan)
-        new = (new / new.mean()).fillna(1.0)
-        if np.allclose(new.reindex(c.index), c, rtol=0, atol=1e-9):
-            c = new.reindex(c.index)
+        new = (num / den).where((num > 0) & (den > 0)).reindex(c.index)
+        new = new.fillna(new.mean()) if new.notna().any() else pd.Series(1.0, index=c.index)
+        new /= new.mean()
+        done = np.allclose(new, c, rtol=0, atol=1e-9)
+        c = new
+        if done:
             break
-        c = new.reindex(c.index)
     return c
 
 

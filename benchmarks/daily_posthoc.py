@@ -1,5 +1,5 @@
 """Post-hoc corrections of S1 LSTM predictions, each fitted on training days only — diagnostics of
-where the test-period error comes from (docs/daily.md, session 4); none is part of the pipeline.
+where the test-period error comes from (docs/daily_experiments.md, session 4); none is part of the pipeline.
 
     .venv/bin/python benchmarks/daily_posthoc.py ports runs/daily       # chamber-port composition
     .venv/bin/python benchmarks/daily_posthoc.py lastbias runs/daily    # bias of the last training days

@@ -6,7 +6,7 @@ gain from the linear path? Test days only, for information — never for choosin
 
 Per site: share of test days whose soil temperature lies outside the [min, max] of the site's
 training + validation days ("out of range"); groups: ≥ 25 % out of range vs the rest, and (as in
-docs/daily.md) in-situ soil temperature on every test day vs on none. Per group and
+docs/daily_experiments.md) in-situ soil temperature on every test day vs on none. Per group and
 variant (4-member ensemble means): median test NSE, KGE, variability ratio α and |β − 1|.
 """
 

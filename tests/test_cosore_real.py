@@ -114,7 +114,7 @@ def test_percentile_filter_in_load_records_matches_daily_table(cosore_root):
 def test_port_balance_removes_the_collar_mix_from_sihi_h2(cosore_root):
     """SIHI_H2 measured 3 of its 12 control collars a day in 2012–2013 and 7–9 in 2015–2016; the
     plain daily mean's June–August level swings by a factor 2.05 between years, the port-balanced
-    one by less than 1.5 (docs/daily.md, session 11)."""
+    one by less than 1.5 (docs/daily_experiments.md, session 11)."""
     from soilco2.prep.aggregate import aggregate
 
     rec, _ = load_records("d20190610_SIHI_H2", cosore_root)

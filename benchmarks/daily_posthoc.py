@@ -5,18 +5,24 @@ where the test-period error comes from (docs/daily_experiments.md, session 4); n
     .venv/bin/python benchmarks/daily_posthoc.py lastbias runs/daily    # bias of the last training days
     .venv/bin/python benchmarks/daily_posthoc.py lastbias inner8_rec365 --pick 0 1 2 3 4 5   # nested check
     .venv/bin/python benchmarks/daily_posthoc.py meanbias inner8_fthl90 --pick 0 1 2 3 4 5   # retransformation bias
+    .venv/bin/python benchmarks/daily_posthoc.py anchor inner8_fthl90 --pick 0 1 2 3 4 5     # decaying last error
     .venv/bin/python benchmarks/daily_posthoc.py inflate inner8_rec365 --pick 0 1 2 3 4 5   # amplitude
     .venv/bin/python benchmarks/daily_posthoc.py blend inner8_fthl90 --other inner8_fthl90_global --pick 0 1 2 3 4 5
+    .venv/bin/python benchmarks/daily_posthoc.py mix inner8_fthl90:3 --with s12_h32:3   # members of two variants
 
 ``ports``: per-port daily means on training days are fitted as day level × port factor
 (alternating least squares, factors of ports with ≥ 5 training days, mean 1); each day's
 prediction is multiplied by the mean factor of the ports measured that day over its mean on
 training days. ``lastbias``: the mean error of the last k observed training days is carried into
-the test period (added, or as a ratio). ``meanbias``: the mean error of all training days (or
+the test period (added, or as a ratio). ``anchor``: the same error added with a weight that decays
+with the days since the last training day, exp(−days / τ), or (``ar1``) as φ^days with φ the
+lag-1 autocorrelation of the site's training-day errors. ``meanbias``: the mean error of all training days (or
 recency-weighted), the arcsinh target's retransformation bias, removed everywhere. ``inflate``: per-site variance matching on training days,
 or the anomaly around the site's training-day mean prediction scaled by γ, in flux or arcsinh
 space. ``blend``: a weighted mean with another cached variant (the fine-tuned members with the
-all-site members they started from). One JSON line per correction: the median test scores and the
+all-site members they started from). ``mix``: ensembles that draw ``n`` members from each
+``variant:n`` (random draws from all cached members, seed 0), scores averaged over ``--draws``.
+One JSON line per correction: the median test scores and the
 site-by-site comparison with the uncorrected predictions.
 """
 
@@ -113,6 +119,31 @@ def lastbias(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
             _report(f"last {k} training days, {how}", out, pred, obs, split)
 
 
+def anchor(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
+    for k in (1, 3, 7):
+        for tau in (7, 30, 90, "ar1"):
+            out = pred.copy()
+            for i in range(pred.shape[0]):
+                tr = np.flatnonzero((split[i] == TRAIN) & np.isfinite(obs[i]) & np.isfinite(pred[i]))
+                if tr.size < max(k, 3):
+                    continue
+                days = np.arange(pred.shape[1]) - tr[-1]
+                after = days > 0
+                weight = np.exp(-days[after] / tau) if tau != "ar1" else _lag1(obs[i] - pred[i], tr) ** days[after]
+                out[i, after] = pred[i, after] + weight * np.mean(obs[i, tr[-k:]] - pred[i, tr[-k:]])
+            _report(f"last {k} training days' error, decay {tau}", out, pred, obs, split)
+
+
+def _lag1(err: np.ndarray, days: np.ndarray) -> float:
+    """Lag-1 autocorrelation of ``err`` over pairs of consecutive ``days`` (clipped to 0–0.99)."""
+    pair = np.diff(days) == 1
+    if pair.sum() < 10:
+        return 0.0
+    e = err[days] - err[days].mean()
+    a, b = e[:-1][pair], e[1:][pair]
+    return float(np.clip((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()), 0.0, 0.99))
+
+
 def meanbias(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
     for halflife in (None, 365, 90):
         for how in ("add", "ratio"):
@@ -149,22 +180,42 @@ def blend(obs: np.ndarray, split: np.ndarray, pred: np.ndarray, other: np.ndarra
         _report(f"{w:g} x this + {1 - w:g} x --other", w * pred + (1 - w) * other, pred, obs, split)
 
 
+def mix(parts: list[str], cache: Path, draws: int) -> None:
+    import random
+
+    rng, pools, rows = random.Random(0), [], []
+    for part in parts:
+        name, n = part.rsplit(":", 1)
+        files = sorted((cache / name).glob("member_*.npy"), key=lambda f: int(f.stem.split("_")[1]))
+        pools.append(([np.load(f) for f in files], int(n)))
+    d = cache / parts[0].rsplit(":", 1)[0]
+    obs, split = np.load(d / "obs.npy"), np.load(d / "split.npy")
+    for _ in range(draws):
+        members = [m for pool, n in pools for m in rng.sample(pool, n)]
+        rows.append({k: v for k, v in _scores(np.mean(members, 0), obs, split).items() if k.startswith("test")})
+    print(json.dumps({"mix": parts, "draws": draws} | {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["ports", "lastbias", "meanbias", "inflate", "blend"])
+    ap.add_argument("what", choices=["ports", "lastbias", "anchor", "meanbias", "inflate", "blend", "mix"])
     ap.add_argument("target", help="run folder, or a variant cached by daily_variants.py (not for ports)")
     ap.add_argument("--pick", type=int, nargs="*", default=[0, 1], help="a cached variant's members")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
     ap.add_argument("--other", help="with blend: the cached variant averaged in (e.g. the all-site members)")
+    ap.add_argument("--with", dest="with_", nargs="*", default=[], help="with mix: more variant:n parts")
+    ap.add_argument("--draws", type=int, default=24, help="with mix: random draws of members")
     args = ap.parse_args()
     if args.what == "ports":
         ports(Path(args.target))
+    elif args.what == "mix":
+        mix([args.target, *args.with_], args.cache, args.draws)
     elif args.what == "blend":
         if not args.other:
             ap.error("blend needs --other")
         blend(*_arrays(args.target, args.pick, args.cache), _arrays(args.other, args.pick, args.cache)[2])
     else:
-        {"lastbias": lastbias, "meanbias": meanbias, "inflate": inflate}[args.what](*_arrays(args.target, args.pick, args.cache))
+        {"lastbias": lastbias, "anchor": anchor, "meanbias": meanbias, "inflate": inflate}[args.what](*_arrays(args.target, args.pick, args.cache))
 
 
 if __name__ == "__main__":

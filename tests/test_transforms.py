@@ -78,3 +78,19 @@ def test_leave_site_out_statics_from_training_sites_only(ds):
     wrecked["soc_mg_ha"].values[test_row] = 1e6
     wrecked["soil_temp_c"].values[test_row] += 500
     assert FeatureScaler.fit(wrecked, split).to_dict() == sc.to_dict()
+
+
+def test_arcsinh_scale_known_values_inverse_and_json(ds, tmp_path):
+    """arcsinh(x / scale) then min-max; the scale travels in the JSON (absent = 1, older files)."""
+    from soilco2.prep.transforms import fit_var_scale
+
+    sc = FeatureScaler.fit(ds, temporal_split(ds))
+    x = np.array([0.0, 0.2, 1.0, 8.0])
+    sc.variables["flux_umol_m2_s"] = fit_var_scale(x, True, "target", scale=0.2)
+    s = sc.variables["flux_umol_m2_s"]
+    assert (s.min, s.max) == (0.0, pytest.approx(np.arcsinh(40.0)))
+    np.testing.assert_allclose(sc.forward("flux_umol_m2_s", x), np.arcsinh(x / 0.2) / np.arcsinh(40.0))
+    np.testing.assert_allclose(sc.inverse_target(sc.forward("flux_umol_m2_s", x)), x, atol=1e-12)
+    saved = json.loads(sc.to_json(tmp_path / "s.json").read_text())["variables"]
+    assert saved["flux_umol_m2_s"]["scale"] == 0.2 and "scale" not in saved["soil_temp_c"]
+    assert FeatureScaler.from_json(tmp_path / "s.json") == sc

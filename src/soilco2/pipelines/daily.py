@@ -81,6 +81,8 @@ class TrainingConfig(StrictModel):
         "per_site_mean", description="per_site: the LSTM predicts each site's target around its training mean, in "
         "units of its training std; per_site_mean: around its training mean only; global: as scaled")
     target_arcsinh: bool = Field(True, description="arcsinh on the target before min-max (the paper)")
+    target_arcsinh_scale: float = Field(1.0, gt=0, description="µmol m-2 s-1: the target's transform is "
+                                        "arcsinh(flux / this), log-like above it and linear below (1 = the paper)")
     site_anomalies: list[str] = Field(default_factory=list, description="drivers also given as departures "
                                       "from the site's training-period mean")
     ensemble: int = Field(4, gt=0, description="members, seeds seed, seed+1, ...")
@@ -553,6 +555,7 @@ def prepare(cfg: DailyConfig, scaler=None, *, ds: xr.Dataset | None = None,
                                    site_scaling=(site_target or how) if how else False,
                                    anomalies=tuple(cfg.training.site_anomalies),
                                    target_arcsinh=cfg.training.target_arcsinh,
+                                   target_arcsinh_scale=cfg.training.target_arcsinh_scale,
                                    static_inputs=cfg.model.static_inputs)
     scaler.site_target = site
     return ds, a, scaler

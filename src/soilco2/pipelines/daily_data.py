@@ -116,7 +116,8 @@ def select_static(static: list[str], wanted: list[str] | None) -> list[str]:
 
 
 def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_scaling: bool | str | dict = False,
-                 anomalies: tuple[str, ...] = (), target_arcsinh: bool = True, static_inputs: list[str] | None = None):
+                 anomalies: tuple[str, ...] = (), target_arcsinh: bool = True, target_arcsinh_scale: float = 1.0,
+                 static_inputs: list[str] | None = None):
     """Split (``split``: a SplitConfig), fit the scaler on training cells (or reuse ``scaler`` from
     a run, to apply a trained model) and scale. ``site_scaling``: True fits a per-site target
     scaling on the training days, a dict (from a run) reuses one. ``static_inputs`` picks static
@@ -130,11 +131,11 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
         dynamic, static = feature_lists(ds)
         static = select_static(static, static_inputs)
         scaler = FeatureScaler.fit(ds, sp, features=dynamic + static)
-        if not target_arcsinh:  # plain min-max on the target, same training days
-            from soilco2.prep.transforms import VarScale
+        if not target_arcsinh or target_arcsinh_scale != 1.0:  # refit the target's transform, same training days
+            from soilco2.prep.transforms import fit_var_scale
 
             v = ds[TARGET].transpose("site", "time").values[sp.train.transpose("site", "time").values]
-            scaler.variables[TARGET] = VarScale(False, float(np.nanmin(v)), float(np.nanmax(v)), "target")
+            scaler.variables[TARGET] = fit_var_scale(v, target_arcsinh, "target", target_arcsinh_scale)
     dynamic, static = model_features(ds, scaler)
     start, stop = driver_span(ds, dynamic, warmup_days)
     t = np.arange(ds.sizes["time"])

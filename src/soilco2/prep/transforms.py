@@ -30,6 +30,7 @@ class VarScale:
     min: float
     max: float
     kind: str  # target | dynamic | static | binary
+    scale: float = 1.0  # arcsinh(x / scale): log-like above ~scale, linear below
 
     @property
     def range(self) -> float:
@@ -65,7 +66,7 @@ class FeatureScaler:
             raise UserError("no training day to fit the scalers on", field="split")
         train_sites = fit_mask.any(axis=1)
         out = cls(target=target)
-        out.variables[target] = _fit_one(ds[target].values[train], target in skewed, "target")
+        out.variables[target] = fit_var_scale(ds[target].values[train], target in skewed, "target")
         for name in features:
             if name not in ds:
                 raise UserError(f"feature '{name}' is not in the dataset", field="features")
@@ -73,9 +74,9 @@ class FeatureScaler:
             if name.startswith(BINARY_PREFIXES):
                 out.variables[name] = VarScale(False, 0.0, 1.0, "binary")
             elif ds[name].dims == ("site",):
-                out.variables[name] = _fit_one(values[train_sites], name in skewed, "static")
+                out.variables[name] = fit_var_scale(values[train_sites], name in skewed, "static")
             else:
-                out.variables[name] = _fit_one(values[fit_mask], name in skewed, "dynamic")
+                out.variables[name] = fit_var_scale(values[fit_mask], name in skewed, "dynamic")
         return out
 
     # --- applying --------------------------------------------------------------------------
@@ -83,13 +84,13 @@ class FeatureScaler:
         s = self.variables[name]
         x = np.asarray(values, float)
         if s.arcsinh:
-            x = np.arcsinh(x)
+            x = np.arcsinh(x / s.scale)
         return (x - s.min) / s.range
 
     def inverse(self, name: str, values) -> np.ndarray:
         s = self.variables[name]
         x = np.asarray(values, float) * s.range + s.min
-        return np.sinh(x) if s.arcsinh else x
+        return np.sinh(x) * s.scale if s.arcsinh else x
 
     def inverse_target(self, values) -> np.ndarray:
         return self.inverse(self.target, values)
@@ -110,7 +111,7 @@ class FeatureScaler:
     def to_dict(self) -> dict:
         return {"format": FORMAT, "version": 1, "target": self.target,
                 "variables": {k: {"arcsinh": v.arcsinh, "min": v.min, "max": v.max, "kind": v.kind}
-                              for k, v in self.variables.items()}}
+                              | ({"scale": v.scale} if v.scale != 1.0 else {}) for k, v in self.variables.items()}}
 
     def to_json(self, path: str | Path) -> Path:
         path = Path(path)
@@ -122,8 +123,8 @@ class FeatureScaler:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise UserError(f"not a soilco2 scaler file (format != {FORMAT})", file=file, field="format")
         try:
-            vars_ = {k: VarScale(bool(v["arcsinh"]), float(v["min"]), float(v["max"]), str(v["kind"]))
-                     for k, v in data["variables"].items()}
+            vars_ = {k: VarScale(bool(v["arcsinh"]), float(v["min"]), float(v["max"]), str(v["kind"]),
+                                 float(v.get("scale", 1.0))) for k, v in data["variables"].items()}
             return cls(target=str(data["target"]), variables=vars_)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise UserError(f"malformed scaler entry ({err})", file=file, field="variables") from None
@@ -140,14 +141,14 @@ class FeatureScaler:
         return cls.from_dict(data, file=path)
 
 
-def _fit_one(values: np.ndarray, arcsinh: bool, kind: str) -> VarScale:
+def fit_var_scale(values: np.ndarray, arcsinh: bool, kind: str, scale: float = 1.0) -> VarScale:
     x = np.asarray(values, float)
     x = x[np.isfinite(x)]
     if arcsinh:
-        x = np.arcsinh(x)
+        x = np.arcsinh(x / scale)
     if x.size == 0:
-        return VarScale(arcsinh, 0.0, 1.0, kind)
-    return VarScale(arcsinh, float(x.min()), float(x.max()), kind)
+        return VarScale(arcsinh, 0.0, 1.0, kind, scale)
+    return VarScale(arcsinh, float(x.min()), float(x.max()), kind, scale)
 
 
 def _attr_list(ds: xr.Dataset, key: str) -> list[str]:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from daily_variants import _paired, _scores  # noqa: E402
+from daily_variants import _paired, _scores, member_files  # noqa: E402
 
 TRAIN = 0
 
@@ -101,6 +101,11 @@ def ports(run: Path) -> None:
     _report("port factors", out, pred, obs, split)
 
 
+def _train_days(obs: np.ndarray, split: np.ndarray, pred: np.ndarray, i: int) -> np.ndarray:
+    """Indices of site ``i``'s training days with an observation and a prediction."""
+    return np.flatnonzero((split[i] == TRAIN) & np.isfinite(obs[i]) & np.isfinite(pred[i]))
+
+
 def _corrected(pred: np.ndarray, obs_days: np.ndarray, pred_days: np.ndarray, how: str, weights=None) -> np.ndarray:
     """``pred`` with the (weighted) mean error of some days removed: added, or as a ratio of means."""
     if how == "add":
@@ -113,7 +118,7 @@ def lastbias(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
         for how in ("add", "ratio"):
             out = pred.copy()
             for i in range(pred.shape[0]):
-                tr = np.flatnonzero((split[i] == TRAIN) & np.isfinite(obs[i]) & np.isfinite(pred[i]))
+                tr = _train_days(obs, split, pred, i)
                 last, after = tr[-k:], np.arange(pred.shape[1]) > tr[-1]
                 out[i, after] = _corrected(pred[i, after], obs[i, last], pred[i, last], how)
             _report(f"last {k} training days, {how}", out, pred, obs, split)
@@ -124,7 +129,7 @@ def anchor(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
         for tau in (7, 30, 90, "ar1"):
             out = pred.copy()
             for i in range(pred.shape[0]):
-                tr = np.flatnonzero((split[i] == TRAIN) & np.isfinite(obs[i]) & np.isfinite(pred[i]))
+                tr = _train_days(obs, split, pred, i)
                 if tr.size < max(k, 3):
                     continue
                 days = np.arange(pred.shape[1]) - tr[-1]
@@ -149,7 +154,7 @@ def meanbias(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
         for how in ("add", "ratio"):
             out = pred.copy()
             for i in range(pred.shape[0]):
-                tr = np.flatnonzero((split[i] == TRAIN) & np.isfinite(obs[i]) & np.isfinite(pred[i]))
+                tr = _train_days(obs, split, pred, i)
                 if tr.size < 3:
                     continue
                 w = np.ones(tr.size) if halflife is None else 2.0 ** (-(tr[-1] - tr) / halflife)
@@ -186,8 +191,7 @@ def mix(parts: list[str], cache: Path, draws: int) -> None:
     rng, pools, rows = random.Random(0), [], []
     for part in parts:
         name, n = part.rsplit(":", 1)
-        files = sorted((cache / name).glob("member_*.npy"), key=lambda f: int(f.stem.split("_")[1]))
-        pools.append(([np.load(f) for f in files], int(n)))
+        pools.append(([np.load(f) for f in member_files(cache / name)], int(n)))
     d = cache / parts[0].rsplit(":", 1)[0]
     obs, split = np.load(d / "obs.npy"), np.load(d / "split.npy")
     for _ in range(draws):

@@ -114,6 +114,11 @@ def predict_windowed(model, a, window: int, warmup: int) -> np.ndarray:
     return out
 
 
+def member_files(d: Path) -> list[Path]:
+    """A cached variant's member predictions, by member number."""
+    return sorted(d.glob("member_*.npy"), key=lambda f: int(f.stem.split("_")[1]))
+
+
 def _allsite_file(cache: Path, cfg, inner: bool, member: int) -> Path:
     """Where the all-site member of ``cfg`` (fine-tuning keys aside) is kept; the key includes the
     package's source, so a code change never reuses members trained by older code."""
@@ -178,7 +183,7 @@ def main() -> None:
         for name in args.score:
             d = args.cache / name
             obs, split = np.load(d / "obs.npy"), np.load(d / "split.npy")
-            files = sorted(d.glob("member_*.npy"), key=lambda f: int(f.stem.split("_")[1]))
+            files = member_files(d)
             if args.pick is not None:
                 files = [d / f"member_{k}.npy" for k in args.pick]
             preds = [np.load(f) for f in files]

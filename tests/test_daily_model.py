@@ -316,6 +316,41 @@ def test_finetuning_copies_train_as_the_all_site_model(synth, monkeypatch):
     assert seen == [(cfg.training.warmup_days, "bfloat16")] * a.n_sites
 
 
+def test_finetuning_dropout_reaches_the_site_copies_only(synth, monkeypatch):
+    """training.finetune_dropout sets the dropout of every site's copy (the head's, and the LSTM's
+    between stacked layers) while it fine-tunes; the all-site model keeps model.dropout."""
+    import soilco2.training as training_mod
+    from soilco2.pipelines.daily import DailyConfig, finetune_member, new_model
+
+    _, a, _ = synth
+    seen = []
+    real = training_mod.train
+
+    def spy(m, *args, **kw):
+        seen.append((m.dropout.p, m.lstm.dropout))
+        return real(m, *args, **kw)
+
+    monkeypatch.setattr(training_mod, "train", spy)
+    for layers, ft_dropout, expected in ((1, None, (0.3, 0.0)), (1, 0.0, (0.0, 0.0)), (2, 0.05, (0.05, 0.05))):
+        seen.clear()
+        cfg = _cfg(finetune_steps=1, finetune_dropout=ft_dropout)
+        cfg = DailyConfig.model_validate(cfg.model_dump() | {"model": {"hidden_size": 8, "dropout": 0.3,
+                                                                         "num_layers": layers}})
+        model = new_model(a, cfg.model)
+        finetune_member(model, a, cfg, 0)
+        assert seen == [expected] * a.n_sites
+        assert (model.dropout.p, model.lstm.dropout) == (0.3, 0.3 if layers > 1 else 0.0)
+
+
+def test_stacked_layers_add_weights_and_keep_the_one_layer_checkpoint_keys():
+    """model.num_layers = 2 stacks a second LSTM layer (its own l1 weights); the default keeps the
+    one-layer state-dict keys, so older checkpoints load."""
+    one, two = (DailyLSTM(3, 2, hidden_size=8, dropout=0.1, num_layers=k) for k in (1, 2))
+    k1, k2 = set(one.state_dict()), set(two.state_dict())
+    assert k1 < k2 and {k.rsplit("_", 1)[-1] for k in k2 - k1} == {"l1"}
+    assert two(torch.zeros(4, 10, 3), torch.zeros(4, 2)).shape == (4, 10)
+
+
 def test_target_arcsinh_scale_refits_on_training_days_and_inverts(synth):
     """``target_arcsinh_scale``: the target becomes arcsinh(flux / scale), min–max over the
     training days only; the model-space target maps back to the observed flux exactly."""

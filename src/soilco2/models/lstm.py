@@ -1,7 +1,8 @@
 """Daily multi-site LSTM (S1): dynamic drivers plus static site attributes repeated at every step.
 
 Shape of the daily paper's model (hydroDL style): a linear input layer with ReLU, one LSTM layer,
-dropout, a linear head giving one value per day. ``forward(x_dynamic, x_static)`` takes
+dropout, a linear head giving one value per day (``num_layers`` > 1 stacks LSTM layers, with the same
+dropout between them). ``forward(x_dynamic, x_static)`` takes
 ``(batch, time, n_dynamic)`` and ``(batch, n_static)`` and returns ``(batch, time)``.
 
 Optional linear skip (knowledge-guided path, issue #3): the scaled dynamic drivers also go straight
@@ -32,14 +33,16 @@ SKIP_MODES = ("none", "global", "static")
 
 class DailyLSTM(nn.Module):
     def __init__(self, n_dynamic: int, n_static: int, hidden_size: int = 128, dropout: float = 0.2,
-                 linear_skip: str = "none", skip_index: list[int] | None = None, input_to_head: bool = False):
+                 linear_skip: str = "none", skip_index: list[int] | None = None, input_to_head: bool = False,
+                 num_layers: int = 1):
         super().__init__()
         if linear_skip not in SKIP_MODES:
             raise ValueError(f"linear_skip must be one of {SKIP_MODES}, got {linear_skip!r}")
         self.n_dynamic, self.n_static = n_dynamic, n_static
         self.no_grad_steps = 0
         self.input_layer = nn.Linear(n_dynamic + n_static, hidden_size)
-        self.lstm = nn.LSTM(hidden_size, hidden_size, batch_first=True)
+        self.lstm = nn.LSTM(hidden_size, hidden_size, num_layers=num_layers, batch_first=True,
+                            dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
         self.input_to_head = input_to_head
         self.head = nn.Linear(hidden_size * (2 if input_to_head else 1), 1)

@@ -37,6 +37,7 @@ PAPER = {"median_test_nse": 0.02, "median_test_kge": 0.30, "median_train_nse": 0
 class ModelConfig(StrictModel):
     hidden_size: int = Field(128, gt=0)
     dropout: float = Field(0.2, ge=0, lt=1)
+    num_layers: int = Field(1, gt=0, le=4, description="stacked LSTM layers (dropout between them too)")
     linear_skip: Literal["none", "global", "static"] = Field(
         "none", description="linear path from the scaled dynamic drivers to the output: global = one weight "
         "vector, static = per-site weights from the static attributes (w0 + W1 @ x_static)")
@@ -94,6 +95,8 @@ class TrainingConfig(StrictModel):
                                 "member trains this many batches on the site's training windows; 0 = off")
     finetune_batch_size: int = Field(16, gt=0, description="windows per fine-tuning batch (one site)")
     finetune_lr: float = Field(1e-3, gt=0, description="learning rate of the per-site fine-tuning")
+    finetune_dropout: float | None = Field(None, ge=0, lt=1, description="dropout of the fine-tuning stage; "
+                                           "null = model.dropout")
     finetune_halflife_days: float | None = Field(None, gt=0, description="recency half-life of the fine-tuning "
                                                  "stage; null = recency_halflife_days")
     workers: int = Field(1, gt=0, le=64, description="ensemble members trained at once, one process each "
@@ -253,7 +256,7 @@ def new_model(a: DailyArrays, mc: ModelConfig):
 
     if mc.linear_skip == "none":
         return DailyLSTM(a.x_dynamic.shape[2], a.x_static.shape[1], mc.hidden_size, mc.dropout,
-                         input_to_head=mc.input_to_head)
+                         input_to_head=mc.input_to_head, num_layers=mc.num_layers)
     index = None
     if mc.skip_drivers is not None:
         unknown = [d for d in mc.skip_drivers if d not in a.dynamic_features]
@@ -262,7 +265,8 @@ def new_model(a: DailyArrays, mc: ModelConfig):
                             field="model.skip_drivers")
         index = [a.dynamic_features.index(d) for d in mc.skip_drivers]
     return DailyLSTM(a.x_dynamic.shape[2], a.x_static.shape[1], mc.hidden_size, mc.dropout,
-                     linear_skip=mc.linear_skip, skip_index=index, input_to_head=mc.input_to_head)
+                     linear_skip=mc.linear_skip, skip_index=index, input_to_head=mc.input_to_head,
+                     num_layers=mc.num_layers)
 
 
 def train_member(a: DailyArrays, cfg: DailyConfig, seed: int, *, checkpoint=None, show_progress=True,

@@ -59,6 +59,10 @@ def finetune_sites(model, a: DailyArrays, cfg, seed: int, weights: np.ndarray, *
     for done, i in enumerate(track(sites, label, show_progress), 1):
         m = copy.deepcopy(model)
         m.no_grad_steps = tc.no_grad_steps
+        if tc.finetune_dropout is not None:  # the head's dropout, and the LSTM's between stacked layers
+            m.dropout.p = tc.finetune_dropout
+            if m.lstm.num_layers > 1:
+                m.lstm.dropout = tc.finetune_dropout
         # one seed per (member, site): dropout masks and windows differ between members
         train(m, batch_sampler(a.site_view(i), weights[i : i + 1], ft), None, epochs=1, lr=tc.finetune_lr,
               weight_decay=tc.weight_decay, seed=seed * 1000 + i, loss_fn=loss_function(tc), show_progress=False,

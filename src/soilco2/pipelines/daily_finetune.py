@@ -3,7 +3,7 @@
 ``training.finetune_steps > 0``: after the all-site training, every site with training days gets its
 own copy of the member, trained for that many batches on the site's own training windows (same
 sampler, loss and site weights; ``finetune_lr``, ``finetune_batch_size``; recency weights with
-``finetune_halflife_days`` when given) — a site-specific
+``finetune_halflife_days`` when given; dropout ``finetune_dropout`` when given) — a site-specific
 calibration of the shared model, as regional LSTMs are fine-tuned to single catchments in hydrology
 (Kratzert et al. 2018, HESS 22:6005). Sites without training days (new sites in ``predict``,
 leave-site-out test sites) keep the all-site weights.

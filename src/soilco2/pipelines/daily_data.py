@@ -124,16 +124,14 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
     attributes (see :func:`select_static`) when the scaler is fitted. Returns (DailyArrays,
     FeatureScaler, site-scaling dict or None)."""
     from soilco2.prep.splits import make_split
-    from soilco2.prep.transforms import FeatureScaler, fit_var_scale
+    from soilco2.prep.transforms import FeatureScaler
 
     sp = make_split(ds, split)
     if scaler is None:
         dynamic, static = feature_lists(ds)
         static = select_static(static, static_inputs)
-        scaler = FeatureScaler.fit(ds, sp, features=dynamic + static)
-        if not target_arcsinh or target_arcsinh_scale != 1.0:  # refit the target's transform, same training days
-            v = ds[TARGET].transpose("site", "time").values[sp.train.transpose("site", "time").values]
-            scaler.variables[TARGET] = fit_var_scale(v, target_arcsinh, "target", target_arcsinh_scale)
+        scaler = FeatureScaler.fit(ds, sp, features=dynamic + static, target_arcsinh=target_arcsinh,
+                                   target_scale=target_arcsinh_scale)
     dynamic, static = model_features(ds, scaler)
     start, stop = driver_span(ds, dynamic, warmup_days)
     t = np.arange(ds.sizes["time"])

@@ -46,17 +46,19 @@ class FeatureScaler:
     # --- fitting ---------------------------------------------------------------------------
     @classmethod
     def fit(cls, ds: xr.Dataset, split=None, features: list[str] | None = None,
-            arcsinh: list[str] | None = None) -> FeatureScaler:
+            arcsinh: list[str] | None = None, target_arcsinh: bool = True,
+            target_scale: float = 1.0) -> FeatureScaler:
         """Fit on the training portion of ``ds``.
 
         ``split`` is a :class:`soilco2.prep.splits.Split` (or ``None`` = every cell, for tests);
-        ``features`` default to the dataset's dynamic + static features; ``arcsinh`` defaults to the
-        target + ``ds.attrs['skewed_features']``."""
+        ``features`` default to the dataset's dynamic + static features; ``arcsinh`` (features)
+        defaults to ``ds.attrs['skewed_features']``. The target is arcsinh(target / ``target_scale``)
+        then min–max, or plain min–max with ``target_arcsinh=False``."""
         target = ds.attrs.get("target", "flux_umol_m2_s")
         dyn = list(_attr_list(ds, "dynamic_features"))
         stat = list(_attr_list(ds, "static_features"))
         features = dyn + stat if features is None else list(features)
-        skewed = set(_attr_list(ds, "skewed_features") if arcsinh is None else arcsinh) | {target}
+        skewed = set(_attr_list(ds, "skewed_features") if arcsinh is None else arcsinh)
         shape = ds[target].shape
         if split is None:
             fit_mask = train = np.ones(shape, bool)
@@ -66,7 +68,7 @@ class FeatureScaler:
             raise UserError("no training day to fit the scalers on", field="split")
         train_sites = fit_mask.any(axis=1)
         out = cls(target=target)
-        out.variables[target] = fit_var_scale(ds[target].values[train], target in skewed, "target")
+        out.variables[target] = fit_var_scale(ds[target].values[train], target_arcsinh, "target", target_scale)
         for name in features:
             if name not in ds:
                 raise UserError(f"feature '{name}' is not in the dataset", field="features")

@@ -363,3 +363,35 @@ def test_target_arcsinh_scale_refits_on_training_days_and_inverts(synth):
     seen = np.isfinite(a.y)
     np.testing.assert_allclose(a.to_flux(a.y, scaler)[seen], obs[seen], rtol=1e-5)
     np.testing.assert_array_equal(a.split, a0.split)
+
+
+def test_trailing_means_are_past_only_window_means(synth):
+    """training.trailing_means: a channel holding the scaled driver's mean over the trailing days of
+    the site's span (fewer days at its start), never a later day."""
+    ds, _, scaler = synth
+    _, a, _ = prepare(_cfg(trailing_means={"soil_temp_c": 10}), ds=ds, scaler=scaler)
+    x = a.x_dynamic[..., a.dynamic_features.index("soil_temp_c")]
+    m = a.x_dynamic[..., a.dynamic_features.index("soil_temp_c_mean10d")]
+    i, s = 0, a.start[0]
+    np.testing.assert_allclose(m[i, s], x[i, s], rtol=1e-6)
+    np.testing.assert_allclose(m[i, s + 3], x[i, s : s + 4].mean(), rtol=1e-5)
+    np.testing.assert_allclose(m[i, s + 40], x[i, s + 31 : s + 41].mean(), rtol=1e-5)
+    with pytest.raises(Exception, match="trailing_means"):
+        prepare(_cfg(trailing_means={"no_such_driver": 10}), ds=ds, scaler=scaler)
+
+
+def test_input_noise_leaves_flags_and_padding_alone(synth):
+    """training.input_noise: Gaussian noise on the scaled drivers of each window, none on the 0/1
+    availability flags or on the padding before a site's span; 0 gives the noise-free batches."""
+    _, a, _ = synth
+    w = site_loss_weights(a, True)
+    clean = _cfg(batch_size=64, batches_per_epoch=1).training
+    (x0, _), _, _ = next(batch_sampler(a, w, clean)(np.random.default_rng(0)))
+    (x1, _), _, _ = next(batch_sampler(a, w, clean.model_copy(update={"input_noise": 0.1}))(np.random.default_rng(0)))
+    diff = (x1 - x0).numpy()
+    flags = [j for j, f in enumerate(a.dynamic_features) if f.startswith("avail_")]
+    drivers = [j for j in range(len(a.dynamic_features)) if j not in flags]
+    assert flags and not diff[..., flags].any()
+    moved = diff[..., drivers][np.abs(diff[..., drivers]) > 0]
+    assert abs(moved.std() - 0.1) < 0.01
+    assert (np.abs(diff).sum(-1) == 0).any()  # padding days before a span start stay zero

@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from soilco2.config import StrictModel, dump_config, load_config
 from soilco2.errors import UserError
@@ -86,6 +86,11 @@ class TrainingConfig(StrictModel):
                                         "arcsinh(flux / this), log-like above it and linear below (1 = the paper)")
     site_anomalies: list[str] = Field(default_factory=list, description="drivers also given as departures "
                                       "from the site's training-period mean")
+    input_noise: float = Field(0.0, ge=0, description="std of Gaussian noise added to the scaled dynamic inputs "
+                               "(not the 0/1 availability flags) of every training window; 0 = none")
+    trailing_means: dict[str, PositiveInt] = Field(
+        default_factory=dict, description="driver -> days: the driver's mean over that many trailing days as an "
+        "extra input (a memory longer than the training windows); {} = none")
     ensemble: int = Field(4, gt=0, description="members, seeds seed, seed+1, ...")
     seed: int = 0
     threads: int = Field(1, gt=0, le=64, description="torch threads; 1 is fastest on a shared CPU")
@@ -193,6 +198,9 @@ def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
     train_end = a.train_end
     steps = np.arange(L)
     x_static = torch.from_numpy(a.x_static)
+    noisy = np.array([not f.startswith("avail_") for f in a.dynamic_features])
+    t = np.arange(-L, T)
+    span = (t[None, :] >= a.start[:, None]) & (t[None, :] < a.stop[:, None])  # padded like xpad
     prob = None
     if tc.site_sampling != "days":  # each day's chance: the site's share / its number of training days
         n_days = np.bincount(cand_site, minlength=S)[cand_site].astype(float)
@@ -208,7 +216,11 @@ def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
             idx = end[:, None] + steps[None, :]  # padded index of [end - L, end)
             w = np.where(scored[s[:, None], idx], weights[s][:, None] * day_w[s[:, None], idx], 0.0).astype(np.float32)
             w[:, : L - W] = 0.0
-            yield ((torch.from_numpy(xpad[s[:, None], idx]), x_static[s]),
+            x = xpad[s[:, None], idx]
+            if tc.input_noise > 0:
+                noise = rng.normal(0.0, tc.input_noise, (*idx.shape, int(noisy.sum()))).astype(np.float32)
+                x[..., noisy] += noise * span[s[:, None], idx][..., None]
+            yield ((torch.from_numpy(x), x_static[s]),
                    torch.from_numpy(ypad[s[:, None], idx]), torch.from_numpy(w))
 
     return batches
@@ -558,6 +570,7 @@ def prepare(cfg: DailyConfig, scaler=None, *, ds: xr.Dataset | None = None,
     a, scaler, site = build_arrays(ds, split=cfg.split, warmup_days=cfg.training.warmup_days, scaler=scaler,
                                    site_scaling=(site_target or how) if how else False,
                                    anomalies=tuple(cfg.training.site_anomalies),
+                                   trailing=cfg.training.trailing_means,
                                    target_arcsinh=cfg.training.target_arcsinh,
                                    target_arcsinh_scale=cfg.training.target_arcsinh_scale,
                                    static_inputs=cfg.model.static_inputs)

@@ -116,8 +116,8 @@ def select_static(static: list[str], wanted: list[str] | None) -> list[str]:
 
 
 def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_scaling: bool | str | dict = False,
-                 anomalies: tuple[str, ...] = (), target_arcsinh: bool = True, target_arcsinh_scale: float = 1.0,
-                 static_inputs: list[str] | None = None):
+                 anomalies: tuple[str, ...] = (), trailing: dict[str, int] | None = None, target_arcsinh: bool = True,
+                 target_arcsinh_scale: float = 1.0, static_inputs: list[str] | None = None):
     """Split (``split``: a SplitConfig), fit the scaler on training cells (or reuse ``scaler`` from
     a run, to apply a trained model) and scale. ``site_scaling``: True fits a per-site target
     scaling on the training days, a dict (from a run) reuses one. ``static_inputs`` picks static
@@ -145,6 +145,7 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
     train_end = _first((label == VALIDATION) | (label == TEST), stop)
     has_train = (label == TRAIN).any(1)  # leave-site-out test sites: anomalies over the whole span
     x_dyn, dynamic = _with_anomalies(x_dyn, dynamic, anomalies, start, np.where(has_train, train_end, stop), in_span)
+    x_dyn, dynamic = _with_trailing_means(x_dyn, dynamic, trailing or {}, in_span)
     y_raw = ds[TARGET].transpose("site", "time").values
     y = np.where(label >= 0, scaler.forward(TARGET, y_raw), np.nan).astype(np.float32)
     arrays = DailyArrays(
@@ -183,6 +184,31 @@ def _with_anomalies(x_dyn: np.ndarray, dynamic: list[str], names, start, train_e
     if not extra:
         return x_dyn, dynamic
     return np.concatenate([x_dyn, np.stack(extra, axis=-1)], axis=-1), dynamic + new_names
+
+
+def _with_trailing_means(x_dyn: np.ndarray, dynamic: list[str], trailing: dict[str, int], in_span):
+    """Append ``<name>_mean<days>d`` channels: the scaled driver's mean over the trailing ``days`` days
+    of the site's span (fewer at its start; missing values skipped), a memory longer than the LSTM's
+    training windows."""
+    missing = [n for n in trailing if n not in dynamic]
+    if missing:
+        raise UserError(f"trailing_means lists {', '.join(missing)}, not among the dynamic inputs "
+                        f"({', '.join(dynamic)})", field="training.trailing_means")
+
+    def window_sum(v: np.ndarray, days: int) -> np.ndarray:
+        c = np.cumsum(v, axis=1)
+        return c - np.concatenate([np.zeros((v.shape[0], days)), c[:, :-days]], axis=1)[:, : v.shape[1]]
+
+    extra, new_names = [], []
+    for name, days in trailing.items():
+        x = x_dyn[..., dynamic.index(name)].astype(np.float64)
+        ok = in_span & np.isfinite(x)
+        total, count = window_sum(np.where(ok, x, 0.0), days), window_sum(ok.astype(np.float64), days)
+        extra.append(np.where(in_span, total / np.maximum(count, 1), 0.0))
+        new_names.append(f"{name}_mean{days}d")
+    if not extra:
+        return x_dyn, dynamic
+    return np.concatenate([x_dyn, np.stack(extra, axis=-1).astype(x_dyn.dtype)], axis=-1), dynamic + new_names
 
 
 class SiteTargetScaling:

@@ -382,7 +382,7 @@ def test_trailing_means_are_past_only_window_means(synth):
 
 def test_input_noise_leaves_flags_and_padding_alone(synth):
     """training.input_noise: Gaussian noise on the scaled drivers of each window, none on the 0/1
-    availability flags or on the padding before a site's span; 0 gives the noise-free batches."""
+    availability flags or on the padding before a site's span."""
     _, a, _ = synth
     w = site_loss_weights(a, True)
     clean = _cfg(batch_size=64, batches_per_epoch=1).training

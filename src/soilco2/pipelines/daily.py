@@ -198,9 +198,10 @@ def batch_sampler(a: DailyArrays, weights: np.ndarray, tc: TrainingConfig):
     train_end = a.train_end
     steps = np.arange(L)
     x_static = torch.from_numpy(a.x_static)
-    noisy = np.array([not f.startswith("avail_") for f in a.dynamic_features])
-    t = np.arange(-L, T)
-    span = (t[None, :] >= a.start[:, None]) & (t[None, :] < a.stop[:, None])  # padded like xpad
+    if tc.input_noise > 0:  # noise on the drivers (not the 0/1 flags) of days inside the site's span
+        noisy = np.array([not f.startswith("avail_") for f in a.dynamic_features])
+        t = np.arange(-L, T)
+        span = (t[None, :] >= a.start[:, None]) & (t[None, :] < a.stop[:, None])  # padded like xpad
     prob = None
     if tc.site_sampling != "days":  # each day's chance: the site's share / its number of training days
         n_days = np.bincount(cand_site, minlength=S)[cand_site].astype(float)

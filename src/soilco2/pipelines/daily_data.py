@@ -167,48 +167,48 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
 def _with_anomalies(x_dyn: np.ndarray, dynamic: list[str], names, start, train_end, in_span):
     """Append ``<name>_site_anomaly`` channels: scaled driver minus its mean over the site's
     training period, or its whole span for a site without training days (drivers only, no target)."""
-    extra, new_names = [], []
-    missing = [n for n in names if n not in dynamic]
-    if missing:
-        raise UserError(f"site_anomalies lists {', '.join(missing)}, not among the dynamic inputs "
-                        f"({', '.join(dynamic)})", field="training.site_anomalies")
-    for name in names:
-        x = x_dyn[..., dynamic.index(name)]
-        anomaly = np.zeros_like(x)
+
+    def anomaly(name: str, x: np.ndarray):
+        out = np.zeros_like(x)
         for i in range(x.shape[0]):
             end = max(train_end[i], start[i] + 1)
-            mean = np.nanmean(x[i, start[i] : end])
-            anomaly[i] = np.where(in_span[i], x[i] - mean, 0.0)
-        extra.append(anomaly)
-        new_names.append(f"{name}_site_anomaly")
-    if not extra:
-        return x_dyn, dynamic
-    return np.concatenate([x_dyn, np.stack(extra, axis=-1)], axis=-1), dynamic + new_names
+            out[i] = np.where(in_span[i], x[i] - np.nanmean(x[i, start[i] : end]), 0.0)
+        return f"{name}_site_anomaly", out
+
+    return _derived_channels(x_dyn, dynamic, list(names), "training.site_anomalies", anomaly)
 
 
 def _with_trailing_means(x_dyn: np.ndarray, dynamic: list[str], trailing: dict[str, int], in_span):
     """Append ``<name>_mean<days>d`` channels: the scaled driver's mean over the trailing ``days`` days
     of the site's span (fewer at its start; missing values skipped), a memory longer than the LSTM's
     training windows."""
-    missing = [n for n in trailing if n not in dynamic]
-    if missing:
-        raise UserError(f"trailing_means lists {', '.join(missing)}, not among the dynamic inputs "
-                        f"({', '.join(dynamic)})", field="training.trailing_means")
 
     def window_sum(v: np.ndarray, days: int) -> np.ndarray:
         c = np.cumsum(v, axis=1)
         return c - np.concatenate([np.zeros((v.shape[0], days)), c[:, :-days]], axis=1)[:, : v.shape[1]]
 
-    extra, new_names = [], []
-    for name, days in trailing.items():
-        x = x_dyn[..., dynamic.index(name)].astype(np.float64)
+    def trailing_mean(name: str, x: np.ndarray):
+        days = trailing[name]
         ok = in_span & np.isfinite(x)
-        total, count = window_sum(np.where(ok, x, 0.0), days), window_sum(ok.astype(np.float64), days)
-        extra.append(np.where(in_span, total / np.maximum(count, 1), 0.0))
-        new_names.append(f"{name}_mean{days}d")
-    if not extra:
+        x = np.where(ok, x.astype(np.float64), 0.0)
+        mean = window_sum(x, days) / np.maximum(window_sum(ok.astype(np.float64), days), 1)
+        return f"{name}_mean{days}d", np.where(in_span, mean, 0.0)
+
+    return _derived_channels(x_dyn, dynamic, list(trailing), "training.trailing_means", trailing_mean)
+
+
+def _derived_channels(x_dyn: np.ndarray, dynamic: list[str], names: list[str], field: str, derive):
+    """Append one channel per driver in ``names``: ``derive(name, scaled driver)`` gives the channel's
+    name and ``(site, time)`` values. A name that is not a dynamic input is a user error on ``field``."""
+    missing = [n for n in names if n not in dynamic]
+    if missing:
+        raise UserError(f"{field.split('.')[-1]} lists {', '.join(missing)}, not among the dynamic inputs "
+                        f"({', '.join(dynamic)})", field=field)
+    if not names:
         return x_dyn, dynamic
-    return np.concatenate([x_dyn, np.stack(extra, axis=-1).astype(x_dyn.dtype)], axis=-1), dynamic + new_names
+    new = [derive(n, x_dyn[..., dynamic.index(n)]) for n in names]
+    channels = np.stack([values for _, values in new], axis=-1).astype(x_dyn.dtype)
+    return np.concatenate([x_dyn, channels], axis=-1), dynamic + [n for n, _ in new]
 
 
 class SiteTargetScaling:

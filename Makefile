@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_daily.py
 	$(BIN)/python benchmarks/bench_subdaily.py
 	$(BIN)/python benchmarks/bench_report.py runs/daily
+	$(BIN)/python benchmarks/daily_gapfill.py runs/daily
 	$(BIN)/python benchmarks/bench_global.py
 
 clean:

@@ -1,4 +1,4 @@
-"""S1 daily pipeline end to end: tiny train/evaluate/predict on 3 real COSORE sites through the
+"""S1 daily pipeline end to end: tiny train/evaluate/predict/gapfill on 3 real COSORE sites through the
 CLI, the run-folder contract, determinism, tuning on Dask, and the bad inputs."""
 
 from __future__ import annotations
@@ -137,6 +137,32 @@ def test_predict_new_cosore_folder(tiny_run: Path, tmp_path: Path, cosore_root: 
     assert np.isfinite(pred["lstm"].values).sum() > 100
     m = pd.read_parquet(tmp_path / "pred" / "metrics.parquet")
     assert set(m["split"]) == {"all", "train", "test"} and (m.loc[m["split"] == "all", "n"] > 100).all()
+
+
+def test_gapfill_keeps_observations_and_fills_the_span(tiny_run: Path, tmp_path: Path):
+    res = soilco2("daily", "gapfill", tiny_run, "--out", tmp_path / "gf")
+    assert res.returncode == 0, res.stderr
+    pred = xr.load_dataset(tiny_run / "predictions.nc")
+    gf = xr.load_dataset(tmp_path / "gf" / "gapfilled.nc")
+    obs, lstm = pred["obs"].values, pred["lstm"].values
+    observed, source = np.isfinite(obs), gf["gapfill_source"].values
+    assert np.array_equal(gf["flux_gapfilled"].values[observed], obs[observed])
+    assert np.array_equal(source == 1, np.isfinite(lstm) & ~observed) and (source == 1).sum() > 100
+    filled = gf["flux_gapfilled"].values[source == 1]
+    assert np.isfinite(filled).all() and np.isfinite(gf["flux_gapfilled_se"].values[source == 1]).all()
+    params = pd.read_parquet(tmp_path / "gf" / "residual_covariance.parquet")
+    assert list(params["site"]) == list(pred["site"].values) and params["fitted"].all()
+    annual = pd.read_parquet(tmp_path / "gf" / "annual_totals.parquet")
+    assert (annual["total_gc_m2_yr"].dropna() > 0).all() and (annual["observed_days"] <= annual["n_days"]).all()
+
+
+def test_gapfill_bad_inputs(tiny_run: Path, tmp_path: Path):
+    res = soilco2("daily", "gapfill", tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "predictions.nc" in res.stderr
+    pred = xr.load_dataset(tiny_run / "predictions.nc").drop_vars("lstm")
+    pred.to_netcdf(tmp_path / "predictions.nc")
+    res = soilco2("daily", "gapfill", tmp_path / "predictions.nc")
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "'lstm'" in res.stderr
 
 
 @pytest.mark.parametrize("change, field", [

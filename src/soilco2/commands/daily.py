@@ -1,4 +1,4 @@
-"""CLI commands of the 'daily' group (S1): train, evaluate, predict, tune (+ report, registered
+"""CLI commands of the 'daily' group (S1): train, evaluate, predict, gapfill, tune (+ report, registered
 from :mod:`soilco2.commands.daily_report` when that module defines it). Heavy imports happen
 inside the commands so ``soilco2 --help`` stays fast."""
 
@@ -17,7 +17,7 @@ console = Console()
 
 @app.callback()
 def _group() -> None:
-    """S1: daily multi-site LSTM on COSORE — train, evaluate, predict, tune, report."""
+    """S1: daily multi-site LSTM on COSORE — train, evaluate, predict, gapfill, tune, report."""
 
 
 def _print_summary(summary: dict, title: str) -> None:
@@ -76,6 +76,28 @@ def predict(
 
     dest = predict_run(run, cosore, out)
     _print_summary(json.loads((dest / "summary.json").read_text()), f"predictions in {dest}")
+
+
+@app.command()
+def gapfill(
+    source: Path = typer.Argument(..., help="run or 'daily predict' folder (or its predictions.nc)"),
+    out: Path | None = typer.Option(None, help="output folder (default <folder>/gapfill)"),
+    neighbours: int = typer.Option(3, min=1, help="observed days on each side that anchor a filled day"),
+) -> None:
+    """Gap-filled daily series: observations, else the LSTM plus its residual kriged from nearby observed days."""
+    import json
+
+    from soilco2.pipelines.daily_gapfill import gapfill_run
+
+    dest = gapfill_run(source, out, neighbours=neighbours)
+    s = json.loads((dest / "summary.json").read_text())
+    console.print(f"{s['sites']} sites: {s['observed_days']:,} observed and {s['filled_days']:,} filled days; "
+                  f"residual e-folding time (median) {s['median_efolding_days']:.1f} days; "
+                  f"{s['site_years_with_total']} site-years with an annual total")
+    if s["sites_without_covariance"]:
+        console.print(f"filled with the LSTM alone (too few consecutive observed days to fit the residual "
+                      f"covariance): {', '.join(s['sites_without_covariance'])}")
+    console.print(f"outputs in [bold]{dest}[/]: gapfilled.nc, residual_covariance.parquet, annual_totals.parquet")
 
 
 @app.command()

@@ -9,6 +9,7 @@ where the test-period error comes from (docs/daily_experiments.md, session 4); n
     .venv/bin/python benchmarks/daily_posthoc.py inflate inner8_rec365 --pick 0 1 2 3 4 5   # amplitude
     .venv/bin/python benchmarks/daily_posthoc.py blend inner8_fthl90 --other inner8_fthl90_global --pick 0 1 2 3 4 5
     .venv/bin/python benchmarks/daily_posthoc.py mix inner8_fthl90:3 --with s12_h32:3   # members of two variants
+    .venv/bin/python benchmarks/daily_posthoc.py aggregate i75_default --pick 0 1 2 3 4 5   # median of the members
 
 ``ports``: per-port daily means on training days are fitted as day level × port factor
 (alternating least squares, factors of ports with ≥ 5 training days, mean 1); each day's
@@ -22,6 +23,7 @@ or the anomaly around the site's training-day mean prediction scaled by γ, in f
 space. ``blend``: a weighted mean with another cached variant (the fine-tuned members with the
 all-site members they started from). ``mix``: ensembles that draw ``n`` members from each
 ``variant:n`` (random draws from all cached members, seed 0), scores averaged over ``--draws``.
+``aggregate``: the members' median, or their mean in arcsinh space, instead of their mean.
 One JSON line per correction: the median test scores and the
 site-by-site comparison with the uncorrected predictions.
 """
@@ -200,9 +202,17 @@ def mix(parts: list[str], cache: Path, draws: int) -> None:
     print(json.dumps({"mix": parts, "draws": draws} | {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}))
 
 
+def aggregate(target: str, pick: list[int], cache: Path) -> None:
+    d = cache / target
+    members = np.stack([np.load(d / f"member_{k}.npy") for k in pick])
+    obs, split, mean = np.load(d / "obs.npy"), np.load(d / "split.npy"), members.mean(0)
+    _report("median of the members", np.median(members, 0), mean, obs, split)
+    _report("mean in arcsinh space", np.sinh(np.arcsinh(members).mean(0)), mean, obs, split)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["ports", "lastbias", "anchor", "meanbias", "inflate", "blend", "mix"])
+    ap.add_argument("what", choices=["ports", "lastbias", "anchor", "meanbias", "inflate", "blend", "mix", "aggregate"])
     ap.add_argument("target", help="run folder, or a variant cached by daily_variants.py (not for ports)")
     ap.add_argument("--pick", type=int, nargs="*", default=[0, 1], help="a cached variant's members")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
@@ -212,6 +222,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.what == "ports":
         ports(Path(args.target))
+    elif args.what == "aggregate":
+        aggregate(args.target, args.pick, args.cache)
     elif args.what == "mix":
         mix([args.target, *args.with_], args.cache, args.draws)
     elif args.what == "blend":

@@ -15,10 +15,11 @@ Numerics only (numpy, scipy); :mod:`soilco2.pipelines.daily_gapfill` reads and w
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 
 OBSERVED, FILLED, NO_VALUE = 0, 1, -1  # gapfill_source flags
 
@@ -55,8 +56,8 @@ def residual_autocorrelation(resid: np.ndarray, max_lag: int) -> tuple[float, np
 
 def fit_residual_covariance(resid: np.ndarray, max_lag: int = 15, min_pairs: int = 30) -> ResidualCovariance | None:
     """Fit ``rho(d) = c * phi**d`` (c = sill / (sill + nugget)) to the residuals' autocorrelation,
-    each lag weighted by its number of pairs. ``None`` when fewer than ``min_pairs`` lag-1 pairs or
-    fewer than three lags with pairs (too little to say how long an error persists)."""
+    each lag weighted by its number of pairs. ``None`` when fewer than ``min_pairs`` lag-1 pairs,
+    fewer than three lags with pairs (too little to say how long an error persists) or no convergence."""
     if np.isfinite(resid).sum() < 2:
         return None
     var, rho, n = residual_autocorrelation(resid, max_lag)
@@ -64,8 +65,13 @@ def fit_residual_covariance(resid: np.ndarray, max_lag: int = 15, min_pairs: int
     if n[0] < min_pairs or lags.size < 3 or not var > 0:
         return None
     d = lags + 1.0
-    (c, phi), _ = curve_fit(lambda x, c, p: c * p**x, d, rho[lags], p0=(0.5, 0.8),
-                            sigma=1 / np.sqrt(n[lags]), bounds=([0.0, 0.0], [1.0, 0.999]))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)  # parameter covariance unused
+            (c, phi), _ = curve_fit(lambda x, c, p: c * p**x, d, rho[lags], p0=(0.5, 0.8),
+                                    sigma=1 / np.sqrt(n[lags]), bounds=([0.0, 0.0], [1.0, 0.999]))
+    except (RuntimeError, ValueError):  # no convergence: treated as too little to fit
+        return None
     return ResidualCovariance(sill=float(c * var), nugget=float((1 - c) * var), phi=float(phi), n_pairs=int(n[0]))
 
 

@@ -95,8 +95,8 @@ def gapfill(
                   f"residual e-folding time (median) {s['median_efolding_days']:.1f} days; "
                   f"{s['site_years_with_total']} site-years with an annual total")
     if s["sites_without_covariance"]:
-        console.print(f"filled with the LSTM alone (too few consecutive observed days to fit the residual "
-                      f"covariance): {', '.join(s['sites_without_covariance'])}")
+        console.print(f"filled with the LSTM alone (no residual covariance: too few consecutive observed days, "
+                      f"or no fit): {', '.join(s['sites_without_covariance'])}")
     console.print(f"outputs in [bold]{dest}[/]: gapfilled.nc, residual_covariance.parquet, annual_totals.parquet")
 
 

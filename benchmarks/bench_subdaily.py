@@ -46,13 +46,33 @@ def main() -> None:
         out = ROOT / out  # runs/ (gitignored) of this checkout, whatever the working directory
     t0 = time.perf_counter()
     s = run(cfg, out)
-    keep = ("site", "dataset", "inputs", "target_transform", "headline_past_hours", "holdout", "extrapolation",
-            "interpolation", "best_q10_r_extrapolation", "best_q10_r_interpolation", "mi_peak_lag_hours",
-            "mi_lag_convention", "sweep_seconds", "total_seconds", "rain_pulses")
+    keep = (
+        "site",
+        "dataset",
+        "inputs",
+        "target_transform",
+        "headline_past_hours",
+        "holdout",
+        "extrapolation",
+        "interpolation",
+        "best_q10_r_extrapolation",
+        "best_q10_r_interpolation",
+        "mi_peak_lag_hours",
+        "mi_lag_convention",
+        "sweep_seconds",
+        "total_seconds",
+        "rain_pulses",
+    )
     result = {k: s.get(k) for k in keep}
-    result.update(config=_repo_relative(Path(args.config).resolve()), run_folder=_repo_relative(out.resolve()), wall_seconds=time.perf_counter() - t0,
-                  cpu_count=os.cpu_count(), torch_threads=cfg.train.threads, python=platform.python_version(),
-                  note="2-core machine shared with other engineers' jobs while measured")
+    result.update(
+        config=_repo_relative(Path(args.config).resolve()),
+        run_folder=_repo_relative(out.resolve()),
+        wall_seconds=time.perf_counter() - t0,
+        cpu_count=os.cpu_count(),
+        torch_threads=cfg.train.threads,
+        python=platform.python_version(),
+        note="2-core machine shared with other engineers' jobs while measured",
+    )
     Path(args.result).parent.mkdir(parents=True, exist_ok=True)
     Path(args.result).write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps(result, indent=2, default=str))

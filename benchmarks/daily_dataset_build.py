@@ -22,8 +22,8 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/daily_dataset.json")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
+    from soilco2.prep.cosore_records import daily_table
     from soilco2.prep.daily_dataset import DailyDataConfig, build_daily_dataset
-    from soilco2.sources.cosore import daily_table
 
     t0 = time.perf_counter()
     daily_table(progress=False)
@@ -44,7 +44,8 @@ def main() -> None:
         "dynamic_features": len(ds.attrs["dynamic_features"]),
         "static_features": len(ds.attrs["static_features"]),
         "share_in_span_measured_or_interpolated": {
-            k: round((v["observed"] + v["interpolated"]) / span.sum(), 3) for k, v in fills.items()},
+            k: round((v["observed"] + v["interpolated"]) / span.sum(), 3) for k, v in fills.items()
+        },
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))

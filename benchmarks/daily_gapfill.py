@@ -34,8 +34,9 @@ GAP_DAYS = (1, 3, 7, 15, 30, 60)
 Z90 = 1.6449  # two-sided 90 % normal interval
 
 
-def site_blocks(obs: np.ndarray, model: np.ndarray, split: np.ndarray, cov: ResidualCovariance | None, L: int,
-                neighbours: int = 3) -> dict | None:
+def site_blocks(
+    obs: np.ndarray, model: np.ndarray, split: np.ndarray, cov: ResidualCovariance | None, L: int, neighbours: int = 3
+) -> dict | None:
     """Fill every observed test day of one site with its block of L days hidden."""
     observed = np.flatnonzero(np.isfinite(obs) & np.isfinite(model))
     test = np.flatnonzero((split == TEST) & np.isfinite(obs) & np.isfinite(model))
@@ -65,28 +66,37 @@ def main(run: str) -> None:
     model = pred["lstm"].transpose("site", "time").values.astype(float)
     split = pred["split"].transpose("site", "time").values
     result = {"run": str(run), "predictions": str(path), "gap_days": {}}
-    covs = [fit_residual_covariance(np.where(split[i] == TRAIN, obs[i] - model[i], np.nan)) for i in range(obs.shape[0])]
+    covs = [
+        fit_residual_covariance(np.where(split[i] == TRAIN, obs[i] - model[i], np.nan)) for i in range(obs.shape[0])
+    ]
     for L in GAP_DAYS:
-        per_site = [r for i in range(obs.shape[0])
-                    if (r := site_blocks(obs[i], model[i], split[i], covs[i], L)) is not None]
+        per_site = [
+            r for i in range(obs.shape[0]) if (r := site_blocks(obs[i], model[i], split[i], covs[i], L)) is not None
+        ]
         row = {"sites": len(per_site)}
         for method in ("lstm", "kriged", "interpolated"):
             kge = np.array([kge_2009(r["obs"], r[method]) for r in per_site])
             row[method] = {  # KGE is undefined where a fill is flat over all test days (interpolation at long gaps)
                 "median_nse": round(float(np.median([nse(r["obs"], r[method]) for r in per_site])), 4),
-                "median_kge": round(float(np.nanmedian(kge)), 4), "sites_kge_undefined": int(np.isnan(kge).sum()),
-                "median_rmse_umol_m2_s": round(float(np.median([rmse(r["obs"], r[method]) for r in per_site])), 4)}
+                "median_kge": round(float(np.nanmedian(kge)), 4),
+                "sites_kge_undefined": int(np.isnan(kge).sum()),
+                "median_rmse_umol_m2_s": round(float(np.median([rmse(r["obs"], r[method]) for r in per_site])), 4),
+            }
         better = lambda a, b: float(np.mean([rmse(r["obs"], r[a]) < rmse(r["obs"], r[b]) for r in per_site]))
         row["share_sites_kriged_better_than_lstm"] = round(better("kriged", "lstm"), 4)
         row["share_sites_kriged_better_than_interpolated"] = round(better("kriged", "interpolated"), 4)
-        inside = np.concatenate([np.abs(r["obs"] - r["kriged"]) <= Z90 * r["se"] for r in per_site if np.isfinite(r["se"]).all()])
+        inside = np.concatenate(
+            [np.abs(r["obs"] - r["kriged"]) <= Z90 * r["se"] for r in per_site if np.isfinite(r["se"]).all()]
+        )
         row["kriged_90pct_interval_coverage"] = round(float(inside.mean()), 4)
         result["gap_days"][str(L)] = row
-        print(f"gaps of {L:>2} d: median NSE  LSTM {row['lstm']['median_nse']:.3f}  kriged {row['kriged']['median_nse']:.3f}"
-              f"  interpolated {row['interpolated']['median_nse']:.3f};  kriged beats LSTM at "
-              f"{row['share_sites_kriged_better_than_lstm']:.0%}, interpolation at "
-              f"{row['share_sites_kriged_better_than_interpolated']:.0%} of sites; 90 % interval covers "
-              f"{row['kriged_90pct_interval_coverage']:.0%}")
+        print(
+            f"gaps of {L:>2} d: median NSE  LSTM {row['lstm']['median_nse']:.3f}  kriged {row['kriged']['median_nse']:.3f}"
+            f"  interpolated {row['interpolated']['median_nse']:.3f};  kriged beats LSTM at "
+            f"{row['share_sites_kriged_better_than_lstm']:.0%}, interpolation at "
+            f"{row['share_sites_kriged_better_than_interpolated']:.0%} of sites; 90 % interval covers "
+            f"{row['kriged_90pct_interval_coverage']:.0%}"
+        )
     result["seconds"] = round(time.perf_counter() - t0, 1)
     dest = Path(__file__).parent / "results" / "daily_gapfill.json"
     dest.write_text(json.dumps(result, indent=1))

@@ -13,7 +13,9 @@ from soilco2.paths import data_root as resolve_data_root
 
 def _require(path: Path, what: str) -> Path:
     if not path.exists():
-        msg = f"real data missing: {what} not found at {path} (set SOILCO2_DATA or put ../shared/data beside the project)"
+        msg = (
+            f"real data missing: {what} not found at {path} (set SOILCO2_DATA or put ../shared/data beside the project)"
+        )
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(msg)
         pytest.skip(msg)

@@ -95,18 +95,35 @@ def make_run(root: Path, n_sites: int = 9, seed: int = 0, years: int = 3) -> Pat
     metrics.to_parquet(run / "metrics.parquet")
     n_obs = np.isfinite(obs).sum(1)
     test_start = [time[np.flatnonzero(split[i] == 2)[0]] for i in range(n_sites)]
-    sites = pd.DataFrame({
-        "site": names, "lat": lats, "lon": lons, "elevation_m": rng.uniform(0, 1500, n_sites),
-        "igbp": np.resize(["ENF", "DBF", "GRA", "CRO", "EBF", "ENF", "SAV", "GRA", "MF", "DBF", "OSH", "WSA"], n_sites),
-        "mat_c": rng.uniform(-2, 25, n_sites), "map_mm": rng.uniform(200, 2200, n_sites),
-        "soc_mg_ha": rng.uniform(20, 120, n_sites), "whc_mm": rng.uniform(50, 250, n_sites),
-        "n_obs_days": n_obs, "n_train_days": (split >= 0).sum(1) - (split == 2).sum(1),
-        "n_test_days": (split == 2).sum(1), "test_start": test_start,
-        # shares of observed days with the sensor measured: every driver class occurs
-        **{f"insitu_{d}_{sp}": np.resize(v, n_sites) for sp in ("train", "test")
-           for d, v in (("soil_temp_c", [1.0, 1.0, 0.0, 0.0, 0.2]), ("swc_m3_m3", [1.0, 0.0, 1.0, 0.0, 0.0]),
-                        ("air_temp_c", [1.0, 0.0, 0.0, 1.0, 0.0]))},
-    })
+    sites = pd.DataFrame(
+        {
+            "site": names,
+            "lat": lats,
+            "lon": lons,
+            "elevation_m": rng.uniform(0, 1500, n_sites),
+            "igbp": np.resize(
+                ["ENF", "DBF", "GRA", "CRO", "EBF", "ENF", "SAV", "GRA", "MF", "DBF", "OSH", "WSA"], n_sites
+            ),
+            "mat_c": rng.uniform(-2, 25, n_sites),
+            "map_mm": rng.uniform(200, 2200, n_sites),
+            "soc_mg_ha": rng.uniform(20, 120, n_sites),
+            "whc_mm": rng.uniform(50, 250, n_sites),
+            "n_obs_days": n_obs,
+            "n_train_days": (split >= 0).sum(1) - (split == 2).sum(1),
+            "n_test_days": (split == 2).sum(1),
+            "test_start": test_start,
+            # shares of observed days with the sensor measured: every driver class occurs
+            **{
+                f"insitu_{d}_{sp}": np.resize(v, n_sites)
+                for sp in ("train", "test")
+                for d, v in (
+                    ("soil_temp_c", [1.0, 1.0, 0.0, 0.0, 0.2]),
+                    ("swc_m3_m3", [1.0, 0.0, 1.0, 0.0, 0.0]),
+                    ("air_temp_c", [1.0, 0.0, 0.0, 1.0, 0.0]),
+                )
+            },
+        }
+    )
     sites.to_parquet(run / "sites.parquet")
     lstm_test = metrics[(metrics.model == "lstm") & (metrics.split == "test")]
     summary = {
@@ -116,4 +133,8 @@ def make_run(root: Path, n_sites: int = 9, seed: int = 0, years: int = 3) -> Pat
     }
     (run / "summary.json").write_text(json.dumps(summary, indent=2))
     (run / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "model": {"hidden": 16}, "synthetic": True}))
+    from soilco2.files import RUN_MARKER, write_manifest
+
+    (run / RUN_MARKER).write_text("{}")
+    write_manifest(run, ["config.yaml"], kind="daily", synthetic=True)
     return run

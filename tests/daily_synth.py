@@ -44,12 +44,24 @@ def make_daily_dataset(n_sites: int = 6, years: float = 3.0, seed: int = 0, nois
         truth = true_flux(temp[i], swc[i], r10[i])
         flux[i, seen] = truth[seen] * (1 + rng.normal(0, noise, seen.sum()))
     clim = 10 + 8 * np.sin(2 * np.pi * (doy - 100) / 365)
-    dyn = {"soil_temp_c": temp, "swc_m3_m3": swc, "clim_temp_c": np.broadcast_to(clim, shape).copy(),
-           "doy_sin": np.broadcast_to(np.sin(2 * np.pi * doy / 365.25), shape).copy(),
-           "doy_cos": np.broadcast_to(np.cos(2 * np.pi * doy / 365.25), shape).copy(),
-           "avail_soil_temp_c": np.ones(shape), "avail_swc_m3_m3": np.ones(shape)}
-    ds = xr.Dataset(coords={"site": sites, "time": time, "lat": ("site", lat), "lon": ("site", -lat),
-                            "igbp": ("site", ["DBF"] * n_sites)})
+    dyn = {
+        "soil_temp_c": temp,
+        "swc_m3_m3": swc,
+        "clim_temp_c": np.broadcast_to(clim, shape).copy(),
+        "doy_sin": np.broadcast_to(np.sin(2 * np.pi * doy / 365.25), shape).copy(),
+        "doy_cos": np.broadcast_to(np.cos(2 * np.pi * doy / 365.25), shape).copy(),
+        "avail_soil_temp_c": np.ones(shape),
+        "avail_swc_m3_m3": np.ones(shape),
+    }
+    ds = xr.Dataset(
+        coords={
+            "site": sites,
+            "time": time,
+            "lat": ("site", lat),
+            "lon": ("site", -lat),
+            "igbp": ("site", ["DBF"] * n_sites),
+        }
+    )
     for name, arr in dyn.items():
         ds[name] = (("site", "time"), np.where(in_span, arr, np.nan).astype(np.float32))
     ds["flux_umol_m2_s"] = (("site", "time"), flux.astype(np.float32))

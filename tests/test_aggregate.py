@@ -11,14 +11,18 @@ from soilco2.prep.aggregate import aggregate, pick_standard_drivers
 
 
 def _records():
-    t = pd.to_datetime(["2020-06-01 10:05", "2020-06-01 10:35", "2020-06-01 10:20", "2020-06-01 11:10",
-                        "2020-06-02 00:00"])
-    return pd.DataFrame({
-        "time": t, "port": [1, 1, 2, 1, 2],
-        "flux_umol_m2_s": [1.0, 3.0, 5.0, 7.0, 2.0],
-        "soil_temp_c": [10.0, 14.0, 12.0, 20.0, 8.0],
-        "CSR_PRECIP": [1.0, 0.0, 3.0, 2.0, np.nan],
-    })
+    t = pd.to_datetime(
+        ["2020-06-01 10:05", "2020-06-01 10:35", "2020-06-01 10:20", "2020-06-01 11:10", "2020-06-02 00:00"]
+    )
+    return pd.DataFrame(
+        {
+            "time": t,
+            "port": [1, 1, 2, 1, 2],
+            "flux_umol_m2_s": [1.0, 3.0, 5.0, 7.0, 2.0],
+            "soil_temp_c": [10.0, 14.0, 12.0, 20.0, 8.0],
+            "CSR_PRECIP": [1.0, 0.0, 3.0, 2.0, np.nan],
+        }
+    )
 
 
 def test_hourly_mean_over_ports_then_interval():
@@ -57,9 +61,17 @@ def test_synthetic_law_recovered_at_daily_scale():
     rng = np.random.default_rng(0)
     t = pd.date_range("2021-01-01", periods=48 * 10, freq="30min")
     temp = 15 + 8 * np.sin(2 * np.pi * (t.hour + t.minute / 60 - 9) / 24)
-    frames = [pd.DataFrame({"time": t, "port": p, "soil_temp_c": temp,
-                            "flux_umol_m2_s": 2 * np.exp(0.07 * temp) * (1 + 0.01 * rng.standard_normal(len(t)))})
-              for p in range(1, 5)]
+    frames = [
+        pd.DataFrame(
+            {
+                "time": t,
+                "port": p,
+                "soil_temp_c": temp,
+                "flux_umol_m2_s": 2 * np.exp(0.07 * temp) * (1 + 0.01 * rng.standard_normal(len(t))),
+            }
+        )
+        for p in range(1, 5)
+    ]
     out = aggregate(pd.concat(frames), "1D")
     truth = pd.Series(2 * np.exp(0.07 * temp), index=t).resample("1D").mean()
     np.testing.assert_allclose(out["flux_umol_m2_s"], truth, rtol=0.005)
@@ -67,16 +79,31 @@ def test_synthetic_law_recovered_at_daily_scale():
 
 
 def test_empty_records():
-    empty = pd.DataFrame({"time": pd.Series(dtype="datetime64[ns]"), "port": pd.Series(dtype=int),
-                          "flux_umol_m2_s": pd.Series(dtype=float)})
+    empty = pd.DataFrame(
+        {
+            "time": pd.Series(dtype="datetime64[ns]"),
+            "port": pd.Series(dtype=int),
+            "flux_umol_m2_s": pd.Series(dtype=float),
+        }
+    )
     assert aggregate(empty, "1D").empty
 
 
 def test_standard_drivers_pick_shallowest_covered_sensor():
     n = 10
-    rec = pd.DataFrame({"time": pd.date_range("2020-01-01", periods=n, freq="h"), "port": 1,
-                        "flux_umol_m2_s": 1.0, "CSR_T0": 30.0, "CSR_T2": np.r_[1.0, [np.nan] * (n - 1)],
-                        "CSR_T5": 5.0, "CSR_T10": 10.0, "CSR_SM10": 0.3, "CSR_TAIR_AMB": 12.0})
+    rec = pd.DataFrame(
+        {
+            "time": pd.date_range("2020-01-01", periods=n, freq="h"),
+            "port": 1,
+            "flux_umol_m2_s": 1.0,
+            "CSR_T0": 30.0,
+            "CSR_T2": np.r_[1.0, [np.nan] * (n - 1)],
+            "CSR_T5": 5.0,
+            "CSR_T10": 10.0,
+            "CSR_SM10": 0.3,
+            "CSR_TAIR_AMB": 12.0,
+        }
+    )
     out, depths = pick_standard_drivers(rec)
     assert (out["soil_temp_c"] == 5.0).all()  # T0 is the surface, T2 too sparse
     assert depths == {"soil_temp_depth_cm": 5.0, "swc_depth_cm": 10.0}
@@ -85,9 +112,15 @@ def test_standard_drivers_pick_shallowest_covered_sensor():
 
 def test_accounting_and_driver_cleaning():
     acc = qa.Accounting("x", raw=6, kept=6)
-    df = pd.DataFrame({"port": [1, 1, 1, 2, 2, 2], "time": pd.to_datetime(["2020-01-01"] * 3 + ["2020-01-02"] * 3),
-                       "flux_umol_m2_s": [1.0, 3.0, 150.0, 2.0, 2.0, 4.0],
-                       "CSR_SM5": [20.0, 30.0, 25.0, 500.0, 10.0, 40.0], "CSR_TAIR": [10, 99, 5, 5, 5, 5]})
+    df = pd.DataFrame(
+        {
+            "port": [1, 1, 1, 2, 2, 2],
+            "time": pd.to_datetime(["2020-01-01"] * 3 + ["2020-01-02"] * 3),
+            "flux_umol_m2_s": [1.0, 3.0, 150.0, 2.0, 2.0, 4.0],
+            "CSR_SM5": [20.0, 30.0, 25.0, 500.0, 10.0, 40.0],
+            "CSR_TAIR": [10, 99, 5, 5, 5, 5],
+        }
+    )
     df = qa.apply_mask(df, qa.flux_range_mask(df["flux_umol_m2_s"]), "implausible_flux", acc)
     df = qa.merge_duplicates(df, ["port", "time"], acc)
     assert acc.dropped["implausible_flux"] == 1 and acc.dropped["duplicate_timestamp"] == 3
@@ -108,8 +141,12 @@ def _three_ports(missing_days):
     """Daily records of ports at 0.5, 1 and 1.5 × a daily level; port 3 absent on ``missing_days``."""
     days = pd.date_range("2021-05-01", periods=20, freq="D")
     level = 2.0 + np.sin(np.arange(20) / 3.0)
-    rows = [(d + pd.Timedelta(hours=12), p, f * lv) for d, lv, i in zip(days, level, range(20))
-            for p, f in ((1, 0.5), (2, 1.0), (3, 1.5)) if not (p == 3 and i in missing_days)]
+    rows = [
+        (d + pd.Timedelta(hours=12), p, f * lv)
+        for d, lv, i in zip(days, level, range(20))
+        for p, f in ((1, 0.5), (2, 1.0), (3, 1.5))
+        if not (p == 3 and i in missing_days)
+    ]
     return pd.DataFrame(rows, columns=["time", "port", "flux_umol_m2_s"]), pd.Series(level, index=days)
 
 

@@ -3,13 +3,13 @@ UserError naming file and field, or a counted skip."""
 
 from __future__ import annotations
 
-
 import pandas as pd
 import pytest
 
 from cosore_copy import SMALL, edit_description, flat_copy, package_copy
 from soilco2.errors import UserError
-from soilco2.sources.cosore import daily_table, list_datasets, load_records
+from soilco2.prep.cosore_records import daily_table, load_records
+from soilco2.sources.cosore import list_datasets
 
 pytestmark = pytest.mark.realdata
 NAME = SMALL[0]  # d20200221_MATHES: PORTS.txt has port 0 (all ports), data ports 1..8
@@ -55,15 +55,18 @@ def test_empty_data_is_no_data(small):
     assert rec.empty and acc.status == "no_data" and acc.closes
 
 
-@pytest.mark.parametrize("key, value, match", [
-    ("CSR_TIMEZONE", None, "missing"),
-    ("CSR_IGBP", None, "missing"),
-    ("CSR_TIMEZONE", "Mars/Olympus_Mons", "unknown time zone"),
-    ("CSR_LATITUDE", "123.4", "outside -90..90"),
-    ("CSR_LONGITUDE", "-200", "outside -180..180"),
-    ("CSR_LATITUDE", "north", "not a number"),
-    ("CSR_IGBP", "Moon dust", "unknown IGBP"),
-])
+@pytest.mark.parametrize(
+    "key, value, match",
+    [
+        ("CSR_TIMEZONE", None, "missing"),
+        ("CSR_IGBP", None, "missing"),
+        ("CSR_TIMEZONE", "Mars/Olympus_Mons", "unknown time zone"),
+        ("CSR_LATITUDE", "123.4", "outside -90..90"),
+        ("CSR_LONGITUDE", "-200", "outside -180..180"),
+        ("CSR_LATITUDE", "north", "not a number"),
+        ("CSR_IGBP", "Moon dust", "unknown IGBP"),
+    ],
+)
 def test_description_errors_name_file_and_field(small, key, value, match):
     path = edit_description(small, NAME, key, value)
     with pytest.raises(UserError, match=match) as err:

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from cosore_copy import flat_copy
+from soilco2.prep.cosore_records import daily_table, load_records
 from soilco2.prep.qa import DROP_REASONS
-from soilco2.sources.cosore import IGBP_CODES, daily_table, list_datasets, load_records, parse_ports
+from soilco2.sources.cosore import IGBP_CODES, list_datasets, parse_ports
 
 pytestmark = pytest.mark.realdata
 
@@ -50,10 +51,15 @@ def test_port_selection_and_accounting_wkg(cosore_root):
     assert set(every["port"]) == set(range(1, 8)) and acc_all.dropped["excluded_port"] == 0
 
 
-@pytest.mark.parametrize("dataset", ["d20190617_SCOTT_WKG",  # Etc/GMT+7, semi-arid
-                                     "d20200109_HIRANO_PDF",  # Etc/GMT-7, southern hemisphere
-                                     "d20200423_SANCHEZ-CANETE",  # UTC
-                                     "d20200212_ATAKA"])  # Asia/Tokyo
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        "d20190617_SCOTT_WKG",  # Etc/GMT+7, semi-arid
+        "d20200109_HIRANO_PDF",  # Etc/GMT-7, southern hemisphere
+        "d20200423_SANCHEZ-CANETE",  # UTC
+        "d20200212_ATAKA",
+    ],
+)  # Asia/Tokyo
 def test_time_is_local_standard_time(cosore_root, dataset):
     """Shallow soil temperature peaks in the early afternoon of local (solar) time."""
     rec, _ = load_records(dataset, cosore_root, ports="all")

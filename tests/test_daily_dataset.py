@@ -10,21 +10,17 @@ import pytest
 
 from soilco2.errors import UserError
 from soilco2.prep import gaps
-from soilco2.prep.daily_dataset import (
-    IGBP_CODES,
-    DailyDataConfig,
-    assemble_daily_dataset,
-    daily_dataset_table,
-    write_dataset,
-)
+from soilco2.prep.daily_dataset import IGBP_CODES, DailyDataConfig, assemble_daily_dataset
+from soilco2.prep.daily_dataset_io import daily_dataset_table, write_dataset
 from soilco2.prep.drivers import AstronomyProvider, extraterrestrial_radiation, monthly_to_daily
 from synth_daily_inputs import monthly_at, site_attributes, synthetic
 
 
 def build(cfg=None, **kw):
     table, meta = synthetic()
-    return assemble_daily_dataset(cfg or DailyDataConfig(**kw), table, meta, monthly_at=monthly_at,
-                                  site_attributes=site_attributes)
+    return assemble_daily_dataset(
+        cfg or DailyDataConfig(**kw), table, meta, monthly_at=monthly_at, site_attributes=site_attributes
+    )
 
 
 def test_shapes_spans_and_attrs():
@@ -51,8 +47,16 @@ def test_shapes_spans_and_attrs():
     assert {"air_temp_c", "air_temp_c_min", "avail_air_temp_c", "rh_pct"} <= set(ds.attrs["dynamic_features"])
     assert (ds["avail_air_temp_c"].values[span] == 0).all()
     only = build(insitu_drivers=["soil_temp_c"], providers={"climatology": False})
-    assert only.attrs["dynamic_features"] == ["soil_temp_c", "avail_soil_temp_c", "soil_temp_c_min",
-                                              "soil_temp_c_max", "day_length_h", "toa_sw_w_m2", "doy_sin", "doy_cos"]
+    assert only.attrs["dynamic_features"] == [
+        "soil_temp_c",
+        "avail_soil_temp_c",
+        "soil_temp_c_min",
+        "soil_temp_c_max",
+        "day_length_h",
+        "toa_sw_w_m2",
+        "doy_sin",
+        "doy_cos",
+    ]
     # target untouched, NaN in warm-up
     assert np.isnan(ds["flux_umol_m2_s"].values[0, :30]).all()
     assert int(np.isfinite(ds["flux_umol_m2_s"].values).sum()) == 400 + 350
@@ -130,8 +134,13 @@ def test_config_and_bad_input():
     ds = assemble_daily_dataset(cfg, table, meta, monthly_at=monthly_at, site_attributes=site_attributes)
     assert list(ds.site.values) == ["A"] and "no driver" in json.loads(ds.attrs["skipped_sites"])["B"]
     with pytest.raises(UserError, match="no driver"):
-        assemble_daily_dataset(cfg.model_copy(update={"sites_include": ["B"]}), table, meta,
-                               monthly_at=monthly_at, site_attributes=site_attributes)
+        assemble_daily_dataset(
+            cfg.model_copy(update={"sites_include": ["B"]}),
+            table,
+            meta,
+            monthly_at=monthly_at,
+            site_attributes=site_attributes,
+        )
     from soilco2.config import validate
 
     with pytest.raises(UserError, match="max_gap_days"):

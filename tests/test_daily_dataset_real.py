@@ -33,7 +33,8 @@ def test_every_dataset_is_built_or_skipped_with_a_reason(ds, cosore_root):
 def test_drivers_finite_in_span_nan_outside_and_cf_attrs(ds):
     span = ds["in_span"].values.astype(bool)
     assert {"soil_temp_c", "swc_m3_m3", "air_temp_c", "clim_temp_c", "toa_sw_w_m2", "avail_soil_temp_c"} <= set(
-        ds.attrs["dynamic_features"])
+        ds.attrs["dynamic_features"]
+    )
     for name in ds.attrs["dynamic_features"]:
         v = ds[name].values
         assert np.isfinite(v[span]).all(), name
@@ -83,10 +84,11 @@ def test_other_cosore_folder_new_sites(data_root, cosore_root, tmp_path):
     (tmp_path / "new" / "datasets").mkdir(parents=True)
     for name in ("d20190526_MINIONS_IMNH", "d20190527_GOULDEN"):
         (tmp_path / "new" / "datasets" / name).symlink_to(cosore_root / "datasets" / name)
-    ds = build_daily_dataset(DailyDataConfig(min_obs_days=10), root=data_root, cosore_dir=tmp_path / "new",
-                             progress=False)
+    ds = build_daily_dataset(
+        DailyDataConfig(min_obs_days=10), root=data_root, cosore_dir=tmp_path / "new", progress=False
+    )
     assert set(ds.site.values) <= {"d20190526_MINIONS_IMNH", "d20190527_GOULDEN"} and ds.sizes["site"] >= 1
     assert np.isfinite(ds["soil_temp_c"].values[ds["in_span"].values.astype(bool)]).all()
     (tmp_path / "empty" / "datasets").mkdir(parents=True)
-    with pytest.raises(UserError, match="no COSORE dataset with data"):
+    with pytest.raises(UserError, match="no COSORE dataset"):
         build_daily_dataset(DailyDataConfig(), root=data_root, cosore_dir=tmp_path / "empty")

@@ -9,13 +9,26 @@ import torch
 from daily_synth import make_daily_dataset, true_flux
 from soilco2.metrics import nse
 from soilco2.models.lstm import DailyLSTM, mse_std_loss, weighted_masked_mse
-from soilco2.pipelines.daily import DailyConfig, batch_sampler, performance_class, predict_scaled, prepare, train_member
+from soilco2.pipelines.daily import prepare
+from soilco2.pipelines.daily_config import DailyConfig
 from soilco2.pipelines.daily_data import TEST, TRAIN, site_loss_weights
+from soilco2.pipelines.daily_members import train_member
+from soilco2.pipelines.daily_model import new_model, predict_scaled
+from soilco2.pipelines.daily_outputs import performance_class
+from soilco2.pipelines.daily_sampling import batch_sampler
 
 
 def _cfg(**training) -> DailyConfig:
-    base = {"window_days": 30, "warmup_days": 30, "batch_size": 32, "batches_per_epoch": 25, "epochs": 8,
-            "patience": 8, "ensemble": 1, "threads": 1}
+    base = {
+        "window_days": 30,
+        "warmup_days": 30,
+        "batch_size": 32,
+        "batches_per_epoch": 25,
+        "epochs": 8,
+        "patience": 8,
+        "ensemble": 1,
+        "threads": 1,
+    }
     return DailyConfig.model_validate({"model": {"hidden_size": 32, "dropout": 0.0}, "training": base | training})
 
 
@@ -52,8 +65,17 @@ def test_std_loss_penalises_flat_predictions():
     assert float(mse_std_loss(target, target, w)) == pytest.approx(0.0, abs=1e-4)
 
 
-@pytest.mark.parametrize("nse_, kge_, cls", [(0.6, 0.4, "good"), (0.6, 0.2, "fair"), (0.3, 0.5, "fair"),
-                                             (-0.1, 0.5, "poor"), (0.6, -0.1, "poor"), (np.nan, 0.5, "poor")])
+@pytest.mark.parametrize(
+    "nse_, kge_, cls",
+    [
+        (0.6, 0.4, "good"),
+        (0.6, 0.2, "fair"),
+        (0.3, 0.5, "fair"),
+        (-0.1, 0.5, "poor"),
+        (0.6, -0.1, "poor"),
+        (np.nan, 0.5, "poor"),
+    ],
+)
 def test_performance_class(nse_, kge_, cls):
     assert performance_class(nse_, kge_) == cls
 
@@ -113,8 +135,11 @@ def test_without_validation_days_every_epoch_runs_and_the_last_is_kept(synth, tm
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
 
 
-@pytest.mark.parametrize("training", [{}, {"precision": "bfloat16"}, {"warmup_gradient": False}],
-                         ids=["float32", "bfloat16", "truncated-warmup"])
+@pytest.mark.parametrize(
+    "training",
+    [{}, {"precision": "bfloat16"}, {"warmup_gradient": False}],
+    ids=["float32", "bfloat16", "truncated-warmup"],
+)
 def test_lstm_recovers_known_law(synth, training):
     """Trained on 80 % of each site, the LSTM predicts the noise-free law on the test 20 % (also with
     bfloat16 training steps, and with backpropagation cut at the end of the warm-up)."""
@@ -169,8 +194,9 @@ def test_cosine_schedule_decays_lr_to_zero():
         seen.append(model.weight.detach().clone())
         yield (x,), y[:, None], torch.ones(64, 1)
 
-    res = train(model, batches, lambda m: -len(seen), epochs=6, lr=0.1, patience=10, lr_schedule="cosine",
-                show_progress=False)
+    res = train(
+        model, batches, lambda m: -len(seen), epochs=6, lr=0.1, patience=10, lr_schedule="cosine", show_progress=False
+    )
     steps = [float((b - a).abs().sum()) for a, b in zip(seen, seen[1:] + [model.weight.detach()])]
     assert res.best_epoch == 5 and steps[-1] < 0.1 * steps[0]
 
@@ -184,18 +210,30 @@ def test_average_last_keeps_the_mean_of_the_last_epochs_weights(synth):
     cfg = _cfg(epochs=4)
     cfg = cfg.model_copy(update={"split": cfg.split.model_copy(update={"val_fraction": 0.0})})
     _, a, _ = prepare(cfg, ds=ds)
-    avg_model, _ = train_member(a, cfg.model_copy(update={"training": cfg.training.model_copy(
-        update={"average_last": 2})}), 0, show_progress=False)
+    avg_model, _ = train_member(
+        a,
+        cfg.model_copy(update={"training": cfg.training.model_copy(update={"average_last": 2})}),
+        0,
+        show_progress=False,
+    )
     # the same run, keeping each epoch's weights
-    from soilco2.pipelines.daily import new_model
+    from soilco2.pipelines.daily_model import new_model
     from soilco2.training import set_seed
 
     set_seed(0)
     model = new_model(a, cfg.model)
     states = []
-    train(model, batch_sampler(a, site_loss_weights(a, True), cfg.training), None, epochs=4, lr=cfg.training.lr,
-          seed=0, loss_fn=weighted_masked_mse, show_progress=False,
-          on_epoch=lambda done, total, info: states.append({k: v.clone() for k, v in model.state_dict().items()}))
+    train(
+        model,
+        batch_sampler(a, site_loss_weights(a, True), cfg.training),
+        None,
+        epochs=4,
+        lr=cfg.training.lr,
+        seed=0,
+        loss_fn=weighted_masked_mse,
+        show_progress=False,
+        on_epoch=lambda done, total, info: states.append({k: v.clone() for k, v in model.state_dict().items()}),
+    )
     for k, v in avg_model.state_dict().items():
         assert torch.allclose(v, (states[2][k] + states[3][k]) / 2, atol=1e-6)
 
@@ -205,7 +243,7 @@ def test_recency_weights_known_answer(synth):
     2^-1.5, 2^-1, 2^-0.5, 1, scaled to a mean of 1; other days weigh 0."""
     import dataclasses
 
-    from soilco2.pipelines.daily import recency_weights
+    from soilco2.pipelines.daily_sampling import recency_weights
 
     _, a, _ = synth
     split = np.full(a.split.shape, -1, np.int8)
@@ -223,8 +261,8 @@ def test_site_finetuning_learns_what_the_statics_do_not_tell(synth):
     """Each site has its own temperature sensitivity (Q10 1.3 … 4) that no input reveals: the
     all-site model can only learn an average law; per-site fine-tuning (training.finetune_steps)
     recovers each site's law — test error against the noise-free truth falls at most sites."""
-    from soilco2.pipelines.daily import fit_member
     from soilco2.pipelines.daily_finetune import finetune_sites
+    from soilco2.pipelines.daily_members import fit_member
 
     ds, _, _ = synth
     ds = ds.copy()
@@ -256,19 +294,19 @@ def test_site_finetuning_learns_what_the_statics_do_not_tell(synth):
 
 def test_finetuning_stage_has_its_own_recency_halflife(synth, monkeypatch):
     """training.finetune_halflife_days weights the fine-tuning windows; unset, the all-site half-life."""
-    import soilco2.pipelines.daily as daily
+    import soilco2.pipelines.daily_finetune as finetune
     from soilco2.pipelines.daily_finetune import finetune_sites
 
     _, a, _ = synth
     seen = []
-    real = daily.batch_sampler
+    real = finetune.batch_sampler
 
     def spy(a_, weights, tc):
         seen.append(tc.recency_halflife_days)
         return real(a_, weights, tc)
 
-    monkeypatch.setattr(daily, "batch_sampler", spy)
-    model = daily.new_model(a, _cfg().model)
+    monkeypatch.setattr(finetune, "batch_sampler", spy)
+    model = new_model(a, _cfg().model)
     for extra, expected in (({"finetune_halflife_days": 90}, 90), ({}, 365)):
         seen.clear()
         cfg = _cfg(finetune_steps=1, recency_halflife_days=365, **extra)
@@ -300,7 +338,8 @@ def test_finetuning_copies_train_as_the_all_site_model(synth, monkeypatch):
     """training.warmup_gradient and training.precision reach every site's fine-tuning copy, also
     when the all-site model comes from a checkpoint (no_grad_steps not set)."""
     import soilco2.training as training_mod
-    from soilco2.pipelines.daily import finetune_member, new_model
+    from soilco2.pipelines.daily_members import finetune_member
+    from soilco2.pipelines.daily_model import new_model
 
     _, a, _ = synth
     cfg = _cfg(warmup_gradient=False, precision="bfloat16", finetune_steps=1)
@@ -320,7 +359,9 @@ def test_finetuning_dropout_reaches_the_site_copies_only(synth, monkeypatch):
     """training.finetune_dropout sets the dropout of every site's copy (the head's, and the LSTM's
     between stacked layers) while it fine-tunes; the all-site model keeps model.dropout."""
     import soilco2.training as training_mod
-    from soilco2.pipelines.daily import DailyConfig, finetune_member, new_model
+    from soilco2.pipelines.daily_config import DailyConfig
+    from soilco2.pipelines.daily_members import finetune_member
+    from soilco2.pipelines.daily_model import new_model
 
     _, a, _ = synth
     seen = []
@@ -334,8 +375,9 @@ def test_finetuning_dropout_reaches_the_site_copies_only(synth, monkeypatch):
     for layers, ft_dropout, expected in ((1, None, (0.3, 0.0)), (1, 0.0, (0.0, 0.0)), (2, 0.05, (0.05, 0.05))):
         seen.clear()
         cfg = _cfg(finetune_steps=1, finetune_dropout=ft_dropout)
-        cfg = DailyConfig.model_validate(cfg.model_dump() | {"model": {"hidden_size": 8, "dropout": 0.3,
-                                                                         "num_layers": layers}})
+        cfg = DailyConfig.model_validate(
+            cfg.model_dump() | {"model": {"hidden_size": 8, "dropout": 0.3, "num_layers": layers}}
+        )
         model = new_model(a, cfg.model)
         finetune_member(model, a, cfg, 0)
         assert seen == [expected] * a.n_sites

@@ -27,8 +27,9 @@ def soilco2(*args: str, env_root: Path | None = None) -> subprocess.CompletedPro
         import os
 
         env = os.environ | {"SOILCO2_DATA": str(env_root)}
-    return subprocess.run([sys.executable, "-m", "soilco2.cli", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "soilco2.cli", *map(str, args)], capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 def write_config(tmp_path: Path, **changes) -> Path:
@@ -55,7 +56,9 @@ def tiny_run(tmp_path_factory, data_root) -> Path:
 def test_run_folder_contract(tiny_run: Path):
     for name in ("config.yaml", "scalers.json", "sites.parquet", "metrics.parquet", "summary.json", "predictions.nc"):
         assert (tiny_run / name).is_file(), name
-    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == ["member_0.pt", "member_1.pt", "sites"]
+    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == [
+        "member_0.json", "member_0.pt", "member_1.json", "member_1.pt", "sites"
+    ]  # fmt: skip
     import torch
 
     state = torch.load(tiny_run / "checkpoints" / "member_0.pt", weights_only=True)
@@ -65,8 +68,19 @@ def test_run_folder_contract(tiny_run: Path):
     assert len(sites) == 3 and all(s.keys() == state.keys() for s in sites.values())
     assert not all(torch.equal(s["head.weight"], state["head.weight"]) for s in sites.values())
     metrics = pd.read_parquet(tiny_run / "metrics.parquet")
-    assert list(metrics.columns) == ["site", "model", "split", "nse", "kge", "kge_2012", "r", "rmse", "bias", "n",
-                                     "class"]
+    assert list(metrics.columns) == [
+        "site",
+        "model",
+        "split",
+        "nse",
+        "kge",
+        "kge_2012",
+        "r",
+        "rmse",
+        "bias",
+        "n",
+        "class",
+    ]
     assert set(metrics["model"]) == {"lstm", "q10", "doy_climatology", "random_forest"}
     assert set(metrics["split"]) == {"train", "test"} and metrics["site"].nunique() == 3
     assert set(metrics["class"]) <= {"good", "fair", "poor"}
@@ -75,7 +89,8 @@ def test_run_folder_contract(tiny_run: Path):
     assert lo <= summary["median_nse"] <= hi and 0 <= summary["share_good_ci95"][0] <= summary["share_good"]
     sites = pd.read_parquet(tiny_run / "sites.parquet")
     assert {"site", "lat", "lon", "igbp", "mat_c", "n_obs_days", "n_train_days", "n_test_days", "test_start"} <= set(
-        sites.columns)
+        sites.columns
+    )
     assert (sites["n_train_days"] + sites["n_test_days"] == sites["n_obs_days"]).all()
     # which sensors each site has (COSORE files): PHILLIPS soil temperature only, GORRES soil T, moisture, air T
     shares = sites.set_index("site").filter(like="insitu_")
@@ -83,11 +98,23 @@ def test_run_folder_contract(tiny_run: Path):
     phillips, gorres = shares.loc["d20200229_PHILLIPS"], shares.loc["d20190722_GORRES"]
     assert phillips["insitu_soil_temp_c_test"] > 0.95 and phillips["insitu_swc_m3_m3_test"] == 0
     assert phillips["insitu_air_temp_c_train"] == 0
-    assert min(gorres[f"insitu_{d}_{sp}"] for d in ("soil_temp_c", "swc_m3_m3", "air_temp_c")
-               for sp in ("train", "test")) > 0.95
+    assert (
+        min(gorres[f"insitu_{d}_{sp}"] for d in ("soil_temp_c", "swc_m3_m3", "air_temp_c") for sp in ("train", "test"))
+        > 0.95
+    )
     pred = xr.open_dataset(tiny_run / "predictions.nc")
-    for v in ("obs", "lstm", "lstm_p05", "lstm_p95", "q10", "doy_climatology", "random_forest", "split", "soil_temp_c",
-              "obs_n"):
+    for v in (
+        "obs",
+        "lstm",
+        "lstm_p05",
+        "lstm_p95",
+        "q10",
+        "doy_climatology",
+        "random_forest",
+        "split",
+        "soil_temp_c",
+        "obs_n",
+    ):
         assert pred[v].dims == ("site", "time"), v
     assert ((pred["obs_n"].values > 0) == np.isfinite(pred["obs"].values)).all()  # records behind each observed day
     assert pred["lstm"].attrs["units"] == "umol m-2 s-1" and "long_name" in pred["obs"].attrs
@@ -116,13 +143,15 @@ def test_same_config_same_metrics(tiny_run: Path, tmp_path: Path):
     cfg = write_config(tmp_path, **{"training.workers": 2})
     res = soilco2("daily", "train", cfg, "--out", tmp_path / "again", "--quiet")
     assert res.returncode == 0, res.stderr
-    pd.testing.assert_frame_equal(pd.read_parquet(tiny_run / "metrics.parquet"),
-                                  pd.read_parquet(tmp_path / "again" / "metrics.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tiny_run / "metrics.parquet"), pd.read_parquet(tmp_path / "again" / "metrics.parquet")
+    )
     import torch
 
     for k in range(2):
-        a, b = (torch.load(r / "checkpoints" / f"member_{k}.pt", weights_only=True)
-                for r in (tiny_run, tmp_path / "again"))
+        a, b = (
+            torch.load(r / "checkpoints" / f"member_{k}.pt", weights_only=True) for r in (tiny_run, tmp_path / "again")
+        )
         assert all(torch.equal(a[key], b[key]) for key in a)
 
 
@@ -165,13 +194,16 @@ def test_gapfill_bad_inputs(tiny_run: Path, tmp_path: Path):
     assert res.returncode == 2 and "Traceback" not in res.stderr and "'lstm'" in res.stderr
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"training.bogus": 1}, "training.bogus"),
-    ({"training.window_days": -5}, "training.window_days"),
-    ({"split.train_fraction": 1.5}, "split.train_fraction"),
-    ({"data.sites_include": []}, "data.sites_include"),
-    ({"model.dropout": 1.2}, "model.dropout"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"training.bogus": 1}, "training.bogus"),
+        ({"training.window_days": -5}, "training.window_days"),
+        ({"split.train_fraction": 1.5}, "split.train_fraction"),
+        ({"data.sites_include": []}, "data.sites_include"),
+        ({"model.dropout": 1.2}, "model.dropout"),
+    ],
+)
 def test_bad_config_is_one_clear_line(tmp_path: Path, change, field):
     res = soilco2("daily", "train", write_config(tmp_path, **change), "--out", tmp_path / "run")
     assert res.returncode == 2
@@ -198,16 +230,28 @@ def test_predict_on_folder_without_dataset(tiny_run: Path, tmp_path: Path, cosor
     assert res.returncode == 2 and "Traceback" not in res.stderr
 
 
+def _rewrite_manifest(run: Path) -> None:
+    """What a user who hand-edits a run would have to do to get past the manifest check."""
+    from soilco2.files import write_manifest
+    from soilco2.pipelines.daily import run_files
+
+    write_manifest(run, run_files(run), kind="daily", members=2)
+
+
 def test_incompatible_run_folder(tiny_run: Path, tmp_path: Path):
     bad = tmp_path / "bad"
     shutil.copytree(tiny_run, bad)
     cfg = yaml.safe_load((bad / "config.yaml").read_text())
     cfg["model"]["hidden_size"] = 64  # the checkpoints were trained with 16
     (bad / "config.yaml").write_text(yaml.safe_dump(cfg))
+    res = soilco2("daily", "evaluate", bad)  # the manifest sees the edit first
+    assert res.returncode == 2 and "config.yaml" in res.stderr and "manifest" in res.stderr
+    _rewrite_manifest(bad)
     res = soilco2("daily", "evaluate", bad)
     assert res.returncode == 2 and "checkpoint" in res.stderr and "Traceback" not in res.stderr
     cfg["model"]["hidden_size"], cfg["model"]["layers"] = 16, 2  # a key this version does not know
     (bad / "config.yaml").write_text(yaml.safe_dump(cfg))
+    _rewrite_manifest(bad)
     res = soilco2("daily", "evaluate", bad)
     assert res.returncode == 2 and "model.layers" in res.stderr and "Traceback" not in res.stderr
     res = soilco2("daily", "evaluate", tmp_path / "missing")
@@ -216,12 +260,34 @@ def test_incompatible_run_folder(tiny_run: Path, tmp_path: Path):
     cfg["model"].pop("layers")
     (bad / "config.yaml").write_text(yaml.safe_dump(cfg))
     shutil.rmtree(bad / "checkpoints" / "sites")
+    res = soilco2("daily", "evaluate", bad)  # the manifest lists them
+    assert res.returncode == 2 and "sites" in res.stderr and "missing" in res.stderr and "Traceback" not in res.stderr
+    _rewrite_manifest(bad)
     res = soilco2("daily", "evaluate", bad)
     assert res.returncode == 2 and "per-site weights" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_damaged_run_is_refused_and_left_as_it_was(tiny_run: Path, tmp_path: Path):
+    """A deleted member checkpoint or an edited site list: evaluate refuses (exit 2, naming the
+    file) and the run's outputs are unchanged."""
+    for damage in ("delete_member", "edit_sites"):
+        bad = tmp_path / damage
+        shutil.copytree(tiny_run, bad)
+        if damage == "delete_member":
+            (bad / "checkpoints" / "member_1.pt").unlink()
+        else:
+            cfg = yaml.safe_load((bad / "config.yaml").read_text())
+            cfg["data"]["sites_include"] = cfg["data"]["sites_include"][:1]
+            (bad / "config.yaml").write_text(yaml.safe_dump(cfg))
+        before = {p.name: p.read_bytes() for p in bad.iterdir() if p.is_file()}
+        res = soilco2("daily", "evaluate", bad)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert ("member_1.pt" if damage == "delete_member" else "config.yaml") in res.stderr
+        assert {p.name: p.read_bytes() for p in bad.iterdir() if p.is_file()} == before
+
+
 def test_tune_on_dask_scores_validation_only(tmp_path: Path):
-    from soilco2.pipelines.daily import DailyConfig
+    from soilco2.pipelines.daily_config import DailyConfig
     from soilco2.pipelines.daily_tune import tune_run
 
     ds = make_daily_dataset(n_sites=3, years=2, seed=2)
@@ -244,18 +310,23 @@ def test_failed_train_leaves_an_existing_run_untouched(tmp_path: Path, monkeypat
     run folder is never overwritten."""
     from soilco2.errors import UserError
     from soilco2.pipelines import daily
+    from soilco2.pipelines.daily_config import DailyConfig
 
     ds = make_daily_dataset(n_sites=3, years=2, seed=2)
-    cfg = daily.DailyConfig.model_validate(yaml.safe_load(TINY.read_text()) | {"data": {}})
+    cfg = DailyConfig.model_validate(yaml.safe_load(TINY.read_text()) | {"data": {}})
+    from soilco2.files import RUN_MARKER
+    from soilco2.pipelines import daily_members
+
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
+    (run / RUN_MARKER).write_text("{}")  # an earlier run of soilco2's
     (run / "config.yaml").write_text("old: run\n")
     (run / "checkpoints" / "member_0.pt").write_bytes(b"old")
 
     def boom(*args, **kwargs):
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(daily, "train_member", boom)
+    monkeypatch.setattr(daily_members, "train_member", boom)
     with pytest.raises(RuntimeError):
         daily.train_run(cfg, run, show_progress=False, ds=ds)
     assert (run / "config.yaml").read_text() == "old: run\n"
@@ -264,7 +335,7 @@ def test_failed_train_leaves_an_existing_run_untouched(tmp_path: Path, monkeypat
     other = tmp_path / "notes"
     other.mkdir()
     (other / "thesis.tex").write_text("keep me")
-    with pytest.raises(UserError, match="not a soilco2 run folder"):
+    with pytest.raises(UserError, match="not written by soilco2"):
         daily.train_run(cfg, other, show_progress=False, ds=ds)
     assert (other / "thesis.tex").read_text() == "keep me"
 
@@ -273,11 +344,12 @@ def test_site_anomaly_of_a_missing_driver_is_an_error():
     """A driver listed in training.site_anomalies that is not a dynamic input is named, not skipped."""
     from soilco2.errors import UserError
     from soilco2.pipelines import daily
+    from soilco2.pipelines.daily_config import DailyConfig
 
     ds = make_daily_dataset(n_sites=3, years=2, seed=2)
     raw = yaml.safe_load(TINY.read_text()) | {"data": {}}
     raw["training"] = raw.get("training", {}) | {"site_anomalies": ["no_such_driver"]}
-    cfg = daily.DailyConfig.model_validate(raw)
+    cfg = DailyConfig.model_validate(raw)
     with pytest.raises(UserError, match="no_such_driver") as err:
         daily.prepare(cfg, ds=ds)
     assert err.value.field == "training.site_anomalies"
@@ -288,15 +360,16 @@ def test_static_inputs_select_attributes():
     naming the field. (The real dataset's one-hot IGBP columns are picked with ``igbp``.)"""
     from soilco2.errors import UserError
     from soilco2.pipelines import daily
+    from soilco2.pipelines.daily_config import DailyConfig
 
     ds = make_daily_dataset(n_sites=3, years=2, seed=2)
     raw = yaml.safe_load(TINY.read_text()) | {"data": {}}
     for wanted, check in ((["lat_deg"], lambda s: s == ["lat_deg"]), ([], lambda s: s == [])):
-        cfg = daily.DailyConfig.model_validate(raw | {"model": raw["model"] | {"static_inputs": wanted}})
+        cfg = DailyConfig.model_validate(raw | {"model": raw["model"] | {"static_inputs": wanted}})
         _, a, scaler = daily.prepare(cfg, ds=ds)
         assert check(a.static_features) and a.x_static.shape == (3, len(a.static_features))
         assert not set(scaler.variables) & (set(ds.attrs["static_features"]) - set(a.static_features))
-    cfg = daily.DailyConfig.model_validate(raw | {"model": raw["model"] | {"static_inputs": ["colour"]}})
+    cfg = DailyConfig.model_validate(raw | {"model": raw["model"] | {"static_inputs": ["colour"]}})
     with pytest.raises(UserError, match="colour") as err:
         daily.prepare(cfg, ds=ds)
     assert err.value.field == "model.static_inputs"

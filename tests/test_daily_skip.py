@@ -12,11 +12,21 @@ from daily_synth import make_daily_dataset
 from soilco2.config import load_config
 from soilco2.errors import UserError
 from soilco2.models.lstm import DailyLSTM, weighted_masked_mse
-from soilco2.pipelines.daily import DailyConfig, load_members, new_model, prepare
+from soilco2.pipelines.daily import load_members, prepare
+from soilco2.pipelines.daily_config import DailyConfig
+from soilco2.pipelines.daily_model import new_model
 from soilco2.training import train
 
-PLAIN_KEYS = {"input_layer.weight", "input_layer.bias", "lstm.weight_ih_l0", "lstm.weight_hh_l0",
-              "lstm.bias_ih_l0", "lstm.bias_hh_l0", "head.weight", "head.bias"}
+PLAIN_KEYS = {
+    "input_layer.weight",
+    "input_layer.bias",
+    "lstm.weight_ih_l0",
+    "lstm.weight_hh_l0",
+    "lstm.bias_ih_l0",
+    "lstm.bias_hh_l0",
+    "head.weight",
+    "head.bias",
+}
 
 
 def _n_params(m: torch.nn.Module) -> int:
@@ -60,8 +70,9 @@ def test_pipeline_default_unchanged_and_skip_drivers(tmp_path):
     assert set(m_none.state_dict()) == PLAIN_KEYS
     assert all(torch.equal(v, m_none.state_dict()[k]) for k, v in m_old.state_dict().items())
     drivers = a.dynamic_features[:2]
-    mc = DailyConfig.model_validate(base | {"model": base["model"] | {"linear_skip": "global",
-                                                                      "skip_drivers": drivers}}).model
+    mc = DailyConfig.model_validate(
+        base | {"model": base["model"] | {"linear_skip": "global", "skip_drivers": drivers}}
+    ).model
     assert _n_params(new_model(a, mc)) == _n_params(m_old) + 2
     bad = mc.model_copy(update={"skip_drivers": ["no_such_driver"]})
     with pytest.raises(UserError, match="model.skip_drivers"):
@@ -78,10 +89,15 @@ def test_pipeline_default_unchanged_and_skip_drivers(tmp_path):
         load_members(run, cfg, a)
 
 
-@pytest.mark.parametrize("model,field", [({"linear_skip": "quadratic"}, "linear_skip"),
-                                         ({"linear_skip": "global", "skip_drivers": []}, "skip_drivers"),
-                                         ({"skip_driver": ["soil_temp_c"]}, "skip_driver"),
-                                         ({"skip_drivers": ["soil_temp_c"]}, "model")])  # without a skip
+@pytest.mark.parametrize(
+    "model,field",
+    [
+        ({"linear_skip": "quadratic"}, "linear_skip"),
+        ({"linear_skip": "global", "skip_drivers": []}, "skip_drivers"),
+        ({"skip_driver": ["soil_temp_c"]}, "skip_driver"),
+        ({"skip_drivers": ["soil_temp_c"]}, "model"),
+    ],
+)  # without a skip
 def test_bad_yaml_names_field(tmp_path, model, field):
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump({"model": model}))
@@ -99,8 +115,11 @@ def _synthetic(n_sites: int, steps: int, lo: float, hi: float, rng: np.random.Ge
     t = lo + (hi - lo) * walk
     attr = rng.uniform(0, 1, (n_sites, 1))
     y = 0.1 + ((1 + attr) if site_slope else 1.5) * t
-    return (torch.tensor(t[..., None], dtype=torch.float32), torch.tensor(attr, dtype=torch.float32),
-            torch.tensor(y, dtype=torch.float32))
+    return (
+        torch.tensor(t[..., None], dtype=torch.float32),
+        torch.tensor(attr, dtype=torch.float32),
+        torch.tensor(y, dtype=torch.float32),
+    )
 
 
 def _fit_and_test_mse(mode: str, site_slope: bool) -> float:
@@ -115,8 +134,17 @@ def _fit_and_test_mse(mode: str, site_slope: bool) -> float:
     def batches(_rng):
         yield (x, s), y, w
 
-    train(model, batches, lambda m: float(weighted_masked_mse(m(x, s), y, w)), epochs=400, lr=1e-2,
-          patience=400, seed=0, loss_fn=weighted_masked_mse, show_progress=False)
+    train(
+        model,
+        batches,
+        lambda m: float(weighted_masked_mse(m(x, s), y, w)),
+        epochs=400,
+        lr=1e-2,
+        patience=400,
+        seed=0,
+        loss_fn=weighted_masked_mse,
+        show_progress=False,
+    )
     model.eval()
     with torch.no_grad():
         return float(((model(x_test, s_test) - y_test) ** 2).mean())

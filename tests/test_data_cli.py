@@ -48,8 +48,9 @@ def _publish(www: Path, files: dict[str, bytes]) -> list[dl.RemoteFile]:
         path = www / "bpbond/cosore/abc1234/inst/extdata" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(payload)
-        out.append(dl.RemoteFile(rel, "bpbond/cosore", "abc1234", "inst/extdata/" + rel,
-                                 hashlib.sha256(payload).hexdigest()))
+        out.append(
+            dl.RemoteFile(rel, "bpbond/cosore", "abc1234", "inst/extdata/" + rel, hashlib.sha256(payload).hexdigest())
+        )
     return out
 
 
@@ -85,8 +86,11 @@ def test_download_cli_all(server, tmp_path, monkeypatch):
     srdb_payload = b"Record_number,Rs_annual\n1,900\n"
     (www / "bpbond/srdb/ddeee84").mkdir(parents=True)
     (www / "bpbond/srdb/ddeee84/srdb-data.csv").write_bytes(srdb_payload)
-    srdb = [dl.RemoteFile("srdb-data.csv", "bpbond/srdb", "ddeee84", "srdb-data.csv",
-                          hashlib.sha256(srdb_payload).hexdigest())]
+    srdb = [
+        dl.RemoteFile(
+            "srdb-data.csv", "bpbond/srdb", "ddeee84", "srdb-data.csv", hashlib.sha256(srdb_payload).hexdigest()
+        )
+    ]
     monkeypatch.setattr(dl, "sources", lambda: {"cosore": cos, "srdb": srdb})
     result = CliRunner().invoke(data.app, ["download", "all", "--dest", str(tmp_path / "root"), "--base-url", url])
     assert result.exit_code == 0, result.output
@@ -99,10 +103,11 @@ def test_registry_matches_shared_data(cosore_root):
     """The pinned checksums are those of the shared copy (so a fresh download equals it)."""
     from soilco2.sources import registry
 
-    assert len(registry.COSORE_SHA256) == 569
+    cosore = registry.checksums("cosore")
+    assert len(cosore) == 569
     for rel in ("CSR_COLUMN_UNITS.csv", "datasets/d20190617_SCOTT_WKG/data/data.RDS"):
-        assert dl.sha256_of(cosore_root / rel) == registry.COSORE_SHA256[rel]
-    urls = {f.url() for f in registry.cosore_files()[:1]}
+        assert dl.sha256_of(cosore_root / rel) == cosore[rel]
+    urls = {f.url() for f in registry.source_files("cosore")[:1]}
     assert urls == {"https://raw.githubusercontent.com/bpbond/cosore/02f32e8/inst/extdata/CSR_COLUMN_UNITS.csv"}
 
 
@@ -134,14 +139,22 @@ def test_summary_table_and_out_file(small, tmp_path):
     table = pd.read_csv(tmp_path / "s.csv").set_index("dataset")
     assert table.at["d20200221_MATHES", "status"] == "no_data" and table.at["d20200221_MATHES", "days"] == 0
     row = table.loc["d20190526_MINIONS_IMNH"]
-    assert row["raw"] == 1272 and 0 < row["kept"] <= 1272 and row["days"] > 0 and row["igbp"] in ("GRA", "OSH", "ENF", "WET", "DBF", "EBF", "MF", "CSH", "WSA", "SAV", "CRO", "DNF")
+    assert (
+        row["raw"] == 1272
+        and 0 < row["kept"] <= 1272
+        and row["days"] > 0
+        and row["igbp"] in ("GRA", "OSH", "ENF", "WET", "DBF", "EBF", "MF", "CSH", "WSA", "SAV", "CRO", "DNF")
+    )
 
 
-@pytest.mark.parametrize("args, text", [
-    (["data", "summary", "--root", "/nonexistent/cosore"], "does not exist"),
-    (["data", "summary", "--out", "x.txt", "--root", "{small}"], "must end in .csv or .parquet"),
-    (["data", "download", "zenodo"], "unknown source"),
-])
+@pytest.mark.parametrize(
+    "args, text",
+    [
+        (["data", "summary", "--root", "/nonexistent/cosore"], "does not exist"),
+        (["data", "summary", "--out", "x.txt", "--root", "{small}"], "must end in .csv or .parquet"),
+        (["data", "download", "zenodo"], "unknown source"),
+    ],
+)
 def test_cli_errors_are_one_line(small, tmp_path, args, text):
     res = _run([a.replace("{small}", str(small)) for a in args], tmp_path)
     assert res.returncode == 2, (res.stdout, res.stderr)
@@ -153,11 +166,12 @@ def test_grid_registry_matches_shared_data(data_root):
     """Grid checksums are those of the shared copy; every grid file the readers use is registered."""
     from soilco2.sources import registry
 
-    files = {f.local: f for f in registry.grid_files()}
+    files = {f.local: f for f in registry.source_files("grids")}
     for name, item in files.items():
         assert dl.sha256_of(data_root / "grids" / name) == item.sha256, name
     assert files["BIOME4_inputdata.nc"].url() == (
-        "https://raw.githubusercontent.com/jedokaplan/BIOME4/4ad9dff/BIOME4_inputdata.nc")
+        "https://raw.githubusercontent.com/jedokaplan/BIOME4/4ad9dff/BIOME4_inputdata.nc"
+    )
     assert set(dl.sources()) == {"cosore", "srdb", "grids", "benchmarks"}
 
 
@@ -165,9 +179,10 @@ def test_benchmark_registry_matches_shared_data(data_root):
     """Every process-model benchmark file in the shared copy is registered with its checksum."""
     from soilco2.sources import registry
 
-    files = {f.local: f for f in registry.benchmark_files()}
-    local = {p.relative_to(data_root / "benchmarks").as_posix() for p in (data_root / "benchmarks").rglob("*")
-             if p.is_file()}
+    files = {f.local: f for f in registry.source_files("benchmarks")}
+    local = {
+        p.relative_to(data_root / "benchmarks").as_posix() for p in (data_root / "benchmarks").rglob("*") if p.is_file()
+    }
     assert set(files) == local
     for name, item in files.items():
         assert dl.sha256_of(data_root / "benchmarks" / name) == item.sha256, name

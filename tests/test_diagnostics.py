@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from soilco2 import annual_totals, climate, error_parts
 from soilco2 import diagnostics as dg
 
 
@@ -103,8 +104,14 @@ def test_iqr_keep_tukey_rule():
 
 
 def test_share_good_by_bins():
-    t = pd.DataFrame({"abs_lat": [35, 45, 10, 70], "mat_c": [8, 12, 25, -5], "map_mm": [600, 800, 2500, 300],
-                      "class": ["good", "poor", "good", "fair"]})
+    t = pd.DataFrame(
+        {
+            "abs_lat": [35, 45, 10, 70],
+            "mat_c": [8, 12, 25, -5],
+            "map_mm": [600, 800, 2500, 300],
+            "class": ["good", "poor", "good", "fair"],
+        }
+    )
     out = dg.share_good_by_bins(t).set_index(["grouping", "bin"])
     assert out.loc[("latitude band", "30–60° (inside)"), "share_good"] == 0.5
     assert out.loc[("latitude band", "outside 30–60°"), "n_sites"] == 2
@@ -118,12 +125,19 @@ def test_share_good_by_bins():
 
 
 def test_insitu_drivers_bin_labels_and_groupings():
-    t = pd.DataFrame({"abs_lat": [35, 45, 10, 70, 40], "mat_c": [8, 12, 25, -5, 9], "map_mm": [600, 800, 2500, 300, 900],
-                      "class": ["good", "poor", "good", "fair", "poor"], "test_nse": [0.6, -0.2, 0.7, 0.1, -1.0],
-                      "insitu_soil_temp_c_test": [1.0, 0.9, 0.2, 0.0, 0.0],
-                      "insitu_swc_m3_m3_test": [0.5, 0.1, 1.0, 0.0, np.nan],
-                      "insitu_air_temp_c_test": [0.0, 0.0, 0.0, 0.7, 0.4],
-                      "insitu_soil_temp_c_train": [0.0] * 5})  # another split: ignored
+    t = pd.DataFrame(
+        {
+            "abs_lat": [35, 45, 10, 70, 40],
+            "mat_c": [8, 12, 25, -5, 9],
+            "map_mm": [600, 800, 2500, 300, 900],
+            "class": ["good", "poor", "good", "fair", "poor"],
+            "test_nse": [0.6, -0.2, 0.7, 0.1, -1.0],
+            "insitu_soil_temp_c_test": [1.0, 0.9, 0.2, 0.0, 0.0],
+            "insitu_swc_m3_m3_test": [0.5, 0.1, 1.0, 0.0, np.nan],
+            "insitu_air_temp_c_test": [0.0, 0.0, 0.0, 0.7, 0.4],
+            "insitu_soil_temp_c_train": [0.0] * 5,
+        }
+    )  # another split: ignored
     labels = dg.insitu_drivers_bin(t).astype(str).tolist()
     assert labels == ["soil T + moisture", "soil T", "soil moisture", "other sensors only", "none (climatology only)"]
     assert dg.insitu_drivers_bin(t, split="train").astype(str).tolist() == ["none (climatology only)"] * 5
@@ -146,8 +160,14 @@ def test_skill_needs_min_days_and_pooled_parts():
     rows = {r["part"]: r for r in dg.extremes_metrics(o, o * 1.1)}
     assert rows["top_5pct"]["n"] == 2 and np.isnan(rows["top_5pct"]["nse"])  # 2 days: no skill score
     assert rows["top_5pct"]["bias"] == pytest.approx(0.1 * np.mean([39.0, 40.0]))
-    table = pd.DataFrame({"site": ["a"] * 40 + ["b"] * 2, "part": list(dg.extreme_parts(o)) + ["top_5pct"] * 2,
-                          "obs": np.r_[o, 10.0, 10.0], "sim": np.r_[o * 1.1, 20.0, 20.0]})
+    table = pd.DataFrame(
+        {
+            "site": ["a"] * 40 + ["b"] * 2,
+            "part": list(dg.extreme_parts(o)) + ["top_5pct"] * 2,
+            "obs": np.r_[o, 10.0, 10.0],
+            "sim": np.r_[o * 1.1, 20.0, 20.0],
+        }
+    )
     pooled = dg.pooled_parts(table).set_index("part")
     assert pooled.loc["top_5pct", "days"] == 4 and pooled.loc["top_5pct", "sites"] == 2
     assert pooled.loc["middle_90pct", "median_ratio_pred_over_obs"] == pytest.approx(1.1)
@@ -167,26 +187,29 @@ def test_extraterrestrial_radiation_known_answers():
     delta = 0.409 * np.sin(2 * np.pi * doy / 365 - 1.39)
     dr = 1 + 0.033 * np.cos(2 * np.pi * doy / 365)
     expected = gsc_day * dr * (np.pi / 2 * 0 + np.cos(delta))  # equator: ws = pi/2
-    assert dg.extraterrestrial_radiation_mj_m2_day(0.0, [doy])[0] == pytest.approx(expected, rel=1e-9)
-    assert dg.extraterrestrial_radiation_mj_m2_day(89.9, [355])[0] == 0.0  # polar night
-    pole = dg.extraterrestrial_radiation_mj_m2_day(89.999, [172])[0]  # polar day: ws = pi
+    assert climate.extraterrestrial_radiation_mj_m2_day(0.0, [doy])[0] == pytest.approx(expected, rel=1e-9)
+    assert climate.extraterrestrial_radiation_mj_m2_day(89.9, [355])[0] == 0.0  # polar night
+    pole = climate.extraterrestrial_radiation_mj_m2_day(89.999, [172])[0]  # polar day: ws = pi
     d172 = 0.409 * np.sin(2 * np.pi * 172 / 365 - 1.39)
     assert pole == pytest.approx(gsc_day * (1 + 0.033 * np.cos(2 * np.pi * 172 / 365)) * np.pi * np.sin(d172), rel=1e-3)
 
 
 def test_hargreaves_pet_orders_climates():
-    tropical = dg.pet_hargreaves_mm_yr(np.full(12, 27.0), np.full(12, 60.0), 5.0)
-    boreal = dg.pet_hargreaves_mm_yr(np.array([-20, -18, -10, 0, 8, 14, 17, 15, 8, 0, -10, -18.0]),
-                                     np.full(12, 40.0), 62.0)
+    tropical = climate.pet_hargreaves_mm_yr(np.full(12, 27.0), np.full(12, 60.0), 5.0)
+    boreal = climate.pet_hargreaves_mm_yr(
+        np.array([-20, -18, -10, 0, 8, 14, 17, 15, 8, 0, -10, -18.0]), np.full(12, 40.0), 62.0
+    )
     assert 1400 < tropical < 2200 and 200 < boreal < 600
-    assert dg.pet_hargreaves_mm_yr(np.full(12, -30.0), np.full(12, 50.0), 80.0) == 0.0
+    assert climate.pet_hargreaves_mm_yr(np.full(12, -30.0), np.full(12, 50.0), 80.0) == 0.0
 
 
 def test_climate_attributes_from_monthly_table():
-    sites = pd.DataFrame({"site": ["a", "b"], "lat": [10.0, 50.0], "lon": [0.0, 0.0], "mat_c": [1.0, 2.0],
-                          "map_mm": [100.0, 200.0]})
-    monthly = pd.DataFrame({"site": ["a"] * 12, "month": range(1, 13), "temp_c": 25.0, "prec_mm_month": 50.0,
-                            "sun_pct": 50.0})
+    sites = pd.DataFrame(
+        {"site": ["a", "b"], "lat": [10.0, 50.0], "lon": [0.0, 0.0], "mat_c": [1.0, 2.0], "map_mm": [100.0, 200.0]}
+    )
+    monthly = pd.DataFrame(
+        {"site": ["a"] * 12, "month": range(1, 13), "temp_c": 25.0, "prec_mm_month": 50.0, "sun_pct": 50.0}
+    )
     out = dg.climate_attributes(sites, monthly).set_index("site")
     assert out.loc["a", "mat_c"] == 25.0 and out.loc["a", "map_mm"] == 600.0
     assert out.loc["a", "aridity_pet_p"] == pytest.approx(out.loc["a", "pet_mm_yr"] / 600.0)
@@ -197,7 +220,7 @@ def test_annual_totals_units_and_partial_years():
     t = pd.date_range("2016-01-01", "2018-06-30", freq="D")
     x = np.ones(t.size)  # 1 µmol m-2 s-1 = 1.0377504 g C m-2 day-1
     x[(t.year == 2017) & (t.day_of_year <= 10)] = np.nan  # 2017: 355 of 365 days
-    out = dg.annual_totals(t, x).set_index("year")
+    out = annual_totals.annual_totals(t, x).set_index("year")
     assert out.loc[2016, "total_gc_m2_yr"] == pytest.approx(366 * 12.011e-6 * 86400)
     assert not out.loc[2016, "scaled"]
     assert out.loc[2017, "scaled"] and out.loc[2017, "total_gc_m2_yr"] == pytest.approx(365 * 1.0377504)
@@ -207,14 +230,21 @@ def test_annual_totals_units_and_partial_years():
 def test_match_srdb_distance_and_year():
     sites = pd.DataFrame({"site": ["s"], "lat": [45.0], "lon": [10.0]})
     annual = pd.DataFrame({"site": ["s", "s"], "year": [2015, 2016], "total_gc_m2_yr": [800.0, 1000.0]})
-    srdb = pd.DataFrame({"record": [1, 2, 3], "lat": [45.01, 45.02, 46.0], "lon": [10.0, 10.0, 10.0],
-                         "year": [2016.5, 2005.0, 2016.0], "rs_annual_gc_m2_yr": [950.0, 700.0, 600.0]})
-    m = dg.match_srdb(sites, annual, srdb, max_km=5).set_index("srdb_record")
+    srdb = pd.DataFrame(
+        {
+            "record": [1, 2, 3],
+            "lat": [45.01, 45.02, 46.0],
+            "lon": [10.0, 10.0, 10.0],
+            "year": [2016.5, 2005.0, 2016.0],
+            "rs_annual_gc_m2_yr": [950.0, 700.0, 600.0],
+        }
+    )
+    m = annual_totals.match_srdb(sites, annual, srdb, max_km=5).set_index("srdb_record")
     assert sorted(m.index) == [1, 2]  # record 3 is ~111 km away
     assert m.loc[1, "same_year"] and m.loc[1, "pred_rs_gc_m2_yr"] == 1000.0
     assert not m.loc[2, "same_year"] and m.loc[2, "pred_rs_gc_m2_yr"] == 900.0
     assert m.loc[1, "distance_km"] == pytest.approx(1.11, abs=0.01)
-    a = dg.agreement(m.reset_index())
+    a = annual_totals.agreement(m.reset_index())
     assert a["n_records"] == 2 and a["records_bias_gc_m2_yr"] == pytest.approx((50 + 200) / 2)
     assert a["same_year_n"] == 1 and a["same_year_bias_gc_m2_yr"] == pytest.approx(50.0)
     assert a["n_sites"] == 1 and a["sites_bias_gc_m2_yr"] == pytest.approx(950.0 - 825.0)  # mean pred - median srdb
@@ -225,10 +255,10 @@ def test_calibration_oracles_known_answers():
     sim = 0.5·obs (amplitude and level): only the test-day line makes it perfect."""
     obs = np.array([[1.0, 2, 3, 4, np.nan], [1.0, 2, 3, 4, 9]])
     split = np.array([[2, 2, 2, 2, 2], [2, 2, 2, 2, 0]])  # the 9 is a training day: ignored
-    out = dg.calibration_oracles(obs, np.vstack([obs[0] + 1, obs[1] + 1]), split)
+    out = error_parts.calibration_oracles(obs, np.vstack([obs[0] + 1, obs[1] + 1]), split)
     assert out["sites"] == 2
     assert out["as_is_nse"] == pytest.approx(0.2) and out["level_nse"] == pytest.approx(1.0)
-    half = dg.calibration_oracles(obs[:1], 0.5 * obs[:1], split[:1])
+    half = error_parts.calibration_oracles(obs[:1], 0.5 * obs[:1], split[:1])
     # shifted 0.5·obs has errors ±0.75, ±0.25 around the mean: NSE 1 − 1.25 / 5 = 0.75
     assert half["level_nse"] == pytest.approx(0.75) and half["linear_nse"] == pytest.approx(1.0)
     assert half["linear_kge"] == pytest.approx(1.0)
@@ -239,7 +269,7 @@ def test_error_decomposition_known_answers():
     (2σ − σ)² = σ² = 1.25, MSE mean((obs + 1)²) = 13.5. sim = reversed obs: same mean and spread,
     r = −1, so all of the MSE (8/3 for 1, 2, 3) is timing: 2σ²·2."""
     obs = np.array([1.0, 2, 3, 4])
-    d = dg.error_decomposition(obs, 2 * obs + 1, min_n=3)
+    d = error_parts.error_decomposition(obs, 2 * obs + 1, min_n=3)
     assert d["mse"] == pytest.approx(13.5) and d["level"] == pytest.approx(12.25)
     assert d["amplitude"] == pytest.approx(1.25) and d["timing"] == pytest.approx(0.0, abs=1e-12)
     assert d["alpha"] == pytest.approx(2.0) and d["beta"] == pytest.approx(6 / 2.5)
@@ -247,19 +277,21 @@ def test_error_decomposition_known_answers():
     # without the level error the MSE is 1.25 against var 1.25: NSE 0 (as the level oracle's shift)
     assert d["nse_level_removed"] == pytest.approx(0.0, abs=1e-12)
     o = np.array([1.0, 2, 3])
-    rev = dg.error_decomposition(o, o[::-1], min_n=3)
+    rev = error_parts.error_decomposition(o, o[::-1], min_n=3)
     assert rev["mse"] == pytest.approx(np.mean((o - o[::-1]) ** 2)) == pytest.approx(8 / 3)
     assert rev["timing_share"] == pytest.approx(1.0) and rev["level"] == pytest.approx(0.0)
     # the level-removed NSE equals the calibration oracle's shifted NSE on the same days
     rng = np.random.default_rng(0)
     x = rng.gamma(2.0, 1.0, 40)
     y = 0.7 * x + 0.5 + rng.normal(0, 0.3, 40)
-    oracle = dg.calibration_oracles(x[None], y[None], np.full((1, 40), 2))
-    assert dg.error_decomposition(x, y)["nse_level_removed"] == pytest.approx(oracle["level_nse"])
+    oracle = error_parts.calibration_oracles(x[None], y[None], np.full((1, 40), 2))
+    assert error_parts.error_decomposition(x, y)["nse_level_removed"] == pytest.approx(oracle["level_nse"])
     # NaN days are skipped; too few days or a constant observation give NaN terms
-    assert dg.error_decomposition(np.r_[obs, np.nan], np.r_[2 * obs + 1, 5.0], min_n=3)["mse"] == pytest.approx(13.5)
-    assert np.isnan(dg.error_decomposition(obs, obs)["mse"])  # 4 days < MIN_DAYS_FOR_SKILL
-    assert np.isnan(dg.error_decomposition(np.ones(10), np.arange(10.0))["level_share"])
+    assert error_parts.error_decomposition(np.r_[obs, np.nan], np.r_[2 * obs + 1, 5.0], min_n=3)[
+        "mse"
+    ] == pytest.approx(13.5)
+    assert np.isnan(error_parts.error_decomposition(obs, obs)["mse"])  # 4 days < MIN_DAYS_FOR_SKILL
+    assert np.isnan(error_parts.error_decomposition(np.ones(10), np.arange(10.0))["level_share"])
 
 
 def test_partial_days_and_their_share_of_the_error():

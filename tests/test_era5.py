@@ -21,16 +21,23 @@ def recorded_response(url: str) -> bytes:
     hours = pd.date_range(q["start_date"][0], pd.Timestamp(q["end_date"][0]) + pd.Timedelta(hours=23), freq="h")
     hod = hours.hour.to_numpy()
     doy = hours.day_of_year.to_numpy()
-    hourly = {"time": [t.strftime("%Y-%m-%dT%H:%M") for t in hours],
-              "temperature_2m": (doy + hod / 100.0).tolist(),  # daily mean = doy + 0.115 (UTC days)
-              "precipitation": np.where(hod == 12, 2.0, 0.0).tolist(),
-              "relative_humidity_2m": [70.0] * len(hours),
-              "shortwave_radiation": np.where((hod >= 6) & (hod < 18), 400.0, 0.0).tolist(),
-              "soil_temperature_0_to_7cm": [8.0] * len(hours),
-              "soil_moisture_0_to_7cm": [0.3] * len(hours)}
+    hourly = {
+        "time": [t.strftime("%Y-%m-%dT%H:%M") for t in hours],
+        "temperature_2m": (doy + hod / 100.0).tolist(),  # daily mean = doy + 0.115 (UTC days)
+        "precipitation": np.where(hod == 12, 2.0, 0.0).tolist(),
+        "relative_humidity_2m": [70.0] * len(hours),
+        "shortwave_radiation": np.where((hod >= 6) & (hod < 18), 400.0, 0.0).tolist(),
+        "soil_temperature_0_to_7cm": [8.0] * len(hours),
+        "soil_moisture_0_to_7cm": [0.3] * len(hours),
+    }
     hourly["temperature_2m"][5] = None  # a missing hour: that (UTC) day becomes incomplete
-    body = {"latitude": float(q["latitude"][0]), "longitude": float(q["longitude"][0]), "elevation": 100.0,
-            "hourly_units": {"temperature_2m": "°C"}, "hourly": hourly}
+    body = {
+        "latitude": float(q["latitude"][0]),
+        "longitude": float(q["longitude"][0]),
+        "elevation": 100.0,
+        "hourly_units": {"temperature_2m": "°C"},
+        "hourly": hourly,
+    }
     return json.dumps(body).encode()
 
 
@@ -77,7 +84,9 @@ def test_local_standard_time_shift(calls, tmp_path):
 
 
 def test_service_errors_are_user_errors(monkeypatch, tmp_path):
-    monkeypatch.setattr(era5, "http_get", lambda url, timeout=60.0: b'{"error": true, "reason": "Latitude must be in range"}')
+    monkeypatch.setattr(
+        era5, "http_get", lambda url, timeout=60.0: b'{"error": true, "reason": "Latitude must be in range"}'
+    )
     with pytest.raises(UserError, match="Latitude must be in range"):
         era5.ERA5Client(cache=tmp_path).daily(95.0, 0.0, "2020-01-02", "2020-01-03")
 
@@ -93,14 +102,19 @@ def test_service_errors_are_user_errors(monkeypatch, tmp_path):
 
 
 def test_provider_in_the_dataset(calls, tmp_path):
-    from synth_daily_inputs import monthly_at, site_attributes, synthetic
-
     from soilco2.prep.daily_dataset import DailyDataConfig, assemble_daily_dataset
+    from synth_daily_inputs import monthly_at, site_attributes, synthetic
 
     table, meta = synthetic()
     cfg = DailyDataConfig(providers={"era5": True}, sites_include=["A"], warmup_days=5)
-    ds = assemble_daily_dataset(cfg, table, meta, monthly_at=monthly_at, site_attributes=site_attributes,
-                                era5_client=era5.ERA5Client(cache=tmp_path))
+    ds = assemble_daily_dataset(
+        cfg,
+        table,
+        meta,
+        monthly_at=monthly_at,
+        site_attributes=site_attributes,
+        era5_client=era5.ERA5Client(cache=tmp_path),
+    )
     assert "era5_soil_temp_c" in ds.attrs["dynamic_features"] and "era5_precip_mm" in ds.attrs["skewed_features"]
     span = ds["in_span"].values.astype(bool)
     assert np.isfinite(ds["era5_soil_temp_c"].values[span]).all()  # the one incomplete day interpolated

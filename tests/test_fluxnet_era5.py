@@ -19,8 +19,16 @@ def write_dd(path, start="2014-12-01", days=600):
     20 °C (RH 50 %), P = day of month, SW = 100 + day index; one missing TA (−9999)."""
     d = pd.date_range(start, periods=days)
     es20 = 6.1078 * np.exp(17.27 * 20 / 257.3)
-    frame = pd.DataFrame({"TIMESTAMP": d.strftime("%Y%m%d"), "TA_ERA": 20.0, "SW_IN_ERA": 100.0 + np.arange(days),
-                          "VPD_ERA": es20 / 2, "P_ERA": d.day.astype(float), "WS_ERA": 2.0})
+    frame = pd.DataFrame(
+        {
+            "TIMESTAMP": d.strftime("%Y%m%d"),
+            "TA_ERA": 20.0,
+            "SW_IN_ERA": 100.0 + np.arange(days),
+            "VPD_ERA": es20 / 2,
+            "P_ERA": d.day.astype(float),
+            "WS_ERA": 2.0,
+        }
+    )
     frame.loc[40, "TA_ERA"] = -9999
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
@@ -47,8 +55,14 @@ def test_files_coordinates_and_nearest_tower(tmp_path):
     write_dd(tmp_path / "AMF_US-Zz3_FLUXNET_ERA5_DD_1981-2021_3-5.csv")
     files = fe.find_files(tmp_path)
     assert sorted(files) == ["DE-Yy2", "US-Xx1", "US-Zz3"]
-    meta = pd.DataFrame({"dataset": ["s1", "s2", "s3"], "site_id": ["US-XX1", "US-Xx1", ""],
-                         "lat": [40.0, 40.2, 0.0], "lon": [-100.0, -100.0, 0.0]})
+    meta = pd.DataFrame(
+        {
+            "dataset": ["s1", "s2", "s3"],
+            "site_id": ["US-XX1", "US-Xx1", ""],
+            "lat": [40.0, 40.2, 0.0],
+            "lon": [-100.0, -100.0, 0.0],
+        }
+    )
     coords, unlocated = fe.tower_coordinates(meta, files)
     assert coords == {"US-Xx1": (pytest.approx(40.1), -100.0)} and sorted(unlocated) == ["DE-Yy2", "US-Zz3"]
     client = fe.FluxnetERA5Files.from_folder(tmp_path, meta, max_km=100)
@@ -68,15 +82,19 @@ def test_files_coordinates_and_nearest_tower(tmp_path):
 
 
 def test_dataset_with_tower_files(tmp_path):
-    from synth_daily_inputs import monthly_at, site_attributes, synthetic
-
     from soilco2.prep.daily_dataset import DailyDataConfig, assemble_daily_dataset
+    from synth_daily_inputs import monthly_at, site_attributes, synthetic
 
     table, meta = synthetic()
     meta["site_id"] = ["US-Xx1", "", ""]  # site A stands at the tower; B is 20° away
     write_dd(tmp_path / "AMF_US-Xx1_FLUXNET_ERA5_DD_1981-2021_3-5.csv")
-    cfg = DailyDataConfig(providers={"era5": True, "astronomy": False}, sites_include=["A", "B"], warmup_days=5,
-                          era5_source="fluxnet_dd", era5_fluxnet_dir=str(tmp_path))
+    cfg = DailyDataConfig(
+        providers={"era5": True, "astronomy": False},
+        sites_include=["A", "B"],
+        warmup_days=5,
+        era5_source="fluxnet_dd",
+        era5_fluxnet_dir=str(tmp_path),
+    )
     ds = assemble_daily_dataset(cfg, table, meta, monthly_at=monthly_at, site_attributes=site_attributes)
     dyn = ds.attrs["dynamic_features"]
     assert [v for v in dyn if "era5" in v] == [*fe.VARIABLES, "avail_era5"]
@@ -110,8 +128,7 @@ def test_shared_towers_on_real_data(data_root):
     from soilco2.prep.daily_dataset import DailyDataConfig, build_daily_dataset
 
     sites = ["d20200214_SZUTU_TONZI", "d20190617_SCOTT_WKG", "d20200229_PHILLIPS"]
-    cfg = DailyDataConfig(providers={"era5": True, "astronomy": False}, sites_include=sites,
-                          era5_source="fluxnet_dd")
+    cfg = DailyDataConfig(providers={"era5": True, "astronomy": False}, sites_include=sites, era5_source="fluxnet_dd")
     ds = build_daily_dataset(cfg, root=data_root, progress=False)
     src = json.loads(ds.attrs["era5_sources"])
     assert src["d20200214_SZUTU_TONZI"] == "US-Bi1 (59.4 km)" and src["d20190617_SCOTT_WKG"] == "US-Wkg (0.0 km)"
@@ -126,20 +143,30 @@ def test_shared_towers_on_real_data(data_root):
 def test_era5_role_fill(tmp_path):
     """``era5_role: fill``: a site's ERA5 series replace the climatology in the fills of the
     drivers its sensors do not give; no ``era5_*`` inputs of their own."""
-    from synth_daily_inputs import monthly_at, site_attributes, synthetic
-
     from soilco2.prep.daily_dataset import DailyDataConfig, assemble_daily_dataset
     from soilco2.prep.gaps import PAR_PER_SW
+    from synth_daily_inputs import monthly_at, site_attributes, synthetic
 
     table, meta = synthetic()
     meta["site_id"] = ["", "US-Xx1", ""]  # B (no soil sensors, no RH, no PAR) stands at the tower
     write_dd(tmp_path / "AMF_US-Xx1_FLUXNET_ERA5_DD_1981-2021_3-5.csv")
-    kw = dict(providers={"era5": True, "astronomy": False}, sites_include=["A", "B"], warmup_days=5,
-              era5_source="fluxnet_dd", era5_fluxnet_dir=str(tmp_path))
-    ds = assemble_daily_dataset(DailyDataConfig(**kw, era5_role="fill"), table, meta, monthly_at=monthly_at,
-                                site_attributes=site_attributes)
-    plain = assemble_daily_dataset(DailyDataConfig(**kw | {"providers": {"astronomy": False}}), table, meta,
-                                   monthly_at=monthly_at, site_attributes=site_attributes)
+    kw = dict(
+        providers={"era5": True, "astronomy": False},
+        sites_include=["A", "B"],
+        warmup_days=5,
+        era5_source="fluxnet_dd",
+        era5_fluxnet_dir=str(tmp_path),
+    )
+    ds = assemble_daily_dataset(
+        DailyDataConfig(**kw, era5_role="fill"), table, meta, monthly_at=monthly_at, site_attributes=site_attributes
+    )
+    plain = assemble_daily_dataset(
+        DailyDataConfig(**kw | {"providers": {"astronomy": False}}),
+        table,
+        meta,
+        monthly_at=monthly_at,
+        site_attributes=site_attributes,
+    )
     assert [v for v in ds.attrs["dynamic_features"] if "era5" in v] == ["avail_era5"]
     b = ds["in_span"].values[1].astype(bool)
     assert np.allclose(ds["soil_temp_c"].values[1, b], 20.0)  # ERA5 air temperature, offset 0
@@ -154,6 +181,10 @@ def test_era5_role_fill(tmp_path):
     for v in ("soil_temp_c", "precip_mm", "rh_pct"):  # site A has no tower: the same as without ERA5
         assert np.array_equal(ds[v].values[0], plain[v].values[0], equal_nan=True)
     with pytest.raises(UserError, match="era5_role: fill") as err:
-        assemble_daily_dataset(DailyDataConfig(**kw | {"providers": {"era5": True, "insitu": False}},
-                                               era5_role="fill"), table, meta, monthly_at=monthly_at)
+        assemble_daily_dataset(
+            DailyDataConfig(**kw | {"providers": {"era5": True, "insitu": False}}, era5_role="fill"),
+            table,
+            meta,
+            monthly_at=monthly_at,
+        )
     assert err.value.field == "data.era5_role"

@@ -6,8 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soilco2.gapfill import (FILLED, NO_VALUE, OBSERVED, ResidualCovariance, fill_series, fit_residual_covariance,
-                             krige_residuals, linear_interpolation)
+from soilco2.gapfill import (
+    FILLED,
+    NO_VALUE,
+    OBSERVED,
+    ResidualCovariance,
+    fill_series,
+    fit_residual_covariance,
+    krige_residuals,
+    linear_interpolation,
+)
 
 
 def ar1_plus_noise(n: int, phi: float, sill: float, nugget: float, seed: int = 0) -> np.ndarray:

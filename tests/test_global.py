@@ -12,9 +12,10 @@ import pytest
 from soilco2.config import load_config
 from soilco2.errors import UserError
 from soilco2.models.forest import QuantileForest, quantile_name
-from soilco2.pipelines.global_ import (assign_strata, grouped_folds, land_area_m2, stratified_bootstrap,
-                                       stratum_weights)
+from soilco2.pipelines.global_ import land_area_m2
 from soilco2.pipelines.global_config import GlobalConfig, StrataConfig
+from soilco2.pipelines.global_cv import grouped_folds
+from soilco2.pipelines.global_strata import assign_strata, stratified_bootstrap, stratum_weights
 from soilco2.prep.global_table import COVARIATES, location_groups
 from soilco2.sources.grids import cell_area_m2, total_pg_c_yr
 
@@ -42,7 +43,9 @@ def test_land_area_and_constant_map_total(grid):
     assert 130 < total < 150  # 1000 g C m-2 yr-1 over all land = ~148 Pg C/yr
     ok = grid[grid["complete"]]
     assert (ok[list(COVARIATES)].notna().all()).all()
-    assert 0.85 < (ok["cell_area_m2"] * ok["land_fraction"]).sum() / land.sum() < 0.95  # Antarctica, ice, coasts unmapped
+    assert (
+        0.85 < (ok["cell_area_m2"] * ok["land_fraction"]).sum() / land.sum() < 0.95
+    )  # Antarctica, ice, coasts unmapped
 
 
 @pytest.mark.realdata
@@ -61,9 +64,18 @@ def test_training_table_counts_every_drop_once(grid):
         dict(lat=50.0, lon=10.0, rs_annual_gc_m2_yr=np.nan, **f),  # no Rs: not counted
     ]
     table, acc = training_table(pd.DataFrame(rows), grid, "rs")
-    assert acc == {"flux": "rs", "raw": 7, "dropped_no_coords": 1, "dropped_in_sea": 1, "dropped_mat_mismatch": 0,
-                   "dropped_qc_problem": 1, "dropped_duplicate": 1, "dropped_off_land_grid": 1,
-                   "dropped_missing_covariate": 0, "kept": 2}
+    assert acc == {
+        "flux": "rs",
+        "raw": 7,
+        "dropped_no_coords": 1,
+        "dropped_in_sea": 1,
+        "dropped_mat_mismatch": 0,
+        "dropped_qc_problem": 1,
+        "dropped_duplicate": 1,
+        "dropped_off_land_grid": 1,
+        "dropped_missing_covariate": 0,
+        "kept": 2,
+    }
     assert table["flux_gc_m2_yr"].tolist() == [700.0, 300.0]
     assert table.loc[1, "whc_mm"] == -1.0 and -6 < table.loc[1, "mat_c"] < 0 and table.loc[0, "whc_mm"] > 0
     with pytest.raises(UserError, match="flag_in_sea"):
@@ -145,13 +157,16 @@ def test_grouped_folds_never_share_a_location():
 
 
 # --------------------------------------------------------------------------- config errors
-@pytest.mark.parametrize("text, field", [
-    ("n_bootstrap: 0\n", "n_bootstrap"),
-    ("n_trees: 10\ncolour: red\n", "colour"),
-    ("quantiles: [0.1, 0.5, 0.9]\n", "quantiles"),
-    ("strata:\n  mat_edges_c: [10, 0]\n", "strata.mat_edges_c"),
-    ("drop_flags: [flag_unknown]\n", "drop_flags"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("n_bootstrap: 0\n", "n_bootstrap"),
+        ("n_trees: 10\ncolour: red\n", "colour"),
+        ("quantiles: [0.1, 0.5, 0.9]\n", "quantiles"),
+        ("strata:\n  mat_edges_c: [10, 0]\n", "strata.mat_edges_c"),
+        ("drop_flags: [flag_unknown]\n", "drop_flags"),
+    ],
+)
 def test_bad_config_names_the_field(tmp_path, text, field):
     p = tmp_path / "bad.yaml"
     p.write_text(text)
@@ -177,12 +192,24 @@ def test_tiny_real_run_writes_every_output(data_root, tmp_path):
 
     from soilco2.pipelines.global_ import run_global
 
-    cfg = GlobalConfig(data_root=str(data_root), out_dir=str(tmp_path / "run"), n_bootstrap=2, n_trees=8,
-                       cv_folds=3, seed=4)
+    cfg = GlobalConfig(
+        data_root=str(data_root), out_dir=str(tmp_path / "run"), n_bootstrap=2, n_trees=8, cv_folds=3, seed=4
+    )
     out = run_global(cfg, progress=False)
-    for name in ("config.yaml", "training_table.parquet", "accounting.json", "cv_metrics.parquet", "maps.nc",
-                 "totals.parquet", "summary.json", "strata.parquet", "index.html", "figures/maps_median.png",
-                 "figures/totals.png"):
+    for name in (
+        "config.yaml",
+        "training_table.parquet",
+        "accounting.json",
+        "cv_metrics.parquet",
+        "maps.nc",
+        "totals.parquet",
+        "summary.json",
+        "vegetation_bins.parquet",
+        "run_scores.parquet",
+        "index.html",
+        "figures/maps_median.png",
+        "figures/totals.png",
+    ):
         assert (out / name).is_file(), name
     acc = json.loads((out / "accounting.json").read_text())
     for flux in ("rs", "rh"):
@@ -198,16 +225,30 @@ def test_tiny_real_run_writes_every_output(data_root, tmp_path):
     with xr.open_dataset(out / "maps.nc") as ds:
         assert ds.attrs["Conventions"] == "CF-1.8" and ds.sizes == {"lat": 360, "lon": 720}
         for f in ("rs", "rh", "ra"):
-            for s in ("median", "p05", "p95"):
+            for s in ("mean", "median", "sd", "mad", "p05", "p95"):
                 v = ds[f"{f}_{s}"]
                 assert v.attrs["units"] == "g C m-2 yr-1" and v.attrs["long_name"]
+            assert ds[f"{f}_cv_pct"].attrs["units"] == "percent"
             assert (ds[f"{f}_p05"] <= ds[f"{f}_p95"] + 1e-3).where(ds[f"{f}_median"].notnull()).fillna(True).all()
+        for r in ("rh_rs", "ra_rs"):
+            assert float(ds[f"{r}_mean"].min()) >= 0 and float(ds[f"{r}_mean"].max()) <= 1 + 1e-6
+        # Rh <= Rs by construction: Ra is never negative, in any run (p05 of the runs) or cell
+        assert float(ds["ra_p05"].min()) >= -1e-3
         # the map total recomputed from the file matches the draws' median within the draws' spread
         w = ds["cell_area"] * ds["land_fraction"]
         rs_total = float((ds["rs_median"] * w).sum()) / 1e15
         assert totals["rs_pg_c_yr"].min() - 5 < rs_total < totals["rs_pg_c_yr"].max() + 5
     summary = json.loads((out / "summary.json").read_text())
     assert summary["lu2021_pg_c_yr"]["rs"] == 85.5 and {r["flux"] for r in summary["cv"]} == {"rs", "rh"}
+    assert summary["ra_negative_cell_share"] == 0 and summary["ra_negative_in_any_run_cell_share"] == 0
+    assert 0 <= summary["independent_rh_above_rs_cell_share"] <= 1
+    pp = summary["paper_protocol"]
+    assert set(pp) == {"rs", "rh"} and pp["rs"]["shared_cell_share"] > 0.5  # random splits share cells
+    ts = summary["total_statistics_pg_c_yr"]["rs"]
+    assert ts["p05"] <= ts["median"] <= ts["p95"] and ts["sd"] >= 0 and ts["mad"] >= 0
+    bins = pd.read_parquet(out / "vegetation_bins.parquet")
+    rs_bins = bins[bins["table"] == "rs"].set_index("bin")
+    assert rs_bins["area_share"].sum() == pytest.approx(1.0) and rs_bins["n_records"].sum() == acc["rs"]["kept"]
     # process models: units checked by their global totals (tens of Pg C/yr)
     from soilco2.pipelines.global_landmodels import score_landmodels
 
@@ -220,8 +261,35 @@ def test_tiny_real_run_writes_every_output(data_root, tmp_path):
 
     pub = compare_published_totals(out, data_root).set_index("source")
     assert {"CMIP6", "ISIMIP2a", "Hashimoto et al. 2015", "Tang et al. 2020"} <= set(pub.index)
-    assert pub.loc["CMIP6", "models"] == 15 and pub.loc["CMIP6", "min"] <= pub.loc["CMIP6", "median"] <= pub.loc["CMIP6", "max"]
-    assert pub.filter(like="this run", axis=0)["median"].iloc[0] == pytest.approx(summary["totals_pg_c_yr"]["rh"]["mean"])
+    assert (
+        pub.loc["CMIP6", "models"] == 15
+        and pub.loc["CMIP6", "min"] <= pub.loc["CMIP6", "median"] <= pub.loc["CMIP6", "max"]
+    )
+    assert pub.filter(like="this run", axis=0)["median"].iloc[0] == pytest.approx(
+        summary["totals_pg_c_yr"]["rh"]["mean"]
+    )
     # same seed -> identical numbers
     out2 = run_global(cfg.model_copy(update={"out_dir": str(tmp_path / "run2"), "figures": False}), progress=False)
     pd.testing.assert_frame_equal(totals, pd.read_parquet(out2 / "totals.parquet"))
+
+
+@pytest.mark.realdata
+def test_tiny_run_with_climate_strata_and_independent_rh(data_root, tmp_path):
+    """The earlier method stays available: a stratified bootstrap and an Rh forest of its own."""
+    from soilco2.pipelines.global_ import run_global
+
+    cfg = GlobalConfig(
+        data_root=str(data_root),
+        out_dir=str(tmp_path / "run"),
+        n_bootstrap=2,
+        n_trees=8,
+        cv_folds=3,
+        seed=1,
+        sampling="climate_strata",
+        rh_model="independent",
+        figures=False,
+    )
+    out = run_global(cfg, progress=False)
+    assert (out / "strata.parquet").is_file() and not (out / "run_scores.parquet").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["paper_protocol"] is None and summary["independent_rh_above_rs_cell_share"] is None

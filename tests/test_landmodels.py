@@ -25,15 +25,20 @@ def test_compare_with_map_known_answer():
     models = _coarse_models(rng.uniform(100, 900, 18 * 36))
     lat, lon = np.arange(-89.75, 90, 0.5), np.arange(-179.75, 180, 0.5)
     la, lo = np.meshgrid(lat, lon, indexing="ij")
-    ref = xr.DataArray(L.values_at(models["a"], la.ravel(), lo.ravel()).reshape(la.shape),
-                       coords={"lat": lat, "lon": lon}, dims=("lat", "lon"))
+    ref = xr.DataArray(
+        L.values_at(models["a"], la.ravel(), lo.ravel()).reshape(la.shape),
+        coords={"lat": lat, "lon": lon},
+        dims=("lat", "lon"),
+    )
     area = xr.DataArray(np.repeat(cell_area_m2(lat, 0.5, 0.5)[:, None], lon.size, axis=1), coords=ref.coords)
     out = B.compare_with_map(models, ["a", "b"], ref, area).set_index("model")
     assert out.loc["a", "r_area_weighted"] == pytest.approx(1.0)
     assert out.loc["a", "bias_gc_m2_yr"] == pytest.approx(0.0, abs=1e-9)
     assert out.loc["b", "r_area_weighted"] == pytest.approx(1.0)
     assert out.loc["b", "model_total_pg_c_yr"] == pytest.approx(1.1 * out.loc["b", "map_total_pg_c_yr"])
-    assert out.loc["b", "bias_gc_m2_yr"] == pytest.approx(0.1 * (out.loc["b", "map_total_pg_c_yr"] * 1e15 / area.values.sum()))
+    assert out.loc["b", "bias_gc_m2_yr"] == pytest.approx(
+        0.1 * (out.loc["b", "map_total_pg_c_yr"] * 1e15 / area.values.sum())
+    )
 
 
 def test_score_at_points_known_answer():
@@ -73,5 +78,7 @@ def test_published_series_and_the_mislabelled_cmip6_file(data_root):
 def test_srdb_rh_points_accounting(data_root):
     pts, counts = B.srdb_rh_points(data_root)
     assert counts["kept"] == len(pts) > 800
-    assert counts["unmanipulated_records"] == counts["kept"] + counts["without_rh_annual"] + counts["flag_no_coords"] \
-        + counts["flag_in_sea"]
+    assert (
+        counts["unmanipulated_records"]
+        == counts["kept"] + counts["without_rh_annual"] + counts["flag_no_coords"] + counts["flag_in_sea"]
+    )

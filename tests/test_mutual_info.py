@@ -1,8 +1,8 @@
 """Lagged MI on synthetic series with a known lag, and the input-design helper."""
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from soilco2.mutual_info import lagged_mi, mi_table, mutual_information, peak_lags, propose_input_design
 
@@ -27,9 +27,9 @@ def test_peak_at_known_past_and_future_lags():
     rng = np.random.default_rng(1)
     n = 8000
     x = _ar1(n + 20, rng, phi=0.5)
-    y_past = x[10 - 5: 10 - 5 + n] + 0.1 * rng.normal(size=n)  # y(t) = x(t - 5): driver leads
-    y_future = x[10 + 3: 10 + 3 + n] + 0.1 * rng.normal(size=n)  # y(t) = x(t + 3): flux leads
-    xs = x[10: 10 + n]
+    y_past = x[10 - 5 : 10 - 5 + n] + 0.1 * rng.normal(size=n)  # y(t) = x(t - 5): driver leads
+    y_future = x[10 + 3 : 10 + 3 + n] + 0.1 * rng.normal(size=n)  # y(t) = x(t + 3): flux leads
+    xs = x[10 : 10 + n]
     lags = list(range(-8, 9))
     assert lags[int(np.nanargmax(lagged_mi(y_past, xs, lags)))] == 5
     assert lags[int(np.nanargmax(lagged_mi(y_future, xs, lags)))] == -3
@@ -41,9 +41,10 @@ def test_mi_table_hours_rain_nonzero_and_design():
     t = pd.date_range("2020-01-01", periods=n, freq="30min")
     temp = _ar1(n + 10, rng, phi=0.6)
     rain = np.where(rng.random(n) < 0.05, rng.exponential(2.0, n), 0.0)
-    flux = temp[6: 6 + n]  # flux(t) = temp(t + 4 steps) = temp(t + 2 h)
-    table = pd.DataFrame({"flux_umol_m2_s": flux + 0.05 * rng.normal(size=n), "soil_temp_c": temp[2: 2 + n],
-                          "precip_mm": rain}, index=t)
+    flux = temp[6 : 6 + n]  # flux(t) = temp(t + 4 steps) = temp(t + 2 h)
+    table = pd.DataFrame(
+        {"flux_umol_m2_s": flux + 0.05 * rng.normal(size=n), "soil_temp_c": temp[2 : 2 + n], "precip_mm": rain}, index=t
+    )
     table.loc[table.index[100:150], "flux_umol_m2_s"] = np.nan  # gaps stay gaps
     mi = mi_table(table, ["soil_temp_c", "precip_mm"], max_lag_hours=6)
     assert set(mi["lag_hours"]) == {h / 2 for h in range(-12, 13)}
@@ -69,9 +70,21 @@ def test_hn1_mi_against_chamber_temperature(data_root):
     from soilco2.pipelines.subdaily import run_mi
     from soilco2.pipelines.subdaily_config import SubdailyConfig
 
-    cfg = validate({"site": {"name": "US-Hn1", "source": "hn1_chamber", "tower_site": "us-hn1",
-                             "tower_drivers": ["soil_temp_c"], "interval": "30min", "era5_precip_fill": False},
-                    "data_root": str(data_root), "mi": {"drivers": ["chamber_temp_c", "soil_temp_c"]}}, SubdailyConfig)
+    cfg = validate(
+        {
+            "site": {
+                "name": "US-Hn1",
+                "source": "hn1_chamber",
+                "tower_site": "us-hn1",
+                "tower_drivers": ["soil_temp_c"],
+                "interval": "30min",
+                "era5_precip_fill": False,
+            },
+            "data_root": str(data_root),
+            "mi": {"drivers": ["chamber_temp_c", "soil_temp_c"]},
+        },
+        SubdailyConfig,
+    )
     table, mi, peaks, design, acct = run_mi(cfg)
     assert acct["interval"] == "30min" and len(mi) == 2 * 97
     lag = peaks.set_index("driver").loc["chamber_temp_c", "peak_lag_hours"]

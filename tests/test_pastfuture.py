@@ -13,8 +13,8 @@ def _data(n=1500, P=12, F=12, seed=0):
     rng = np.random.default_rng(seed)
     x = np.cumsum(rng.normal(size=n + P + F), dtype=float)
     x = (x - x.mean()) / x.std() + np.sin(np.arange(n + P + F) / 3.0)
-    past = np.stack([x[i: i + P] for i in range(n)])[..., None].astype(np.float32)
-    future = np.stack([x[i + P: i + P + F] for i in range(n)])[..., None].astype(np.float32)
+    past = np.stack([x[i : i + P] for i in range(n)])[..., None].astype(np.float32)
+    future = np.stack([x[i + P : i + P + F] for i in range(n)])[..., None].astype(np.float32)
     # the target at t depends on the coming 6 steps (like flux leading soil temperature)
     y = (future[:, :6, 0].mean(axis=1) - past[:, -1, 0]).astype(np.float32)
     return torch.from_numpy(past), torch.from_numpy(future), torch.from_numpy((y - y.mean()) / y.std())
@@ -26,7 +26,7 @@ def _fit(model, past, future, y, epochs=25):
     def batches(rng):
         idx = rng.permutation(tr)
         for k in range(0, idx.size, 64):
-            b = torch.from_numpy(idx[k:k + 64])
+            b = torch.from_numpy(idx[k : k + 64])
             yield (past[b], future[b]), y[b], torch.ones(b.numel())
 
     def val(m):

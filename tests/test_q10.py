@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from soilco2.models.q10 import LloydTaylor, Q10, Q10Logistic, Q10Moisture
+from soilco2.models.q10 import Q10, LloydTaylor, Q10Logistic, Q10Moisture
 
 rng = np.random.default_rng(0)
 T = rng.uniform(-5, 35, 2000)

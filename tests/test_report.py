@@ -33,12 +33,29 @@ def test_report_files_and_tables(built):
     out = run / "report"
     assert index == out / "index.html" and index.stat().st_size > 50_000
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
-    assert {"site_map.png", "series.png", "temperature_response.png", "metrics_vs_obs_days.png",
-            "extremes_spikes.png", "mat_map.png", "annual_vs_srdb.png", "error_parts.png"} <= set(pngs)
+    assert {
+        "site_map.png",
+        "series.png",
+        "temperature_response.png",
+        "metrics_vs_obs_days.png",
+        "extremes_spikes.png",
+        "mat_map.png",
+        "annual_vs_srdb.png",
+        "error_parts.png",
+    } <= set(pngs)
     per_site = pd.read_parquet(out / "tables" / "per_site.parquet")
     assert len(per_site) == N_SITES and per_site["site"].is_unique
-    for col in ("n_obs_days", "acf_1", "acf_182", "acf_365", "summer_minus_winter_umol_m2_s", "pet_mm_yr",
-                "aridity_pet_p", "test_nse", "class"):
+    for col in (
+        "n_obs_days",
+        "acf_1",
+        "acf_182",
+        "acf_365",
+        "summer_minus_winter_umol_m2_s",
+        "pet_mm_yr",
+        "aridity_pet_p",
+        "test_nse",
+        "class",
+    ):
         assert col in per_site
     assert (per_site["acf_365"] > 0.3).all()  # synthetic flux is strongly annual
     shares = per_site[["test_level_share", "test_amplitude_share", "test_timing_share"]]
@@ -89,7 +106,7 @@ def test_report_is_self_contained(built):
     _, index = built
     text = index.read_text()
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", text)
-    assert "<link rel=\"stylesheet\"" not in text
+    assert '<link rel="stylesheet"' not in text
     assert text.count("data:image/png;base64,") >= 9
     rows = re.search(r'<table id="site-table".*?<tbody>(.*?)</tbody>', text, re.S).group(1)
     assert rows.count("<tr") == N_SITES
@@ -131,7 +148,8 @@ def test_cli_command(tmp_path):
 
 def _browser_available() -> bool:
     return bool(shutil.which("chromedriver") or os.path.exists("/usr/bin/chromedriver")) and bool(
-        shutil.which("chromium") or os.path.exists("/usr/bin/chromium"))
+        shutil.which("chromium") or os.path.exists("/usr/bin/chromium")
+    )
 
 
 @pytest.mark.browser

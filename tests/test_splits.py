@@ -20,10 +20,11 @@ def toy(n_sites=3, n_days=30):
     flux[1, 12] = np.nan
     in_span = np.zeros_like(flux, dtype="int8")
     in_span[:, 2:25] = 1
-    return xr.Dataset({"flux_umol_m2_s": (("site", "time"), flux), "in_span": (("site", "time"), in_span)},
-                      coords={"site": [f"s{k}" for k in range(n_sites)],
-                              "time": pd.date_range("2020-01-01", periods=n_days)},
-                      attrs={"target": "flux_umol_m2_s"})
+    return xr.Dataset(
+        {"flux_umol_m2_s": (("site", "time"), flux), "in_span": (("site", "time"), in_span)},
+        coords={"site": [f"s{k}" for k in range(n_sites)], "time": pd.date_range("2020-01-01", periods=n_days)},
+        attrs={"target": "flux_umol_m2_s"},
+    )
 
 
 def test_temporal_split_known_answer():

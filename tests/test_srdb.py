@@ -71,16 +71,32 @@ def test_normalise_categorical_reports_changes():
     vals = pd.Series(["Temperate ", "Sub-tropical", "Grassland", "", "Weird  biome"])
     out, changes = s.normalise_categorical(vals, vocab.BIOME)
     assert out.tolist() == ["Temperate", "Subtropical", None, None, "Weird biome"]
-    assert changes == {"Temperate ": "Temperate", "Sub-tropical": "Subtropical", "Grassland": "<missing>",
-                       "Weird  biome": "<unmapped>"}
+    assert changes == {
+        "Temperate ": "Temperate",
+        "Sub-tropical": "Subtropical",
+        "Grassland": "<missing>",
+        "Weird  biome": "<unmapped>",
+    }
 
 
 # ---------------------------------------------------------------- synthetic copies
 def _record(n, lat, lon, rs="", rh="", manip="None", year="2005", **extra):
     row = {c: "" for c in s.REQUIRED_COLUMNS}
-    row.update(Record_number=str(n), Study_number="1", Site_name=f"site{n}", Country="X", Latitude=str(lat),
-               Longitude=str(lon), Manipulation=manip, Study_midyear=year, YearsOfData="1", Rs_annual=str(rs),
-               Rh_annual=str(rh), Biome="Temperate ", Ecosystem_type="Forest")
+    row.update(
+        Record_number=str(n),
+        Study_number="1",
+        Site_name=f"site{n}",
+        Country="X",
+        Latitude=str(lat),
+        Longitude=str(lon),
+        Manipulation=manip,
+        Study_midyear=year,
+        YearsOfData="1",
+        Rs_annual=str(rs),
+        Rh_annual=str(rh),
+        Biome="Temperate ",
+        Ecosystem_type="Forest",
+    )
     row.update(extra)
     return row
 
@@ -120,7 +136,10 @@ def test_synthetic_flags_and_accounting(tiny):
     assert not r.loc["1", "flag_in_sea"] and r.loc["1", "land_fraction"] == 1
     assert r.loc["2", "flag_in_sea"] and r.loc["2", "flag_lon_sign"] and not r.loc["2", "flag_coords_swapped"]
     assert (r.loc["2", "candidate_lat"], r.loc["2", "candidate_lon"]) == (47.5, 8.5)
-    assert r.loc["3", "flag_coords_swapped"] and (r.loc["3", "candidate_lat"], r.loc["3", "candidate_lon"]) == (-10, -50)
+    assert r.loc["3", "flag_coords_swapped"] and (r.loc["3", "candidate_lat"], r.loc["3", "candidate_lon"]) == (
+        -10,
+        -50,
+    )
     assert r.loc["9", "flag_in_sea"] and np.isnan(r.loc["9", "candidate_lat"])
     assert r.loc["8", "flag_no_coords"] and r.loc["8", "qc_known_problem"]
     assert not r.loc["1", "flag_duplicate"] and r.loc["4", "flag_duplicate"]
@@ -180,7 +199,10 @@ def test_cli_missing_column_is_one_line(tmp_path):
     import sys
 
     _write(tmp_path, [_record(1, 50, 10, rs=500)], drop_cols=("Latitude",))
-    proc = subprocess.run([sys.executable, "-m", "soilco2.cli", "data", "srdb", "summary", "--data-root", str(tmp_path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "soilco2.cli", "data", "srdb", "summary", "--data-root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "Latitude" in proc.stderr and s.SRDB_FILE in proc.stderr

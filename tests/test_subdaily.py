@@ -15,8 +15,9 @@ from soilco2.sources.towers import read_halfhourly, read_hn1_chamber
 def _records(n_hours=24 * 20, with_temp=True, start="2019-01-01"):
     t = pd.date_range(start, periods=n_hours, freq="1h")
     temp = 15 + 8 * np.sin(2 * np.pi * (np.arange(n_hours) % 24) / 24)
-    rec = pd.DataFrame({"time": t + pd.Timedelta("7min"), "port": 1, "flux_umol_m2_s": 0.5 * 2 ** ((temp - 10) / 10),
-                        "swc_m3_m3": 0.1})
+    rec = pd.DataFrame(
+        {"time": t + pd.Timedelta("7min"), "port": 1, "flux_umol_m2_s": 0.5 * 2 ** ((temp - 10) / 10), "swc_m3_m3": 0.1}
+    )
     if with_temp:
         rec["soil_temp_c"] = temp
     return rec
@@ -59,8 +60,8 @@ def test_windows_have_no_flux_and_exact_future():
     assert drops["kept"] == len(table) - 23 - 6
     i = 10
     r = win.row[i]
-    assert np.allclose(win.past[i, :, 0], table["soil_temp_c"].to_numpy()[r - 23: r + 1])  # ends at t
-    assert np.allclose(win.future[i, :, 0], table["soil_temp_c"].to_numpy()[r + 1: r + 7])  # t+1..t+F
+    assert np.allclose(win.past[i, :, 0], table["soil_temp_c"].to_numpy()[r - 23 : r + 1])  # ends at t
+    assert np.allclose(win.future[i, :, 0], table["soil_temp_c"].to_numpy()[r + 1 : r + 7])  # t+1..t+F
     assert win.target[i] == pytest.approx(table["flux_umol_m2_s"].iloc[r])
     assert "flux_umol_m2_s" not in win.past_drivers + win.future_drivers
 
@@ -107,7 +108,10 @@ def test_rain_pulse_detection_and_skill():
 @pytest.mark.realdata
 def test_hn1_chamber_reader(data_root):
     rec, counts = read_hn1_chamber(data_root / "sites/us-hn1/Hn1_chamber.csv")
-    assert counts["raw"] == counts["kept"] + counts["dropped_bad_time"] + counts["dropped_missing_flux"] + counts["dropped_low_r2"]
+    assert (
+        counts["raw"]
+        == counts["kept"] + counts["dropped_bad_time"] + counts["dropped_missing_flux"] + counts["dropped_low_r2"]
+    )
     assert rec["time"].min() >= pd.Timestamp("2018-07-01") and rec["flux_umol_m2_s"].between(0, 10).all()
 
 
@@ -123,7 +127,7 @@ def test_wkg_tiny_end_to_end_cli(data_root, tmp_path):
 site: {{name: US-Wkg, source: cosore, dataset: d20190617_SCOTT_WKG, tower_site: us-wkg,
         tower_drivers: [precip_mm], start: "2018-06-01", end: "2018-08-15"}}
 data_root: {data_root}
-out_dir: {tmp_path / 'run'}
+out_dir: {tmp_path / "run"}
 models: [pastfuture_lstm, oneway_lstm, mlp_pastfuture, q10, q10_swc_logistic]
 scenarios: {{holdout_start: "2018-07-20", holdout_end: "2018-08-15"}}
 sweep: {{past_hours: [12, 24]}}
@@ -134,8 +138,17 @@ show_progress: false
     res = CliRunner().invoke(app, ["subdaily", "run", str(cfg)])
     assert res.exit_code == 0, res.output
     run = tmp_path / "run"
-    for f in ("mi.parquet", "sweep.parquet", "predictions.nc", "summary.json", "index.html", "figures/sweep.png",
-              "figures/mi_lags.png", "rain_pulses.parquet", "scalers.json"):
+    for f in (
+        "mi.parquet",
+        "sweep.parquet",
+        "predictions.nc",
+        "summary.json",
+        "index.html",
+        "figures/sweep.png",
+        "figures/mi_lags.png",
+        "rain_pulses.parquet",
+        "scalers.json",
+    ):
         assert (run / f).exists(), f
     summary = json.loads((run / "summary.json").read_text())
     assert set(summary["extrapolation"]) >= {"pastfuture_lstm", "oneway_lstm", "q10"}
@@ -151,7 +164,9 @@ show_progress: false
         h = summary["headline_past_hours"]["extrapolation"]
         ex = ds.sel(scenario="extrapolation")
         single = ex["pastfuture_lstm_sweep"].sel(past_hours=h)
-        assert np.isfinite(ex["pastfuture_lstm"]).any() and not np.allclose(ex["pastfuture_lstm"], single, equal_nan=True)
+        assert np.isfinite(ex["pastfuture_lstm"]).any() and not np.allclose(
+            ex["pastfuture_lstm"], single, equal_nan=True
+        )
     head = summary["extrapolation"]["pastfuture_lstm"]
     assert head["members"] == 2 and "single_seed" in head and summary["extrapolation"]["q10"]["members"] is None
     ens = sweep[(sweep.members == 2) & (sweep.split == "test") & (sweep.scenario == "extrapolation")]
@@ -170,7 +185,7 @@ def test_holdout_outside_data_is_a_user_error(data_root, tmp_path):
 site: {{name: US-Wkg, dataset: d20190617_SCOTT_WKG, tower_site: us-wkg, tower_drivers: [precip_mm],
         start: "2018-06-01", end: "2018-07-15"}}
 data_root: {data_root}
-out_dir: {tmp_path / 'run'}
+out_dir: {tmp_path / "run"}
 scenarios: {{run: [extrapolation], holdout_start: "2025-01-01"}}
 sweep: {{past_hours: [12]}}
 show_progress: false
@@ -186,12 +201,27 @@ def test_q10_only_run_has_no_headline_length(data_root, tmp_path):
     from soilco2.pipelines.subdaily import run
     from soilco2.pipelines.subdaily_config import SubdailyConfig
 
-    cfg = SubdailyConfig.model_validate({
-        "site": {"name": "US-Wkg", "source": "cosore", "dataset": "d20190617_SCOTT_WKG", "tower_site": "us-wkg",
-                 "tower_drivers": ["precip_mm"], "start": "2018-06-01", "end": "2018-08-15"},
-        "data_root": str(data_root), "out_dir": str(tmp_path / "run"), "models": ["q10", "lloyd_taylor"],
-        "scenarios": {"holdout_start": "2018-07-20", "holdout_end": "2018-08-15"},
-        "sweep": {"past_hours": [12]}, "search": {"past_hours": 12}, "train": {"ensemble": 3}, "show_progress": False})
+    cfg = SubdailyConfig.model_validate(
+        {
+            "site": {
+                "name": "US-Wkg",
+                "source": "cosore",
+                "dataset": "d20190617_SCOTT_WKG",
+                "tower_site": "us-wkg",
+                "tower_drivers": ["precip_mm"],
+                "start": "2018-06-01",
+                "end": "2018-08-15",
+            },
+            "data_root": str(data_root),
+            "out_dir": str(tmp_path / "run"),
+            "models": ["q10", "lloyd_taylor"],
+            "scenarios": {"holdout_start": "2018-07-20", "holdout_end": "2018-08-15"},
+            "sweep": {"past_hours": [12]},
+            "search": {"past_hours": 12},
+            "train": {"ensemble": 3},
+            "show_progress": False,
+        }
+    )
     s = run(cfg)
     assert set(s["extrapolation"]) == {"q10", "lloyd_taylor"}
     assert s["extrapolation"]["q10"]["members"] is None and np.isnan(s["headline_past_hours"]["extrapolation"])

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from soilco2.errors import UserError
-from soilco2.pipelines.subdaily import resolve_inputs
 from soilco2.pipelines.subdaily_config import SubdailyConfig
+from soilco2.pipelines.subdaily_inputs import resolve_inputs
 from soilco2.prep import subdaily as prep
 
 
@@ -28,8 +28,9 @@ def _table(n_days=120, seed=0):
 
 
 def _cfg(**inputs):
-    return SubdailyConfig.model_validate({"site": {"name": "synthetic"}, "inputs": inputs,
-                                          "scenarios": {"holdout_months": 1}})
+    return SubdailyConfig.model_validate(
+        {"site": {"name": "synthetic"}, "inputs": inputs, "scenarios": {"holdout_months": 1}}
+    )
 
 
 def test_auto_drops_unavailable_and_designs_on_non_test_data():
@@ -44,18 +45,24 @@ def test_auto_drops_unavailable_and_designs_on_non_test_data():
     start, end = prep.default_holdout(table, 1)
     hold = (table.index >= start) & (table.index < end)
     assert info["design_on_non_test"]["masked_test_intervals"] == int(((rows == prep.TEST) | hold).sum())
-    assert np.bincount(rows[rows >= 0]).tolist() == [round(0.8 * len(table)), round(0.1 * len(table)),
-                                                      len(table) - round(0.8 * len(table)) - round(0.1 * len(table))]
+    assert np.bincount(rows[rows >= 0]).tolist() == [
+        round(0.8 * len(table)),
+        round(0.1 * len(table)),
+        len(table) - round(0.8 * len(table)) - round(0.1 * len(table)),
+    ]
 
 
 def test_search_grid():
     from soilco2.pipelines.subdaily import search_grid
 
-    cfg = SubdailyConfig.model_validate({"site": {"name": "s"}, "search": {"hidden": [8, 16], "lr": [0.01],
-                                                                           "dropout": [0.0, 0.3]}})
+    cfg = SubdailyConfig.model_validate(
+        {"site": {"name": "s"}, "search": {"hidden": [8, 16], "lr": [0.01], "dropout": [0.0, 0.3]}}
+    )
     assert search_grid(cfg) == [{"hidden": h, "lr": 0.01, "dropout": d} for h in (8, 16) for d in (0.0, 0.3)]
     assert search_grid(SubdailyConfig.model_validate({"site": {"name": "s"}})) == [
-        {"hidden": 16, "lr": 0.003}, {"hidden": 32, "lr": 0.003}]  # the default grid (dropout from train)
+        {"hidden": 16, "lr": 0.003},
+        {"hidden": 32, "lr": 0.003},
+    ]  # the default grid (dropout from train)
 
 
 def test_explicit_missing_input_is_an_error_and_explicit_lists_are_kept():
@@ -78,7 +85,7 @@ def test_spanish_dataset_runs_with_default_inputs(data_root, tmp_path):
     base = f"""
 site: {{name: ES-Oyonarte, dataset: d20200423_OYONARTE, start: "2012-06-01", end: "2012-08-01"}}
 data_root: {data_root}
-out_dir: {tmp_path / 'run'}
+out_dir: {tmp_path / "run"}
 models: [pastfuture_lstm, q10]
 scenarios: {{holdout_start: "2012-07-15", holdout_end: "2012-08-01"}}
 sweep: {{past_hours: [6]}}

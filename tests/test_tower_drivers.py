@@ -22,14 +22,16 @@ def write_us_bi1(root, start="2019-01-01", days=10):
     end = pd.date_range(start, periods=48 * days, freq="30min") + pd.Timedelta(minutes=30)  # TIMESTAMP_END
     step = np.arange(48 * days)
     soil = 10.0 + step // 48
-    soil[96: 96 + 48 - MIN_HALFHOURS_PER_DAY + 1] = -9999
+    soil[96 : 96 + 48 - MIN_HALFHOURS_PER_DAY + 1] = -9999
     folder = root / "sites" / "us-bi1"
     folder.mkdir(parents=True)
     stamp = end.strftime("%Y-%m-%d %H:%M:%S")
-    pd.DataFrame({"TIMESTAMP_END": stamp, "TA_F": step % 48, "SW_IN_F": 200.0, "TS_F_MDS_4": soil,
-                  "SWC_F_MDS_1": 0.3}).to_csv(folder / "US-Bi1-forcings.csv", index=False)
-    pd.DataFrame({"TIMESTAMP_END": stamp, "P_F": np.where(step < 48, 0.5, 0.0),
-                  "PPFD_IN": 100.0}).to_csv(folder / "US-Bi1-fluxes.csv", index=False)
+    pd.DataFrame(
+        {"TIMESTAMP_END": stamp, "TA_F": step % 48, "SW_IN_F": 200.0, "TS_F_MDS_4": soil, "SWC_F_MDS_1": 0.3}
+    ).to_csv(folder / "US-Bi1-forcings.csv", index=False)
+    pd.DataFrame({"TIMESTAMP_END": stamp, "P_F": np.where(step < 48, 0.5, 0.0), "PPFD_IN": 100.0}).to_csv(
+        folder / "US-Bi1-fluxes.csv", index=False
+    )
     return root
 
 
@@ -46,8 +48,10 @@ def test_tower_daily_known_values(tmp_path):
 def test_tower_fill_only_gaps_of_the_tower_site_and_only_with_enough_cover(tmp_path):
     root = write_us_bi1(tmp_path)
     time = pd.date_range("2018-12-30", periods=14)  # two days before the tower, two after it
-    sites = pd.DataFrame({"first_obs_day": pd.Timestamp("2019-01-01"), "last_obs_day": pd.Timestamp("2019-01-10")},
-                         index=[BOULDINA, "other"])
+    sites = pd.DataFrame(
+        {"first_obs_day": pd.Timestamp("2019-01-01"), "last_obs_day": pd.Timestamp("2019-01-10")},
+        index=[BOULDINA, "other"],
+    )
     raw = {name: np.full((2, 14), np.nan) for name in ("soil_temp_c", "air_temp_c", "rh_pct")}
     raw["air_temp_c"][0, 5] = 3.0  # COSORE's own value stays
     in_span = np.ones((2, 14), bool)
@@ -83,8 +87,9 @@ def test_real_us_bi1_fills_bouldina(data_root):
     assert (site["avail_soil_temp_c"].values[observed] == 1).all()
     counts = json.loads(ds.attrs["fill_counts"])["soil_temp_c"]
     assert counts["tower"] >= observed.sum() and counts["tower"] <= counts["observed"]
-    base = build_daily_dataset(DailyDataConfig(sites_include=[BOULDINA, "d20190409_ZOU"]), root=data_root,
-                               progress=False)
+    base = build_daily_dataset(
+        DailyDataConfig(sites_include=[BOULDINA, "d20190409_ZOU"]), root=data_root, progress=False
+    )
     assert "tower_drivers" not in base.attrs and np.nansum(base.sel(site=BOULDINA)["avail_soil_temp_c"]) == 0
     zou = ds.sel(site="d20190409_ZOU")
     for name in ds.attrs["dynamic_features"]:  # other sites are untouched
@@ -94,8 +99,9 @@ def test_real_us_bi1_fills_bouldina(data_root):
 def test_missing_tower_file_is_one_clear_error(tmp_path):
     from soilco2.errors import UserError
 
-    sites = pd.DataFrame({"first_obs_day": pd.Timestamp("2019-01-01"), "last_obs_day": pd.Timestamp("2019-01-10")},
-                         index=[BOULDINA])
+    sites = pd.DataFrame(
+        {"first_obs_day": pd.Timestamp("2019-01-01"), "last_obs_day": pd.Timestamp("2019-01-10")}, index=[BOULDINA]
+    )
     time = pd.date_range("2019-01-01", periods=10)
     with pytest.raises(UserError, match="tower file not found") as err:
         tower_fill({"soil_temp_c": np.full((1, 10), np.nan)}, sites, time, np.ones((1, 10), bool), root=tmp_path)

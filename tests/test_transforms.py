@@ -17,8 +17,9 @@ from synth_daily_inputs import monthly_at, site_attributes, synthetic
 @pytest.fixture(scope="module")
 def ds():
     table, meta = synthetic()
-    return assemble_daily_dataset(DailyDataConfig(), table, meta, monthly_at=monthly_at,
-                                  site_attributes=site_attributes)
+    return assemble_daily_dataset(
+        DailyDataConfig(), table, meta, monthly_at=monthly_at, site_attributes=site_attributes
+    )
 
 
 def test_known_scaling_and_inverse(ds):
@@ -27,7 +28,11 @@ def test_known_scaling_and_inverse(ds):
     y = ds["flux_umol_m2_s"].values
     train = y[split.train.values]
     s = sc.variables["flux_umol_m2_s"]
-    assert s.arcsinh and s.min == pytest.approx(np.arcsinh(train).min()) and s.max == pytest.approx(np.arcsinh(train).max())
+    assert (
+        s.arcsinh
+        and s.min == pytest.approx(np.arcsinh(train).min())
+        and s.max == pytest.approx(np.arcsinh(train).max())
+    )
     scaled = sc.transform(ds)
     assert np.nanmin(scaled["flux_umol_m2_s"].values[split.train.values]) == pytest.approx(0, abs=1e-6)
     assert np.nanmax(scaled["flux_umol_m2_s"].values[split.train.values]) == pytest.approx(1, abs=1e-6)
@@ -56,9 +61,11 @@ def test_no_leakage_test_and_validation_days_never_touch_the_scalers(ds):
     split = temporal_split(ds)
     before = FeatureScaler.fit(ds, split).to_dict()
     # wreck every validation and test day (target and drivers): the fit must not move
-    hidden = (split.val.values | split.test.values)
-    after_test = hidden | (np.arange(ds.sizes["time"])[None, :] > np.where(
-        split.test.values.any(axis=1), np.argmax(split.test.values, axis=1), 10**9)[:, None])
+    hidden = split.val.values | split.test.values
+    after_test = hidden | (
+        np.arange(ds.sizes["time"])[None, :]
+        > np.where(split.test.values.any(axis=1), np.argmax(split.test.values, axis=1), 10**9)[:, None]
+    )
     wrecked = ds.copy(deep=True)
     for name in ["flux_umol_m2_s", *ds.attrs["dynamic_features"]]:
         v = wrecked[name].values

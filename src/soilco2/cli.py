@@ -1,47 +1,114 @@
 """The ``soilco2`` command line. Each pipeline's commands live in ``soilco2.commands.*``;
-heavy imports (torch, sklearn) happen inside the commands, so ``soilco2 --help`` is fast."""
+heavy imports (torch, sklearn) happen inside the commands, so ``soilco2 --help`` is fast.
+
+Every way a command can end is decided here, not left to typer's defaults (which change between
+its versions): a user error or a usage error is one line on stderr and exit code 2; an interrupt
+(Ctrl-C, SIGTERM) is one line and exit code 130 (143 for SIGTERM), after the command's cleanup
+ran; a missing optional dependency (PyTorch) is one line naming the extra to install.
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
 from rich.console import Console
 
-from soilco2.commands import daily, data, subdaily
+from soilco2.commands import daily, data, global_, subdaily
 from soilco2.errors import UserError
 
-app = typer.Typer(help="Soil respiration models from public data (COSORE, SRDB, grids).", no_args_is_help=True)
+app = typer.Typer(
+    help="Soil respiration models from public data (COSORE, SRDB, grids).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(data.app, name="data", help="Read, clean, account for and cache the input data.")
 app.add_typer(daily.app, name="daily", help="S1: daily multi-site LSTM (COSORE).")
 app.add_typer(subdaily.app, name="subdaily", help="S2: sub-daily knowledge-guided LSTM at one site.")
-from soilco2.commands import global_  # noqa: E402  (S3; light module)
 app.add_typer(global_.app, name="global", help="S3: global annual Rs/Rh/Ra maps from SRDB (quantile forests).")
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+DL_EXTRA = "pip install 'soilco2[dl]' (PyTorch 2.13.0, installed first: pip install torch==2.13.0)"
 
 
-def main() -> None:
-    """Entry point: user errors become one red line and exit code 2, never a traceback."""
+class Interrupted(BaseException):
+    """Raised by the signal handlers: not an ``Exception`` and not a ``KeyboardInterrupt``, so no
+    library (click, typer, dask) turns it into another exit code on its way out; ``finally``
+    blocks and context managers still run."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.exit_code = 128 + signum
+        self.name = signal.Signals(signum).name
+
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(signum)
+
+
+def _error(message: str, code: int) -> None:
+    from rich.text import Text
+
+    err_console.print(Text("error: ", style="bold red") + Text(message))
+    sys.exit(code)
+
+
+def _usage_error(exc: Exception) -> None:
+    """click/typer usage errors of any version, by their shared interface (format_message, ctx)."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # ``soilco2`` or ``soilco2 daily`` alone: the help
+        ctx = getattr(exc, "ctx", None)
+        print(ctx.get_help() if ctx is not None else exc.format_message())
+        sys.exit(0)
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    message = " ".join(str(exc.format_message()).split())  # one line
+    _error(f"{message}{hint}", 2)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line each (``warning: ...``), without the source line Python adds."""
+    from rich.text import Text
+
+    err_console.print(Text("warning: ", style="yellow") + Text(" ".join(str(message).split())))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command, map every ending to one line and an exit code."""
+    import warnings
+
+    warnings.showwarning = _show_warning
+    signal.signal(signal.SIGINT, _raise_interrupted)
+    signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
-        app(standalone_mode=False)
+        result = app(args=argv, standalone_mode=False, prog_name="soilco2")
     except UserError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _error(str(err), 2)
+    except Interrupted as stop:
+        _error(f"interrupted ({stop.name}); nothing of the unfinished step was kept", stop.exit_code)
     except KeyboardInterrupt:
-        err_console.print("[red]interrupted[/]")
-        sys.exit(130)
-    except typer.Exit as exc:  # raised by commands that choose their own exit code
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
+        _error("interrupted", 130)
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] != "torch":
+            raise
+        _error(f"this command needs PyTorch, which is not installed: {DL_EXTRA}", 2)
+    except MemoryError:
+        _error("out of memory; make the config smaller (model size, ensemble, workers)", 2)
+    except OSError as err:  # an output the tool could not write (full disk, read-only folder)
+        where = f"{err.filename}: " if err.filename else ""
+        _error(f"{where}{err.strerror or err.__class__.__name__}", 2)
+    except Exception as exc:
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            _usage_error(exc)
+        if type(exc).__name__ == "Abort":
+            _error("aborted", 1)
         raise
+    # without standalone mode typer returns the code of a ``typer.Exit`` (and, in some versions,
+    # 130 for an interrupt it caught itself)
+    if isinstance(result, int) and not isinstance(result, bool) and result != 0:
+        if result == 130:
+            _error("interrupted", 130)
+        sys.exit(result)
 
 
 if __name__ == "__main__":

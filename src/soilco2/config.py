@@ -1,5 +1,6 @@
-"""YAML configs validated by pydantic: unknown keys and impossible values are rejected with
-one message naming the file and the field."""
+"""YAML configs validated by pydantic: unknown keys, duplicate keys, non-finite numbers and
+impossible values are rejected with one message naming the file and the field; an empty file is
+an error, never a silent run of the defaults."""
 
 from __future__ import annotations
 
@@ -13,9 +14,47 @@ from soilco2.errors import UserError
 
 
 class StrictModel(BaseModel):
-    """Base for every config section: unknown keys are errors."""
+    """Base for every config section: unknown keys are errors, and so are inf and NaN."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (plain YAML
+    silently keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path):
+    """The parsed YAML document of ``path``; unreadable, non-UTF-8, invalid or empty files and
+    duplicate keys are a :class:`UserError` naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"not UTF-8 text (byte {err.start})", file=path) from None
+    except OSError as err:
+        raise UserError(f"cannot read ({err.strerror})", file=path) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.constructor.ConstructorError as err:
+        raise UserError(str(err.problem), file=path) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UserError(f"not valid YAML{where} ({err.__class__.__name__})", file=path) from None
+    if data is None:
+        raise UserError("config file is empty (copy one of configs/*.yaml to start)", file=path)
+    return data
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -45,14 +84,13 @@ def load_config(path: str | Path, model: type[M]) -> M:
     path = Path(path)
     if not path.is_file():
         raise UserError("config file not found", file=path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise UserError(f"not valid YAML ({err.__class__.__name__})", file=path) from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise UserError("top level must be a mapping of keys to values", file=path)
     return validate(data, model, file=path)
 
 
 def dump_config(cfg: BaseModel, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    from soilco2.files import write_text_atomic
+
+    write_text_atomic(path, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))

@@ -7,17 +7,15 @@ numpy/pandas/scipy so it can be tested on synthetic series with known answers.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from soilco2.climate import pet_hargreaves_mm_yr
 from soilco2.metrics import kge, nse, pearson_r
 
-# µmol CO2 m-2 s-1 → g C m-2 day-1: 12.011 g C per mol, 86400 s per day.
-UMOL_M2_S_TO_GC_M2_DAY = 12.011e-6 * 86400
 ACF_LAGS_DAYS = (1, 182, 365)
 PAPER_GOOD_LAT_BAND = (30.0, 60.0)
 
@@ -85,38 +83,6 @@ def data_characteristics(obs: pd.DataFrame, lat: pd.Series) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- climate attributes
-def extraterrestrial_radiation_mj_m2_day(lat_deg: float, doy: np.ndarray) -> np.ndarray:
-    """Daily top-of-atmosphere shortwave Ra (MJ m-2 day-1), FAO-56 equations 21–25."""
-    phi = np.deg2rad(lat_deg)
-    doy = np.asarray(doy, dtype=float)
-    dr = 1 + 0.033 * np.cos(2 * np.pi * doy / 365)
-    delta = 0.409 * np.sin(2 * np.pi * doy / 365 - 1.39)
-    ws = np.arccos(np.clip(-np.tan(phi) * np.tan(delta), -1.0, 1.0))
-    gsc = 0.0820  # MJ m-2 min-1
-    ra = 24 * 60 / np.pi * gsc * dr * (ws * np.sin(phi) * np.sin(delta) + np.cos(phi) * np.cos(delta) * np.sin(ws))
-    return np.maximum(ra, 0.0)
-
-
-_MID_MONTH_DOY = np.array([15, 46, 74, 105, 135, 166, 196, 227, 258, 288, 319, 349])
-_DAYS_IN_MONTH = np.array([31, 28.25, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-
-
-def pet_hargreaves_mm_yr(temp_c: np.ndarray, sun_pct: np.ndarray, lat_deg: float) -> float:
-    """Annual potential evapotranspiration (mm/yr), Hargreaves (1975) radiation formula.
-
-    PET = 0.0135 (T + 17.8) Rs per day, Rs in mm/day of evaporation (0.408 × MJ m-2 day-1).
-    Rs comes from the extraterrestrial radiation at the site's latitude (FAO-56) and the
-    Angström–Prescott relation Rs = (0.25 + 0.50 n/N) Ra with n/N the sunshine fraction.
-    Inputs are 12 monthly means (temperature °C, sunshine % of possible).
-    """
-    t = np.asarray(temp_c, dtype=float)
-    n_over_n = np.asarray(sun_pct, dtype=float) / 100.0
-    ra = extraterrestrial_radiation_mj_m2_day(lat_deg, _MID_MONTH_DOY)
-    rs_mm_day = 0.408 * (0.25 + 0.50 * n_over_n) * ra
-    pet_day = np.maximum(0.0135 * (t + 17.8) * rs_mm_day, 0.0)
-    return float(np.sum(pet_day * _DAYS_IN_MONTH))
-
-
 def climate_attributes(sites: pd.DataFrame, monthly: pd.DataFrame | None) -> pd.DataFrame:
     """Per site: MAT, MAP, PET (Hargreaves 1975), aridity PET/P, SOC, WHC, |lat|.
 
@@ -180,8 +146,9 @@ def correlation_table(
                 r = p = np.nan
                 if ok.sum() >= 3 and x[ok].std() > 0 and y[ok].std() > 0:
                     r, p = stats.pearsonr(x[ok], y[ok])
-                rows.append({"metric": m, "attribute": a, "outliers": label, "n": int(ok.sum()),
-                             "r": float(r), "p": float(p)})
+                rows.append(
+                    {"metric": m, "attribute": a, "outliers": label, "n": int(ok.sum()), "r": float(r), "p": float(p)}
+                )
     return pd.DataFrame(rows)
 
 
@@ -205,8 +172,9 @@ def insitu_drivers_bin(per_site: pd.DataFrame, split: str = "test", min_share: f
     cols = [c for c in per_site if c.startswith("insitu_") and c.endswith(f"_{split}")]
     if not cols:
         return None
-    has = {c.removeprefix("insitu_").removesuffix(f"_{split}"): per_site[c].fillna(0).to_numpy() >= min_share
-           for c in cols}
+    has = {
+        c.removeprefix("insitu_").removesuffix(f"_{split}"): per_site[c].fillna(0).to_numpy() >= min_share for c in cols
+    }
     no = np.zeros(len(per_site), bool)
     soil_t, swc = has.get("soil_temp_c", no), has.get("swc_m3_m3", no)
     other = np.any([v for k, v in has.items() if k not in ("soil_temp_c", "swc_m3_m3")] or [no], axis=0)
@@ -214,7 +182,7 @@ def insitu_drivers_bin(per_site: pd.DataFrame, split: str = "test", min_share: f
     return pd.Series(pd.Categorical(label, categories=INSITU_LABELS), index=per_site.index)
 
 
-def _add_site_groupings(t: pd.DataFrame) -> list[str]:
+def add_site_groupings(t: pd.DataFrame) -> list[str]:
     """Add the record-length and in-situ-driver bins that the run's tables allow; their column names."""
     names = []
     if "n_obs_days" in t:
@@ -234,20 +202,34 @@ def share_good_by_bins(table: pd.DataFrame, cls: str = "class") -> pd.DataFrame:
     t = table.copy()
     lo, hi = PAPER_GOOD_LAT_BAND
     t["latitude band"] = np.where((t["abs_lat"] >= lo) & (t["abs_lat"] <= hi), "30–60° (inside)", "outside 30–60°")
-    t["MAT bin (°C)"] = pd.cut(t["mat_c"], [-np.inf, 0, 5, 10, 15, 20, np.inf],
-                               labels=["< 0", "0–5", "5–10", "10–15", "15–20", "≥ 20"], right=False)
-    t["MAP bin (mm)"] = pd.cut(t["map_mm"], [-np.inf, 250, 500, 1000, 1500, 2000, np.inf],
-                               labels=["< 250", "250–500", "500–1000", "1000–1500", "1500–2000", "≥ 2000"],
-                               right=False)
-    groupings = ["latitude band", "MAT bin (°C)", "MAP bin (mm)", *_add_site_groupings(t)]
+    t["MAT bin (°C)"] = pd.cut(
+        t["mat_c"],
+        [-np.inf, 0, 5, 10, 15, 20, np.inf],
+        labels=["< 0", "0–5", "5–10", "10–15", "15–20", "≥ 20"],
+        right=False,
+    )
+    t["MAP bin (mm)"] = pd.cut(
+        t["map_mm"],
+        [-np.inf, 250, 500, 1000, 1500, 2000, np.inf],
+        labels=["< 250", "250–500", "500–1000", "1000–1500", "1500–2000", "≥ 2000"],
+        right=False,
+    )
+    groupings = ["latitude band", "MAT bin (°C)", "MAP bin (mm)", *add_site_groupings(t)]
     medians = [c for c in ("test_nse", "test_kge") if c in t]
     rows = []
     for grouping in groupings:
         for b, g in t.groupby(grouping, observed=True, sort=True):
             n_good = int((g[cls] == "good").sum())
-            rows.append({"grouping": grouping, "bin": str(b), "n_sites": len(g), "n_good": n_good,
-                         "share_good": n_good / len(g) if len(g) else np.nan,
-                         **{f"median_{c}": float(g[c].median()) for c in medians}})
+            rows.append(
+                {
+                    "grouping": grouping,
+                    "bin": str(b),
+                    "n_sites": len(g),
+                    "n_good": n_good,
+                    "share_good": n_good / len(g) if len(g) else np.nan,
+                    **{f"median_{c}": float(g[c].median()) for c in medians},
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -258,9 +240,14 @@ MIN_DAYS_FOR_SKILL = 5  # NSE/KGE/r on fewer days are reported as NaN (the mean 
 def _part_row(part: str, o: np.ndarray, s: np.ndarray, m: np.ndarray, min_n: int) -> dict:
     n = int(m.sum())
     skill = n >= min_n
-    return {"part": part, "n": n, "nse": nse(o[m], s[m]) if skill else np.nan,
-            "kge": kge(o[m], s[m]) if skill else np.nan, "r": pearson_r(o[m], s[m]) if skill else np.nan,
-            "bias": float(np.mean(s[m] - o[m])) if n else np.nan}
+    return {
+        "part": part,
+        "n": n,
+        "nse": nse(o[m], s[m]) if skill else np.nan,
+        "kge": kge(o[m], s[m]) if skill else np.nan,
+        "r": pearson_r(o[m], s[m]) if skill else np.nan,
+        "bias": float(np.mean(s[m] - o[m])) if n else np.nan,
+    }
 
 
 def extreme_parts(obs: np.ndarray, q: float = 0.05) -> np.ndarray:
@@ -320,8 +307,7 @@ def partial_days(n_records: np.ndarray, observed: np.ndarray, fraction: float = 
     return ok & (n < fraction * np.median(n[ok]))
 
 
-def partial_day_effect(obs: np.ndarray, sim: np.ndarray, partial: np.ndarray,
-                       min_n: int = MIN_DAYS_FOR_SKILL) -> dict:
+def partial_day_effect(obs: np.ndarray, sim: np.ndarray, partial: np.ndarray, min_n: int = MIN_DAYS_FOR_SKILL) -> dict:
     """Share of the days that are partial, their share of the squared error, and NSE / KGE on the
     full days only (NaN below ``min_n`` full days)."""
     o, s = np.asarray(obs, float), np.asarray(sim, float)
@@ -330,10 +316,12 @@ def partial_day_effect(obs: np.ndarray, sim: np.ndarray, partial: np.ndarray,
     se = (s - o) ** 2
     total = se[ok].sum()
     skill = full.sum() >= min_n and np.std(o[full]) > 0
-    return {"partial_day_share": part.sum() / ok.sum() if ok.any() else np.nan,
-            "partial_mse_share": se[part].sum() / total if total > 0 else np.nan,
-            "nse_full_days": nse(o[full], s[full]) if skill else np.nan,
-            "kge_full_days": kge(o[full], s[full]) if skill else np.nan}
+    return {
+        "partial_day_share": part.sum() / ok.sum() if ok.any() else np.nan,
+        "partial_mse_share": se[part].sum() / total if total > 0 else np.nan,
+        "nse_full_days": nse(o[full], s[full]) if skill else np.nan,
+        "kge_full_days": kge(o[full], s[full]) if skill else np.nan,
+    }
 
 
 def pooled_parts(table: pd.DataFrame) -> pd.DataFrame:
@@ -343,159 +331,28 @@ def pooled_parts(table: pd.DataFrame) -> pd.DataFrame:
     """
     t = table[np.isfinite(table["obs"]) & np.isfinite(table["sim"]) & (table["part"] != "")]
     if t.empty:
-        return pd.DataFrame(columns=["part", "days", "sites", "mean_obs_umol_m2_s", "mean_pred_umol_m2_s",
-                                     "mean_error_umol_m2_s", "median_ratio_pred_over_obs"])
+        return pd.DataFrame(
+            columns=[
+                "part",
+                "days",
+                "sites",
+                "mean_obs_umol_m2_s",
+                "mean_pred_umol_m2_s",
+                "mean_error_umol_m2_s",
+                "median_ratio_pred_over_obs",
+            ]
+        )
     ratio = (t["sim"] / t["obs"]).where(t["obs"] > 0)
-    return t.assign(ratio=ratio, err=t["sim"] - t["obs"]).groupby("part", sort=False).agg(
-        days=("obs", "size"), sites=("site", "nunique"), mean_obs_umol_m2_s=("obs", "mean"),
-        mean_pred_umol_m2_s=("sim", "mean"), mean_error_umol_m2_s=("err", "mean"),
-        median_ratio_pred_over_obs=("ratio", "median")).reset_index()
-
-
-# ---------------------------------------------------------------- annual totals
-def annual_totals(times: pd.DatetimeIndex, flux_umol_m2_s: np.ndarray, min_coverage: float = 0.9) -> pd.DataFrame:
-    """Calendar-year totals (g C m-2 yr-1) of a daily flux series.
-
-    Each day contributes flux × 12.011e-6 × 86400 g C m-2. Years with every day present are
-    summed exactly; years with at least ``min_coverage`` of their days present are scaled up
-    from the daily mean (``scaled=True``); sparser years get NaN total but are still listed.
-    """
-    t = pd.DatetimeIndex(times)
-    gc = np.asarray(flux_umol_m2_s, dtype=float) * UMOL_M2_S_TO_GC_M2_DAY
-    frame = pd.DataFrame({"year": t.year, "gc": gc})
-    rows = []
-    for year, g in frame.groupby("year"):
-        days = 366 if calendar.isleap(int(year)) else 365
-        n = int(np.isfinite(g["gc"]).sum())
-        cov = n / days
-        total = np.nan
-        if n == days:
-            total = float(np.nansum(g["gc"]))
-        elif cov >= min_coverage:
-            total = float(np.nanmean(g["gc"]) * days)
-        rows.append({"year": int(year), "n_days": n, "coverage": cov, "scaled": bool(0 < n < days),
-                     "total_gc_m2_yr": total})
-    return pd.DataFrame(rows)
-
-
-def match_srdb(
-    sites: pd.DataFrame, annual: pd.DataFrame, srdb: pd.DataFrame, max_km: float = 5.0
-) -> pd.DataFrame:
-    """Pair each site's annual predicted totals with SRDB annual Rs records within ``max_km``.
-
-    ``annual``: ``site, year, total_gc_m2_yr`` (NaN totals ignored). ``srdb``: ``lat, lon,
-    year`` (study mid-year, may be NaN), ``rs_annual_gc_m2_yr`` and ``record``. For each SRDB
-    record the predicted total of the same calendar year is used when available
-    (``same_year=True``), else the mean over the site's complete predicted years.
-    """
-    from soilco2.sources.grids import haversine_km
-
-    rows = []
-    srdb = srdb[np.isfinite(srdb["rs_annual_gc_m2_yr"].to_numpy(float))]
-    for _, site in sites.iterrows():
-        d = haversine_km(site["lat"], site["lon"], srdb["lat"].to_numpy(float), srdb["lon"].to_numpy(float))
-        near = srdb[d <= max_km].assign(distance_km=d[d <= max_km])
-        if near.empty:
-            continue
-        pred = annual[(annual["site"] == site["site"]) & np.isfinite(annual["total_gc_m2_yr"])]
-        if pred.empty:
-            continue
-        by_year = pred.set_index("year")["total_gc_m2_yr"]
-        for _, rec in near.iterrows():
-            yr = rec.get("year", np.nan)
-            same = np.isfinite(yr) and int(np.floor(yr)) in by_year.index
-            predicted = by_year[int(np.floor(yr))] if same else by_year.mean()
-            rows.append({"site": site["site"], "srdb_record": rec.get("record"), "distance_km": rec["distance_km"],
-                         "srdb_year": yr, "same_year": bool(same),
-                         "pred_years": ",".join(str(y) for y in by_year.index),
-                         "srdb_rs_gc_m2_yr": float(rec["rs_annual_gc_m2_yr"]), "pred_rs_gc_m2_yr": float(predicted)})
-    cols = ["site", "srdb_record", "distance_km", "srdb_year", "same_year", "pred_years",
-            "srdb_rs_gc_m2_yr", "pred_rs_gc_m2_yr"]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _agree(o: np.ndarray, p: np.ndarray) -> dict:
-    return {"n": int(o.size), "r": pearson_r(o, p), "bias_gc_m2_yr": float(np.mean(p - o)) if o.size else np.nan,
-            "rmse_gc_m2_yr": float(np.sqrt(np.mean((p - o) ** 2))) if o.size else np.nan,
-            "median_ratio_pred_over_srdb": float(np.median(p / o)) if o.size else np.nan}
-
-
-def site_level_matches(matches: pd.DataFrame) -> pd.DataFrame:
-    """One row per site: median SRDB annual Rs of its nearby records vs the predicted mean annual total."""
-    if matches.empty:
-        return pd.DataFrame(columns=["site", "n_records", "srdb_rs_gc_m2_yr", "pred_rs_gc_m2_yr"])
-    return matches.groupby("site").agg(n_records=("srdb_rs_gc_m2_yr", "size"),
-                                       srdb_rs_gc_m2_yr=("srdb_rs_gc_m2_yr", "median"),
-                                       pred_rs_gc_m2_yr=("pred_rs_gc_m2_yr", "mean")).reset_index()
-
-
-def agreement(matches: pd.DataFrame) -> dict:
-    """Predicted vs SRDB annual Rs: per site (median of nearby records, so a site with many SRDB
-    records does not dominate), for same-year pairs, and over all record pairs."""
-    if matches.empty:
-        return {"n_records": 0, "n_sites": 0}
-    sites = site_level_matches(matches)
-    same = matches[matches["same_year"]]
-    col = lambda t, c: t[c].to_numpy(float)  # noqa: E731
-    out = {"n_records": int(len(matches)), "n_sites": int(len(sites)), "n_same_year": int(len(same))}
-    for label, t in (("sites", sites), ("same_year", same), ("records", matches)):
-        out.update({f"{label}_{k}": v for k, v in _agree(col(t, "srdb_rs_gc_m2_yr"), col(t, "pred_rs_gc_m2_yr")).items()})
-    return out
-
-
-def error_decomposition(obs: np.ndarray, sim: np.ndarray, min_n: int = MIN_DAYS_FOR_SKILL) -> dict:
-    """Where a site's squared error comes from (Murphy 1988; Gupta et al. 2009):
-    MSE = (μs − μo)² [level] + (σs − σo)² [amplitude] + 2 σs σo (1 − r) [timing], population
-    moments over the days where both are finite. Returns the three terms, their shares of the MSE,
-    α = σs/σo, β = μs/μo and the NSE with the level error removed (1 − (MSE − level)/σo²);
-    NaN below ``min_n`` days or without observed variance."""
-    m = np.isfinite(obs) & np.isfinite(sim)
-    keys = ("mse", "level", "amplitude", "timing", "level_share", "amplitude_share", "timing_share", "alpha", "beta",
-            "nse_level_removed")
-    o, s = np.asarray(obs, float)[m], np.asarray(sim, float)[m]
-    if m.sum() < min_n or np.std(o) == 0:
-        return dict.fromkeys(keys, np.nan) | {"n": int(m.sum())}
-    so, ss = np.std(o), np.std(s)
-    r = float(np.corrcoef(o, s)[0, 1]) if ss > 0 else 0.0
-    level, amplitude, timing = (s.mean() - o.mean()) ** 2, (ss - so) ** 2, 2 * ss * so * (1 - r)
-    mse = level + amplitude + timing  # equals mean((s − o)²) up to rounding
-    share = (lambda x: x / mse) if mse > 0 else (lambda x: np.nan)
-    return {"mse": mse, "level": level, "amplitude": amplitude, "timing": timing, "level_share": share(level),
-            "amplitude_share": share(amplitude), "timing_share": share(timing), "alpha": ss / so,
-            "beta": s.mean() / o.mean() if o.mean() != 0 else np.nan,
-            "nse_level_removed": 1 - (mse - level) / so**2, "n": int(m.sum())}
-
-
-def error_parts_by_group(per_site: pd.DataFrame) -> pd.DataFrame:
-    """Median shares of the test MSE (level / amplitude / timing, columns of
-    :func:`error_decomposition` prefixed ``test_``), α, β and NSE with and without the level error,
-    per class, observed-days bin and in-situ drivers on the test days."""
-    t = per_site.dropna(subset=["test_level_share"]).copy()
-    groupings = ["class", *_add_site_groupings(t)]
-    cols = ["test_level_share", "test_amplitude_share", "test_timing_share", "test_alpha", "test_beta", "test_nse",
-            "test_nse_level_removed"]
-    rows = [{"grouping": "all sites", "group": "all", "n_sites": len(t), **t[cols].median().to_dict()}]
-    for grouping in groupings:
-        for b, g in t.groupby(grouping, observed=True, sort=True):
-            rows.append({"grouping": grouping, "group": str(b), "n_sites": len(g), **g[cols].median().to_dict()})
-    return pd.DataFrame(rows).rename(columns={c: f"median_{c.removeprefix('test_')}" for c in cols})
-
-
-def calibration_oracles(obs: np.ndarray, sim: np.ndarray, split: np.ndarray, test_label: int = 2,
-                        min_n: int = 3) -> dict:
-    """What perfect calibration on the test days would give, keeping the model's day-to-day shape
-    (diagnostic upper bounds, never a model): median over sites of the test NSE / KGE of ``sim``
-    (``as is``), of ``sim`` shifted to the observed test mean (``level``), and of a least-squares
-    line ``a + b·sim`` fitted on the test days themselves (``linear``: NSE = r², KGE = 1 − √((1−r)² + (1−r)²))."""
-    rows = []
-    for o_row, s_row, lab in zip(obs, sim, split):
-        m = (lab == test_label) & np.isfinite(o_row) & np.isfinite(s_row)
-        if m.sum() < min_n:
-            continue
-        o, s = o_row[m], s_row[m]
-        shifted = s + (o.mean() - s.mean())
-        fit = np.polyval(np.polyfit(s, o, 1), s) if np.std(s) > 0 else np.full_like(o, o.mean())
-        rows.append({"as_is_nse": nse(o, s), "as_is_kge": kge(o, s), "level_nse": nse(o, shifted),
-                     "level_kge": kge(o, shifted), "linear_nse": nse(o, fit), "linear_kge": kge(o, fit)})
-    table = pd.DataFrame(rows)
-    return {k: float(np.nanmedian(table[k])) for k in table.columns} | {"sites": len(table)}
+    return (
+        t.assign(ratio=ratio, err=t["sim"] - t["obs"])
+        .groupby("part", sort=False)
+        .agg(
+            days=("obs", "size"),
+            sites=("site", "nunique"),
+            mean_obs_umol_m2_s=("obs", "mean"),
+            mean_pred_umol_m2_s=("sim", "mean"),
+            mean_error_umol_m2_s=("err", "mean"),
+            median_ratio_pred_over_obs=("ratio", "median"),
+        )
+        .reset_index()
+    )

@@ -70,15 +70,22 @@ def fit_residual_covariance(resid: np.ndarray, max_lag: int = 15, min_pairs: int
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)  # parameter covariance unused
-            (c, phi), _ = curve_fit(lambda x, c, p: c * p**x, d, rho[lags], p0=(0.5, 0.8),
-                                    sigma=1 / np.sqrt(n[lags]), bounds=([0.0, 0.0], [1.0, 0.999]))
+            (c, phi), _ = curve_fit(
+                lambda x, c, p: c * p**x,
+                d,
+                rho[lags],
+                p0=(0.5, 0.8),
+                sigma=1 / np.sqrt(n[lags]),
+                bounds=([0.0, 0.0], [1.0, 0.999]),
+            )
     except (RuntimeError, ValueError):  # no convergence: treated as too little to fit
         return None
     return ResidualCovariance(sill=float(c * var), nugget=float((1 - c) * var), phi=float(phi), n_pairs=int(n[0]))
 
 
-def krige_residuals(obs_days: np.ndarray, obs_resid: np.ndarray, target_days: np.ndarray,
-                    cov: ResidualCovariance, neighbours: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def krige_residuals(
+    obs_days: np.ndarray, obs_resid: np.ndarray, target_days: np.ndarray, cov: ResidualCovariance, neighbours: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """Simple-kriging estimate and standard error of the residual on ``target_days`` (not observed)
     from the ``neighbours`` nearest observed days before and after each (sorted ``obs_days``).
     The standard error is that of a day's observed mean (signal and noise), given the neighbours."""
@@ -103,8 +110,9 @@ def krige_residuals(obs_days: np.ndarray, obs_resid: np.ndarray, target_days: np
     return est, np.sqrt(np.clip(var, 0.0, None))
 
 
-def fill_series(obs: np.ndarray, model: np.ndarray, cov: ResidualCovariance | None,
-                neighbours: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def fill_series(
+    obs: np.ndarray, model: np.ndarray, cov: ResidualCovariance | None, neighbours: int = 3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One site's daily series → (filled, correction, standard error, source flag).
 
     Observed days keep the observation (source 0, correction 0, standard error NaN); days with a

@@ -127,8 +127,9 @@ def score_by(
     return pd.DataFrame(rows, columns=cols)
 
 
-def bootstrap_ci(values, stat: Callable[..., np.ndarray] = np.median, n_boot: int = 10_000,
-                 level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    values, stat: Callable[..., np.ndarray] = np.median, n_boot: int = 10_000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval of ``stat`` (called as ``stat(draws, axis=1)``) over the finite
     ``values`` (e.g. per-site test metrics: how far a median over these sites moves with another
     draw of sites of the same kind). Fewer than 3 finite values give (NaN, NaN). Booleans give the

@@ -37,8 +37,13 @@ def srdb_rh_points(root=None) -> tuple[pd.DataFrame, dict]:
     return rec.loc[keep, cols].reset_index(drop=True), counts
 
 
-def score_at_points(models: xr.Dataset, names: list[str], points: pd.DataFrame,
-                    obs_col: str = "rh_annual_gc_m2_yr", max_distance_km: float = 300.0) -> pd.DataFrame:
+def score_at_points(
+    models: xr.Dataset,
+    names: list[str],
+    points: pd.DataFrame,
+    obs_col: str = "rh_annual_gc_m2_yr",
+    max_distance_km: float = 300.0,
+) -> pd.DataFrame:
     """Per model: n, r, bias, RMSE and median ratio model/observed over the points its grid covers
     (a coastal point whose cell has no model land takes the nearest model land cell within
     ``max_distance_km``; 300 km is about one ~2° model cell)."""
@@ -50,13 +55,23 @@ def score_at_points(models: xr.Dataset, names: list[str], points: pd.DataFrame,
         s = metrics.score(obs[ok], sim[ok], names=("r", "bias", "rmse"))
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.nanmedian(sim[ok] / obs[ok]) if ok.any() else np.nan
-        rows.append({"model": name, "n": int(ok.sum()), "n_outside_model_land": int((~np.isfinite(sim)).sum()),
-                     "r": s["r"], "bias_gc_m2_yr": s["bias"], "rmse_gc_m2_yr": s["rmse"],
-                     "median_ratio_model_over_obs": float(ratio)})
+        rows.append(
+            {
+                "model": name,
+                "n": int(ok.sum()),
+                "n_outside_model_land": int((~np.isfinite(sim)).sum()),
+                "r": s["r"],
+                "bias_gc_m2_yr": s["bias"],
+                "rmse_gc_m2_yr": s["rmse"],
+                "median_ratio_model_over_obs": float(ratio),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def compare_with_map(models: xr.Dataset, names: list[str], ref: xr.DataArray, land_area_m2: xr.DataArray) -> pd.DataFrame:
+def compare_with_map(
+    models: xr.Dataset, names: list[str], ref: xr.DataArray, land_area_m2: xr.DataArray
+) -> pd.DataFrame:
     """Each model against a 0.5° reference map (same units) on the reference grid.
 
     ``land_area_m2`` is the land area of each reference cell. Returns per model: cells compared,
@@ -74,9 +89,15 @@ def compare_with_map(models: xr.Dataset, names: list[str], ref: xr.DataArray, la
         wm = lambda v: float(np.sum(w * v) / np.sum(w))  # noqa: E731
         mx, my = wm(x), wm(y)
         cov = wm((x - mx) * (y - my))
-        rows.append({"model": name, "cells": int(ok.sum()),
-                     "r_area_weighted": cov / np.sqrt(wm((x - mx) ** 2) * wm((y - my) ** 2)),
-                     "bias_gc_m2_yr": my - mx, "rmse_gc_m2_yr": float(np.sqrt(wm((y - x) ** 2))),
-                     "model_total_pg_c_yr": float(total_pg_c_yr(y, w)),
-                     "map_total_pg_c_yr": float(total_pg_c_yr(x, w))})
+        rows.append(
+            {
+                "model": name,
+                "cells": int(ok.sum()),
+                "r_area_weighted": cov / np.sqrt(wm((x - mx) ** 2) * wm((y - my) ** 2)),
+                "bias_gc_m2_yr": my - mx,
+                "rmse_gc_m2_yr": float(np.sqrt(wm((y - x) ** 2))),
+                "model_total_pg_c_yr": float(total_pg_c_yr(y, w)),
+                "map_total_pg_c_yr": float(total_pg_c_yr(x, w)),
+            }
+        )
     return pd.DataFrame(rows)

@@ -91,8 +91,17 @@ def mi_table(
             elif lag < 0:
                 shifted[lag:] = False
             n_pairs = int((shifted & np.isfinite(y)).sum())
-            rows.append({"driver": drv, "lag_hours": lag * step_h, "lead_hours": -lag * step_h,
-                         "lag_steps": lag, "mi_nats": val, "nonzero_only": nonzero, "n_pairs": n_pairs})
+            rows.append(
+                {
+                    "driver": drv,
+                    "lag_hours": lag * step_h,
+                    "lead_hours": -lag * step_h,
+                    "lag_steps": lag,
+                    "mi_nats": val,
+                    "nonzero_only": nonzero,
+                    "n_pairs": n_pairs,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -106,11 +115,17 @@ def peak_lags(mi: pd.DataFrame) -> pd.DataFrame:
             continue
         best = g.loc[g["mi_nats"].idxmax()]
         at0 = g.loc[g["lag_steps"] == 0, "mi_nats"]
-        rows.append({"driver": drv, "peak_lag_hours": float(best["lag_hours"]),
-                     "peak_lead_hours": float(-best["lag_hours"]), "peak_mi_nats": float(best["mi_nats"]),
-                     "mi_lag0_nats": float(at0.iloc[0]) if len(at0) else np.nan,
-                     "mi_future_mean_nats": float(g.loc[g["lag_steps"] < 0, "mi_nats"].mean()),
-                     "mi_past_mean_nats": float(g.loc[g["lag_steps"] > 0, "mi_nats"].mean())})
+        rows.append(
+            {
+                "driver": drv,
+                "peak_lag_hours": float(best["lag_hours"]),
+                "peak_lead_hours": float(-best["lag_hours"]),
+                "peak_mi_nats": float(best["mi_nats"]),
+                "mi_lag0_nats": float(at0.iloc[0]) if len(at0) else np.nan,
+                "mi_future_mean_nats": float(g.loc[g["lag_steps"] < 0, "mi_nats"].mean()),
+                "mi_past_mean_nats": float(g.loc[g["lag_steps"] > 0, "mi_nats"].mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 

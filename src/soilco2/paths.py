@@ -51,7 +51,10 @@ def data_root(explicit: str | Path | None = None, *, must_exist: bool = True) ->
 def cache_dir() -> Path:
     """Directory for derived caches (Parquet); ``SOILCO2_CACHE`` overrides it."""
     path = Path(os.environ.get(ENV_CACHE) or (Path(user_cache_dir("soilco2")) / "cache"))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the cache folder ({err.strerror}); set {ENV_CACHE}", file=path) from None
     return path
 
 

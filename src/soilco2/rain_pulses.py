@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 
-def detect_events(precip_mm: pd.Series, *, dry_days: float = 7.0, dry_max_mm: float = 1.0,
-                  min_rain_mm: float = 5.0) -> pd.DataFrame:
+def detect_events(
+    precip_mm: pd.Series, *, dry_days: float = 7.0, dry_max_mm: float = 1.0, min_rain_mm: float = 5.0
+) -> pd.DataFrame:
     """Onsets of rewetting events on a regular series: ``onset, rain_24h_mm, dry_before_mm``."""
     p = precip_mm.fillna(0.0)
     step = pd.Series(p.index).diff().dropna().mode().iloc[0]
@@ -32,8 +33,9 @@ def detect_events(precip_mm: pd.Series, *, dry_days: float = 7.0, dry_max_mm: fl
     return pd.DataFrame(rows, columns=["onset", "rain_24h_mm", "dry_before_mm"])
 
 
-def pulse_skill(events: pd.DataFrame, obs: pd.Series, sims: dict[str, pd.Series], *,
-                window_hours: float = 48.0, min_obs: int = 6) -> pd.DataFrame:
+def pulse_skill(
+    events: pd.DataFrame, obs: pd.Series, sims: dict[str, pd.Series], *, window_hours: float = 48.0, min_obs: int = 6
+) -> pd.DataFrame:
     """Long table: one row per (event, model) with observed and modelled peak, ratio, timing error."""
     rows = []
     for _, ev in events.iterrows():
@@ -45,12 +47,18 @@ def pulse_skill(events: pd.DataFrame, obs: pd.Series, sims: dict[str, pd.Series]
             s = sim.loc[t0:t1].dropna()
             if s.empty:
                 continue
-            rows.append({
-                "onset": t0, "rain_24h_mm": ev["rain_24h_mm"], "model": name,
-                "obs_peak_umol_m2_s": float(o.max()), "obs_peak_time": o.idxmax(),
-                "model_peak_umol_m2_s": float(s.max()), "model_peak_time": s.idxmax(),
-                "peak_ratio": float(s.max() / o.max()) if o.max() > 0 else np.nan,
-                "timing_error_hours": (s.idxmax() - o.idxmax()) / pd.Timedelta("1h"),
-                "n_obs": int(len(o)),
-            })
+            rows.append(
+                {
+                    "onset": t0,
+                    "rain_24h_mm": ev["rain_24h_mm"],
+                    "model": name,
+                    "obs_peak_umol_m2_s": float(o.max()),
+                    "obs_peak_time": o.idxmax(),
+                    "model_peak_umol_m2_s": float(s.max()),
+                    "model_peak_time": s.idxmax(),
+                    "peak_ratio": float(s.max() / o.max()) if o.max() > 0 else np.nan,
+                    "timing_error_hours": (s.idxmax() - o.idxmax()) / pd.Timedelta("1h"),
+                    "n_obs": int(len(o)),
+                }
+            )
     return pd.DataFrame(rows)

@@ -35,8 +35,13 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
 
 def epoch_progress(show: bool = True) -> Progress:
     """The rich progress display of epoch-wise training (one task per model; fields: info)."""
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
-               TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} epochs"),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    ]
     return Progress(*columns, disable=not show, transient=False)
 
 
@@ -66,6 +71,7 @@ def train(
     on_epoch: Callable[[int, int, str], None] | None = None,
     average_last: int = 0,
     precision: str = "float32",
+    resume_state: str | Path | None = None,
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the weights of the best validation epoch.
 
@@ -79,6 +85,10 @@ def train(
     weights instead of the last (stochastic weight averaging).
     ``precision="bfloat16"``: each training step's forward (and so its backward) runs under CPU
     autocast to bfloat16; weights, optimiser and loss stay float32, and so does evaluation.
+    ``resume_state``: after every epoch the whole state of the loop (weights, optimiser, scheduler,
+    the sampler's and torch's random states, the best epoch so far) is saved there atomically; a
+    later call with the same arguments continues after the last saved epoch and ends with the
+    same weights as an uninterrupted run. The file is removed when training ends.
     """
     set_seed(seed)
     rng = np.random.default_rng(seed)
@@ -87,9 +97,21 @@ def train(
     best = (float("inf"), -1, copy.deepcopy(model.state_dict()) if val_loss is not None else None)
     history: list[dict] = []
     averaged, n_averaged = None, 0
+    start = 0
+    if resume_state is not None and Path(resume_state).is_file():
+        state = torch.load(resume_state, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(state["scheduler"])
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        best = (state["best_val"], state["best_epoch"], state["best_state"])
+        history, averaged, n_averaged = state["history"], state["averaged"], state["n_averaged"]
+        start = state["epoch"] + 1
     with epoch_progress(show_progress) as progress:
-        task = progress.add_task(label, total=epochs, info="")
-        for epoch in range(epochs):
+        task = progress.add_task(label, total=epochs, info="", completed=start)
+        for epoch in range(start, epochs):
             model.train()
             losses = []
             for inputs, target, mask in train_batches(rng):
@@ -113,8 +135,11 @@ def train(
                 if average_last and epoch >= epochs - average_last:
                     n_averaged += 1
                     state = model.state_dict()
-                    averaged = ({k: w.detach().clone() for k, w in state.items()} if averaged is None else
-                                {k: a + (state[k] - a) / n_averaged for k, a in averaged.items()})
+                    averaged = (
+                        {k: w.detach().clone() for k, w in state.items()}
+                        if averaged is None
+                        else {k: a + (state[k] - a) / n_averaged for k, a in averaged.items()}
+                    )
             else:
                 with torch.no_grad():
                     v = float(val_loss(model))
@@ -122,6 +147,8 @@ def train(
                     best = (v, epoch, copy.deepcopy(model.state_dict()))
                 info = f"loss {t:.4f}  val {v:.4f}  best@{best[1]}"
             history.append({"epoch": epoch, "train_loss": t, "val_loss": v})
+            if resume_state is not None:
+                _save_loop_state(resume_state, model, opt, sched, rng, epoch, best, history, averaged, n_averaged)
             progress.update(task, advance=1, info=info)
             if on_epoch is not None:
                 on_epoch(epoch + 1, epochs, info)
@@ -133,6 +160,34 @@ def train(
         model.load_state_dict(averaged)
     model.eval()
     if checkpoint is not None:
-        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), checkpoint)
+        save_state(model.state_dict(), checkpoint)
+    if resume_state is not None:
+        Path(resume_state).unlink(missing_ok=True)
     return TrainResult(best_epoch=best[1], best_val_loss=best[0], history=history)
+
+
+def save_state(obj, path: str | Path) -> None:
+    """``torch.save`` to a temporary name, then one rename: a kill never leaves half a checkpoint."""
+    from soilco2.files import write_with
+
+    write_with(path, lambda tmp: torch.save(obj, tmp))
+
+
+def _save_loop_state(path, model, opt, sched, rng, epoch, best, history, averaged, n_averaged) -> None:
+    save_state(
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict() if sched is not None else None,
+            "numpy_rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "epoch": epoch,
+            "best_val": best[0],
+            "best_epoch": best[1],
+            "best_state": best[2],
+            "history": history,
+            "averaged": averaged,
+            "n_averaged": n_averaged,
+        },
+        path,
+    )

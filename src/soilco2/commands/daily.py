@@ -28,13 +28,21 @@ def _print_summary(summary: dict, title: str) -> None:
         table.add_column(col)
     for model, by_split in summary.get("models", {}).items():
         for split, d in by_split.items():
-            table.add_row(model, split, f"{d['median_nse']:.3f}", f"{d['median_kge']:.3f}", f"{d['median_r']:.3f}",
-                          f"{d['n_good']}/{summary['sites']}")
+            table.add_row(
+                model,
+                split,
+                f"{d['median_nse']:.3f}",
+                f"{d['median_kge']:.3f}",
+                f"{d['median_r']:.3f}",
+                f"{d['n_good']}/{summary['sites']}",
+            )
     console.print(table)
     paper = summary.get("paper")
     if paper:
-        console.print(f"paper (82 sites): median test NSE {paper['median_test_nse']}, KGE {paper['median_test_kge']}; "
-                      f"{paper['good_sites']} good")
+        console.print(
+            f"paper (82 sites): median test NSE {paper['median_test_nse']}, KGE {paper['median_test_kge']}; "
+            f"{paper['good_sites']} good"
+        )
 
 
 @app.command()
@@ -42,13 +50,17 @@ def train(
     config: Path = typer.Argument(..., help="YAML config (see configs/daily.yaml)"),
     out: Path | None = typer.Option(None, help="run folder (default: <run_dir>/<name> from the config)"),
     quiet: bool = typer.Option(False, help="no progress bars"),
+    resume: bool = typer.Option(
+        False, help="continue the unfinished run of this config that a kill left behind (finished members kept)"
+    ),
 ) -> None:
     """Train the LSTM ensemble and the baselines; write the run folder."""
     from soilco2.config import load_config
-    from soilco2.pipelines.daily import DailyConfig, train_run
+    from soilco2.pipelines.daily import train_run
+    from soilco2.pipelines.daily_config import DailyConfig
 
     cfg = load_config(config, DailyConfig)
-    run = train_run(cfg, out, show_progress=not quiet)
+    run = train_run(cfg, out, show_progress=not quiet, resume=resume)
     import json
 
     _print_summary(json.loads((run / "summary.json").read_text()), f"run {run}")
@@ -91,12 +103,16 @@ def gapfill(
 
     dest = gapfill_run(source, out, neighbours=neighbours)
     s = json.loads((dest / "summary.json").read_text())
-    console.print(f"{s['sites']} sites: {s['observed_days']:,} observed and {s['filled_days']:,} filled days; "
-                  f"residual e-folding time (median) {s['median_efolding_days']:.1f} days; "
-                  f"{s['site_years_with_total']} site-years with an annual total")
+    console.print(
+        f"{s['sites']} sites: {s['observed_days']:,} observed and {s['filled_days']:,} filled days; "
+        f"residual e-folding time (median) {s['median_efolding_days']:.1f} days; "
+        f"{s['site_years_with_total']} site-years with an annual total"
+    )
     if s["sites_without_covariance"]:
-        console.print(f"filled with the LSTM alone (no residual covariance: too few consecutive observed days, "
-                      f"or no fit): {', '.join(s['sites_without_covariance'])}")
+        console.print(
+            f"filled with the LSTM alone (no residual covariance: too few consecutive observed days, "
+            f"or no fit): {', '.join(s['sites_without_covariance'])}"
+        )
     console.print(f"outputs in [bold]{dest}[/]: gapfilled.nc, residual_covariance.parquet, annual_totals.parquet")
 
 
@@ -107,7 +123,7 @@ def tune(
 ) -> None:
     """Grid search (hidden size, dropout, window, seed) scored on validation days, on Dask workers."""
     from soilco2.config import load_config
-    from soilco2.pipelines.daily import DailyConfig
+    from soilco2.pipelines.daily_config import DailyConfig
     from soilco2.pipelines.daily_tune import tune_run
 
     cfg = load_config(config, DailyConfig)

@@ -14,8 +14,9 @@ import typer
 def report(
     run: Annotated[Path, typer.Argument(help="Daily run folder (written by 'soilco2 daily train').")],
     out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN/report).")] = None,
-    data_root: Annotated[Path | None,
-                         typer.Option(help="Shared data root (default: SOILCO2_DATA or ../shared/data).")] = None,
+    data_root: Annotated[
+        Path | None, typer.Option(help="Shared data root (default: SOILCO2_DATA or ../shared/data).")
+    ] = None,
     max_km: Annotated[float, typer.Option(help="SRDB matching radius (km).", min=0.0)] = 5.0,
 ) -> None:
     """Diagnostics (data length, seasonality, climate, extremes, annual totals vs SRDB) and RUN/report/index.html."""
@@ -23,15 +24,15 @@ def report(
 
     from rich.console import Console
 
-    from soilco2.report.build import build_report
-
     from soilco2.paths import data_root as resolve_data_root
+    from soilco2.report.build import build_report
 
     if data_root is not None:
         data_root = resolve_data_root(data_root)  # an explicit root must exist (UserError otherwise)
     console = Console(stderr=True)
     t0 = time.perf_counter()
     with console.status("report: loading run") as status:
-        index = build_report(run, out=out, data_root=data_root, max_km=max_km,
-                             tick=lambda msg: status.update(f"report: {msg}"))
+        index = build_report(
+            run, out=out, data_root=data_root, max_km=max_km, tick=lambda msg: status.update(f"report: {msg}")
+        )
     console.print(f"[green]report written[/] {index} ({time.perf_counter() - t0:.1f} s)")

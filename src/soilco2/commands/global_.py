@@ -25,15 +25,26 @@ def print_summary(summary: dict) -> None:
         t.add_column(col, justify="right")
     for f in ("rs", "rh", "ra"):
         a, b = summary["totals_pg_c_yr"][f], summary["totals_from_q50_pg_c_yr"][f]
-        t.add_row(f.upper(), f"{a['mean']:.1f} [{a['p2.5']:.1f}, {a['p97.5']:.1f}]",
-                  f"{b['mean']:.1f} [{b['p2.5']:.1f}, {b['p97.5']:.1f}]", f"{summary['lu2021_pg_c_yr'][f]:.1f}")
+        t.add_row(
+            f.upper(),
+            f"{a['mean']:.1f} [{a['p2.5']:.1f}, {a['p97.5']:.1f}]",
+            f"{b['mean']:.1f} [{b['p2.5']:.1f}, {b['p97.5']:.1f}]",
+            f"{summary['lu2021_pg_c_yr'][f]:.1f}",
+        )
     console.print(t)
     cv = Table(title="grouped CV (no location in two folds)")
     for col in ("flux", "n", "R2", "RMSE", "bias", "r", "5-95 % coverage"):
         cv.add_column(col, justify="right")
     for row in summary["cv"]:
-        cv.add_row(row["flux"].upper(), str(row["n"]), f"{row['r2']:.3f}", f"{row['rmse_gc_m2_yr']:.0f}",
-                   f"{row['bias_gc_m2_yr']:.0f}", f"{row['r']:.3f}", f"{row['coverage_90']:.3f}")
+        cv.add_row(
+            row["flux"].upper(),
+            str(row["n"]),
+            f"{row['r2']:.3f}",
+            f"{row['rmse_gc_m2_yr']:.0f}",
+            f"{row['bias_gc_m2_yr']:.0f}",
+            f"{row['r']:.3f}",
+            f"{row['coverage_90']:.3f}",
+        )
     console.print(cv)
 
 
@@ -69,11 +80,21 @@ def score(
     from soilco2.pipelines.global_landmodels import score_landmodels
 
     df = score_landmodels(run_dir, data_root)
-    cols = {"model": "model", "total_pg_c_yr": "total Pg", "srdb_n": "SRDB n", "srdb_r": "SRDB r",
-            "srdb_bias_gc_m2_yr": "SRDB bias", "srdb_median_ratio_model_over_obs": "SRDB ratio",
-            "map_r_area_weighted": "map r", "map_bias_gc_m2_yr": "map bias",
-            "map_model_total_pg_c_yr": "model Pg (shared cells)", "map_map_total_pg_c_yr": "S3 map Pg (shared cells)"}
-    t = Table(title="process-model Rh vs the run's SRDB Rh records and its Rh map (g C m-2 yr-1; bias = model - reference)")
+    cols = {
+        "model": "model",
+        "total_pg_c_yr": "total Pg",
+        "srdb_n": "SRDB n",
+        "srdb_r": "SRDB r",
+        "srdb_bias_gc_m2_yr": "SRDB bias",
+        "srdb_median_ratio_model_over_obs": "SRDB ratio",
+        "map_r_area_weighted": "map r",
+        "map_bias_gc_m2_yr": "map bias",
+        "map_model_total_pg_c_yr": "model Pg (shared cells)",
+        "map_map_total_pg_c_yr": "S3 map Pg (shared cells)",
+    }
+    t = Table(
+        title="process-model Rh vs the run's SRDB Rh records and its Rh map (g C m-2 yr-1; bias = model - reference)"
+    )
     for label in cols.values():
         t.add_column(label, justify="right")
     for _, row in df.iterrows():
@@ -88,5 +109,7 @@ def score(
     for _, row in pub.iterrows():
         t.add_row(str(row["source"]), str(row["models"]), *(f"{row[c]:.1f}" for c in ("median", "min", "max")))
     console.print(t)
-    console.print(f"written: {run_dir / 'landmodel_scores.parquet'}, {run_dir / 'landmodel_scores.json'}, "
-                  f"{run_dir / 'published_rh_totals.parquet'}")
+    console.print(
+        f"written: {run_dir / 'landmodel_scores.parquet'}, {run_dir / 'landmodel_scores.json'}, "
+        f"{run_dir / 'published_rh_totals.parquet'}"
+    )

@@ -33,8 +33,13 @@ def _load(data_root, all_, drop_duplicates, drop_quality):
     from soilco2.sources.srdb import load_srdb
 
     with Console(stderr=True).status("reading and checking SRDB (land fraction, climatology, duplicates)..."):
-        return load_srdb(data_root, manipulated=all_, drop_duplicates=drop_duplicates,
-                         drop_quality_codes=tuple(drop_quality or ()), with_report=True)
+        return load_srdb(
+            data_root,
+            manipulated=all_,
+            drop_duplicates=drop_duplicates,
+            drop_quality_codes=tuple(drop_quality or ()),
+            with_report=True,
+        )
 
 
 def _table(title: str, df, index_name: str | None = None):
@@ -73,18 +78,27 @@ def summary(
     con = Console()
     row = acc.iloc[0]
     drops = {k.removeprefix("dropped_"): int(v) for k, v in row.items() if k.startswith("dropped_")}
-    counts = pd.DataFrame({"records": {"raw": int(row["raw"]), **{f"dropped: {k}": v for k, v in drops.items()},
-                                       "kept": int(row["kept"]),
-                                       "kept with Rs_annual": int(records["rs_annual_gc_m2_yr"].notna().sum()),
-                                       "kept with Rh_annual": int(records["rh_annual_gc_m2_yr"].notna().sum()),
-                                       "kept with coordinates": int((~records["flag_no_coords"]).sum()),
-                                       "sites (distinct lat/lon)": int(records[["lat", "lon"]].dropna().drop_duplicates().shape[0])}})
+    counts = pd.DataFrame(
+        {
+            "records": {
+                "raw": int(row["raw"]),
+                **{f"dropped: {k}": v for k, v in drops.items()},
+                "kept": int(row["kept"]),
+                "kept with Rs_annual": int(records["rs_annual_gc_m2_yr"].notna().sum()),
+                "kept with Rh_annual": int(records["rh_annual_gc_m2_yr"].notna().sum()),
+                "kept with coordinates": int((~records["flag_no_coords"]).sum()),
+                "sites (distinct lat/lon)": int(records[["lat", "lon"]].dropna().drop_duplicates().shape[0]),
+            }
+        }
+    )
     con.print(_table("SRDB accounting (raw = kept + dropped)", counts, "what"))
     con.print(_table(f"kept records by {by}", biome_summary(records, by), by))
     con.print(_table("flags on kept records (not dropped)", flag_counts(records).to_frame("records"), "flag"))
     changed = sum(len(v) for v in report["categorical_changes"].values())
-    con.print(f"categorical labels normalised: {changed} distinct raw labels remapped "
-              "(see srdb_categorical_changes.csv from 'build')")
+    con.print(
+        f"categorical labels normalised: {changed} distinct raw labels remapped "
+        "(see srdb_categorical_changes.csv from 'build')"
+    )
 
 
 @app.command()
@@ -110,18 +124,35 @@ def build(
     records.to_parquet(out / "srdb.parquet", index=False)
     acc.to_csv(out / "srdb_accounting.csv", index=False)
     flag_counts(records).rename_axis("flag").to_frame("records").to_csv(out / "srdb_flags.csv")
-    changes = [{"field": f, "raw_label": raw, "normalised": new}
-               for f, m in report["categorical_changes"].items() for raw, new in m.items()]
+    changes = [
+        {"field": f, "raw_label": raw, "normalised": new}
+        for f, m in report["categorical_changes"].items()
+        for raw, new in m.items()
+    ]
     pd.DataFrame(changes, columns=["field", "raw_label", "normalised"]).to_csv(
-        out / "srdb_categorical_changes.csv", index=False)
-    meta = {"options": {"manipulated": all_, "drop_duplicates": drop_duplicates,
-                        "drop_quality_codes": list(drop_quality or [])},
-            "nonnumeric_set_to_nan": report["nonnumeric"],
-            "units": {"rs_annual_gc_m2_yr": "g C m-2 yr-1", "rh_annual_gc_m2_yr": "g C m-2 yr-1",
-                      "ra_annual_gc_m2_yr": "g C m-2 yr-1", "lat": "degrees_north", "lon": "degrees_east",
-                      "grid_mat_c": "degC", "grid_map_mm": "mm yr-1"},
-            "source": "SRDB v5 srdb-data.csv (github.com/bpbond/srdb; Jian et al. 2021 ESSD 13:255)"}
+        out / "srdb_categorical_changes.csv", index=False
+    )
+    meta = {
+        "options": {
+            "manipulated": all_,
+            "drop_duplicates": drop_duplicates,
+            "drop_quality_codes": list(drop_quality or []),
+        },
+        "nonnumeric_set_to_nan": report["nonnumeric"],
+        "units": {
+            "rs_annual_gc_m2_yr": "g C m-2 yr-1",
+            "rh_annual_gc_m2_yr": "g C m-2 yr-1",
+            "ra_annual_gc_m2_yr": "g C m-2 yr-1",
+            "lat": "degrees_north",
+            "lon": "degrees_east",
+            "grid_mat_c": "degC",
+            "grid_map_mm": "mm yr-1",
+        },
+        "source": "SRDB v5 srdb-data.csv (github.com/bpbond/srdb; Jian et al. 2021 ESSD 13:255)",
+    }
     (out / "srdb_build.json").write_text(json.dumps(meta, indent=2))
     row = acc.iloc[0]
-    Console().print(f"wrote {out}/srdb.parquet ({int(row['kept'])} of {int(row['raw'])} records; "
-                    f"{int(row['raw']) - int(row['kept'])} dropped, by reason in srdb_accounting.csv)")
+    Console().print(
+        f"wrote {out}/srdb.parquet ({int(row['kept'])} of {int(row['raw'])} records; "
+        f"{int(row['raw']) - int(row['kept'])} dropped, by reason in srdb_accounting.csv)"
+    )

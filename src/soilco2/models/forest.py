@@ -23,8 +23,16 @@ def quantile_name(q: float) -> str:
 class QuantileForest:
     """Quantile regression forest with fixed quantiles (default 5 %, 50 %, 95 %)."""
 
-    def __init__(self, n_trees: int = 200, quantiles: Sequence[float] = (0.05, 0.5, 0.95), *,
-                 min_samples_leaf: int = 5, max_features: float | str = 1.0, seed: int = 0, n_jobs: int = 1):
+    def __init__(
+        self,
+        n_trees: int = 200,
+        quantiles: Sequence[float] = (0.05, 0.5, 0.95),
+        *,
+        min_samples_leaf: int = 5,
+        max_features: float | str = 1.0,
+        seed: int = 0,
+        n_jobs: int = 1,
+    ):
         self.n_trees = n_trees
         self.quantiles = tuple(float(q) for q in quantiles)
         self.min_samples_leaf = min_samples_leaf
@@ -41,8 +49,11 @@ class QuantileForest:
         if X.ndim != 2 or len(X) != len(y) or len(y) < 2:
             raise ValueError(f"need a 2-D X and a y of the same length (got {X.shape}, {y.shape})")
         self.model_ = RandomForestQuantileRegressor(
-            n_estimators=self.n_trees, min_samples_leaf=self.min_samples_leaf, max_features=self.max_features,
-            random_state=self.seed, n_jobs=self.n_jobs,
+            n_estimators=self.n_trees,
+            min_samples_leaf=self.min_samples_leaf,
+            max_features=self.max_features,
+            random_state=self.seed,
+            n_jobs=self.n_jobs,
         ).fit(X, y, sample_weight=sample_weight)
         return self
 

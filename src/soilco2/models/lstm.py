@@ -27,22 +27,34 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
 SKIP_MODES = ("none", "global", "static")
 
 
 class DailyLSTM(nn.Module):
-    def __init__(self, n_dynamic: int, n_static: int, hidden_size: int = 128, dropout: float = 0.2,
-                 linear_skip: str = "none", skip_index: list[int] | None = None, input_to_head: bool = False,
-                 num_layers: int = 1):
+    def __init__(
+        self,
+        n_dynamic: int,
+        n_static: int,
+        hidden_size: int = 128,
+        dropout: float = 0.2,
+        linear_skip: str = "none",
+        skip_index: list[int] | None = None,
+        input_to_head: bool = False,
+        num_layers: int = 1,
+    ):
         super().__init__()
         if linear_skip not in SKIP_MODES:
             raise ValueError(f"linear_skip must be one of {SKIP_MODES}, got {linear_skip!r}")
         self.n_dynamic, self.n_static = n_dynamic, n_static
         self.no_grad_steps = 0
         self.input_layer = nn.Linear(n_dynamic + n_static, hidden_size)
-        self.lstm = nn.LSTM(hidden_size, hidden_size, num_layers=num_layers, batch_first=True,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            hidden_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         self.dropout = nn.Dropout(dropout)
         self.input_to_head = input_to_head
         self.head = nn.Linear(hidden_size * (2 if input_to_head else 1), 1)
@@ -93,7 +105,9 @@ def weighted_masked_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.
     return (weight * diff**2).sum() / scored.sum().clamp_min(1)
 
 
-def mse_std_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, std_weight: float = 1.0) -> torch.Tensor:
+def mse_std_loss(
+    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, std_weight: float = 1.0
+) -> torch.Tensor:
     """:func:`weighted_masked_mse` plus ``std_weight`` × the mean squared difference between the
     standard deviations of prediction and observation within each window (row) — a KGE-like
     variability term that keeps the LSTM from smoothing its output."""

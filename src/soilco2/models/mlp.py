@@ -13,8 +13,12 @@ class WindowMLP(nn.Module):
         super().__init__()
         self.use_future = n_future_values > 0
         self.net = nn.Sequential(
-            nn.Linear(n_past_values + n_future_values, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1),
+            nn.Linear(n_past_values + n_future_values, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 1),
         )
 
     def forward(self, past: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:

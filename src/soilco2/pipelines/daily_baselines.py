@@ -68,8 +68,9 @@ def doy_climatology_baseline(ds: xr.Dataset, a: DailyArrays, window_days: int = 
     return out
 
 
-def random_forest_baseline(ds: xr.Dataset, a: DailyArrays, trees: int = 200, min_samples_leaf: int = 5,
-                           seed: int = 0, threads: int = 2) -> np.ndarray:
+def random_forest_baseline(
+    ds: xr.Dataset, a: DailyArrays, trees: int = 200, min_samples_leaf: int = 5, seed: int = 0, threads: int = 2
+) -> np.ndarray:
     from sklearn.ensemble import RandomForestRegressor
 
     obs = ds[TARGET].transpose("site", "time").values
@@ -77,8 +78,9 @@ def random_forest_baseline(ds: xr.Dataset, a: DailyArrays, trees: int = 200, min
     static = np.broadcast_to(a.x_static[:, None, :], (n_site, n_time, a.x_static.shape[1]))
     X = np.concatenate([a.x_dynamic, static], axis=-1)
     fit = np.isin(a.split, (TRAIN, VALIDATION)) & np.isfinite(obs)
-    rf = RandomForestRegressor(n_estimators=trees, min_samples_leaf=min_samples_leaf, max_features=0.5,
-                               random_state=seed, n_jobs=threads)
+    rf = RandomForestRegressor(
+        n_estimators=trees, min_samples_leaf=min_samples_leaf, max_features=0.5, random_state=seed, n_jobs=threads
+    )
     rf.fit(X[fit], obs[fit])
     out = np.full(a.y.shape, np.nan)
     span = _in_span(a)

@@ -52,14 +52,28 @@ class DailyArrays:
     def site_view(self, i: int) -> DailyArrays:
         """Site ``i`` alone (views of the arrays, no copies): per-site fine-tuning and prediction."""
         one = slice(i, i + 1)
-        per_site = ("x_dynamic", "x_static", "y", "split", "train_end", "test_start", "start", "stop", "y_mean", "y_std")
-        return replace(self, sites=[self.sites[i]],
-                       **{k: None if getattr(self, k) is None else getattr(self, k)[one] for k in per_site})
+        per_site = (
+            "x_dynamic",
+            "x_static",
+            "y",
+            "split",
+            "train_end",
+            "test_start",
+            "start",
+            "stop",
+            "y_mean",
+            "y_std",
+        )
+        return replace(
+            self,
+            sites=[self.sites[i]],
+            **{k: None if getattr(self, k) is None else getattr(self, k)[one] for k in per_site},
+        )
 
 
 def feature_lists(ds: xr.Dataset) -> tuple[list[str], list[str]]:
     """Dynamic inputs (drivers + availability channels) and static inputs named by the dataset."""
-    from soilco2.prep.daily_dataset import as_list  # attrs may be lists or JSON strings (from NetCDF)
+    from soilco2.prep.daily_dataset_io import as_list  # attrs may be lists or JSON strings (from NetCDF)
 
     dyn = as_list(ds, "dynamic_features")
     dyn += [v for v in ds.data_vars if str(v).startswith("avail_") and v not in dyn]
@@ -110,14 +124,26 @@ def select_static(static: list[str], wanted: list[str] | None) -> list[str]:
     has_igbp = any(s.startswith("igbp_") for s in static)
     unknown = [w for w in wanted if w not in static and not (w == "igbp" and has_igbp)]
     if unknown:
-        raise UserError(f"not a static feature: {', '.join(unknown)} (known: {', '.join(static)}, igbp)",
-                        field="model.static_inputs")
+        raise UserError(
+            f"not a static feature: {', '.join(unknown)} (known: {', '.join(static)}, igbp)",
+            field="model.static_inputs",
+        )
     return [s for s in static if s in wanted or ("igbp" in wanted and s.startswith("igbp_"))]
 
 
-def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_scaling: bool | str | dict = False,
-                 anomalies: tuple[str, ...] = (), trailing: dict[str, int] | None = None, target_arcsinh: bool = True,
-                 target_arcsinh_scale: float = 1.0, static_inputs: list[str] | None = None):
+def build_arrays(
+    ds: xr.Dataset,
+    *,
+    split,
+    warmup_days: int,
+    scaler=None,
+    site_scaling: bool | str | dict = False,
+    anomalies: tuple[str, ...] = (),
+    trailing: dict[str, int] | None = None,
+    target_arcsinh: bool = True,
+    target_arcsinh_scale: float = 1.0,
+    static_inputs: list[str] | None = None,
+):
     """Split (``split``: a SplitConfig), fit the scaler on training cells (or reuse ``scaler`` from
     a run, to apply a trained model) and scale. ``site_scaling``: True fits a per-site target
     scaling on the training days, a dict (from a run) reuses one. ``static_inputs`` picks static
@@ -130,8 +156,9 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
     if scaler is None:
         dynamic, static = feature_lists(ds)
         static = select_static(static, static_inputs)
-        scaler = FeatureScaler.fit(ds, sp, features=dynamic + static, target_arcsinh=target_arcsinh,
-                                   target_scale=target_arcsinh_scale)
+        scaler = FeatureScaler.fit(
+            ds, sp, features=dynamic + static, target_arcsinh=target_arcsinh, target_scale=target_arcsinh_scale
+        )
     dynamic, static = model_features(ds, scaler)
     start, stop = driver_span(ds, dynamic, warmup_days)
     t = np.arange(ds.sizes["time"])
@@ -140,8 +167,11 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
     label[~in_span] = UNOBSERVED
     x_dyn = np.stack([scaler.forward(v, ds[v].transpose("site", "time").values) for v in dynamic], axis=-1)
     x_dyn[~in_span] = 0.0
-    x_stat = (np.stack([scaler.forward(v, ds[v].values) for v in static], axis=-1) if static
-              else np.zeros((ds.sizes["site"], 0)))
+    x_stat = (
+        np.stack([scaler.forward(v, ds[v].values) for v in static], axis=-1)
+        if static
+        else np.zeros((ds.sizes["site"], 0))
+    )
     train_end = _first((label == VALIDATION) | (label == TEST), stop)
     has_train = (label == TRAIN).any(1)  # leave-site-out test sites: anomalies over the whole span
     x_dyn, dynamic = _with_anomalies(x_dyn, dynamic, anomalies, start, np.where(has_train, train_end, stop), in_span)
@@ -149,16 +179,26 @@ def build_arrays(ds: xr.Dataset, *, split, warmup_days: int, scaler=None, site_s
     y_raw = ds[TARGET].transpose("site", "time").values
     y = np.where(label >= 0, scaler.forward(TARGET, y_raw), np.nan).astype(np.float32)
     arrays = DailyArrays(
-        sites=[str(s) for s in ds["site"].values], time=pd.DatetimeIndex(ds["time"].values),
-        dynamic_features=dynamic, static_features=static,
+        sites=[str(s) for s in ds["site"].values],
+        time=pd.DatetimeIndex(ds["time"].values),
+        dynamic_features=dynamic,
+        static_features=static,
         x_dynamic=np.nan_to_num(x_dyn, nan=0.0).astype(np.float32),
-        x_static=np.nan_to_num(x_stat, nan=0.5).astype(np.float32), y=y, split=label,
-        train_end=train_end, test_start=_first(label == TEST, stop),
-        start=start, stop=stop)
+        x_static=np.nan_to_num(x_stat, nan=0.5).astype(np.float32),
+        y=y,
+        split=label,
+        train_end=train_end,
+        test_start=_first(label == TEST, stop),
+        start=start,
+        stop=stop,
+    )
     site = None
     if site_scaling is not False:
-        site = (SiteTargetScaling.from_dict(site_scaling) if isinstance(site_scaling, dict)
-                else SiteTargetScaling.fit(arrays, center_only=site_scaling == "center"))
+        site = (
+            SiteTargetScaling.from_dict(site_scaling)
+            if isinstance(site_scaling, dict)
+            else SiteTargetScaling.fit(arrays, center_only=site_scaling == "center")
+        )
         arrays.y_mean, arrays.y_std = site.for_sites(arrays)
         arrays.y = ((arrays.y - arrays.y_mean[:, None]) / arrays.y_std[:, None]).astype(np.float32)
     return arrays, scaler, (site.to_dict() if site else None)
@@ -202,8 +242,10 @@ def _derived_channels(x_dyn: np.ndarray, dynamic: list[str], names: list[str], f
     name and ``(site, time)`` values. A name that is not a dynamic input is a user error on ``field``."""
     missing = [n for n in names if n not in dynamic]
     if missing:
-        raise UserError(f"{field.split('.')[-1]} lists {', '.join(missing)}, not among the dynamic inputs "
-                        f"({', '.join(dynamic)})", field=field)
+        raise UserError(
+            f"{field.split('.')[-1]} lists {', '.join(missing)}, not among the dynamic inputs ({', '.join(dynamic)})",
+            field=field,
+        )
     if not names:
         return x_dyn, dynamic
     new = [derive(n, x_dyn[..., dynamic.index(n)]) for n in names]
@@ -217,8 +259,13 @@ class SiteTargetScaling:
     training days (new sites, leave-site-out test sites) get both from a ridge regression on the
     static attributes, fitted on the training sites."""
 
-    def __init__(self, sites: dict[str, tuple[float, float]], coef: list[list[float]], ridge: float = 1.0,
-                 center_only: bool = False):
+    def __init__(
+        self,
+        sites: dict[str, tuple[float, float]],
+        coef: list[list[float]],
+        ridge: float = 1.0,
+        center_only: bool = False,
+    ):
         self.sites, self.coef, self.ridge, self.center_only = sites, np.asarray(coef, float), ridge, center_only
 
     @classmethod
@@ -243,21 +290,33 @@ class SiteTargetScaling:
             raise UserError("per-site target scaling does not fit the static features", field="site_target")
         guess = X @ self.coef
         mean = np.array([self.sites[s][0] if s in self.sites else guess[i, 0] for i, s in enumerate(a.sites)])
-        std = np.array([self.sites[s][1] if s in self.sites else 1.0 if self.center_only else np.exp(guess[i, 1])
-                        for i, s in enumerate(a.sites)])
+        std = np.array(
+            [
+                self.sites[s][1] if s in self.sites else 1.0 if self.center_only else np.exp(guess[i, 1])
+                for i, s in enumerate(a.sites)
+            ]
+        )
         return mean.astype(np.float32), std.astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"sites": {k: {"mean": m, "std": sd} for k, (m, sd) in self.sites.items()},
-                "coef": self.coef.tolist(), "ridge": self.ridge, "center_only": self.center_only,
-                "note": "per-site target scaling: y = (scaled target - mean) / std, training days only; "
-                        "coef: ridge regression [1, statics] -> [mean, log std] for sites not listed"}
+        return {
+            "sites": {k: {"mean": m, "std": sd} for k, (m, sd) in self.sites.items()},
+            "coef": self.coef.tolist(),
+            "ridge": self.ridge,
+            "center_only": self.center_only,
+            "note": "per-site target scaling: y = (scaled target - mean) / std, training days only; "
+            "coef: ridge regression [1, statics] -> [mean, log std] for sites not listed",
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> SiteTargetScaling:
         try:
-            return cls({k: (float(v["mean"]), float(v["std"])) for k, v in d["sites"].items()}, d["coef"], d["ridge"],
-                       bool(d.get("center_only", False)))
+            return cls(
+                {k: (float(v["mean"]), float(v["std"])) for k, v in d["sites"].items()},
+                d["coef"],
+                d["ridge"],
+                bool(d.get("center_only", False)),
+            )
         except (KeyError, TypeError, ValueError) as err:
             raise UserError(f"malformed per-site target scaling ({err})", field="site_target") from None
 
@@ -267,8 +326,12 @@ def site_loss_weights(a: DailyArrays, normalise: bool) -> np.ndarray:
     (clipped, mean 1 over sites) so that every site counts about equally."""
     if not normalise:
         return np.ones(a.n_sites, np.float32)
-    var = np.array([np.nanvar(np.where(a.split[i] == TRAIN, a.y[i], np.nan)) if (a.split[i] == TRAIN).sum() > 1
-                    else np.nan for i in range(a.n_sites)])
+    var = np.array(
+        [
+            np.nanvar(np.where(a.split[i] == TRAIN, a.y[i], np.nan)) if (a.split[i] == TRAIN).sum() > 1 else np.nan
+            for i in range(a.n_sites)
+        ]
+    )
     var = np.where(np.isfinite(var), var, np.nanmedian(var))
     var = np.clip(var, np.nanmedian(var) / 10, None)
     w = 1.0 / var

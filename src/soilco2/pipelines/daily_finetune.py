@@ -12,48 +12,40 @@ leave-site-out test sites) keep the all-site weights.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from soilco2.pipelines.daily_data import TRAIN, DailyArrays
+from soilco2.pipelines.daily_model import loss_function
+from soilco2.pipelines.daily_sampling import batch_sampler
+from soilco2.progress import track
 
 
-@dataclass
-class Member:
-    """One ensemble member: the all-site LSTM and the fine-tuned weights of each site (by name;
-    empty without fine-tuning)."""
-
-    model: object  # torch.nn.Module (torch stays out of this module's imports)
-    site_states: dict[str, dict] = field(default_factory=dict)
-
-    def predict(self, a: DailyArrays) -> np.ndarray:
-        """Scaled ``(site, time)`` predictions: each site by its own weights where it has them."""
-        from soilco2.pipelines.daily import predict_scaled
-
-        out = predict_scaled(self.model, a)
-        tuned = [i for i, s in enumerate(a.sites) if s in self.site_states]
-        if tuned:
-            site_model = copy.deepcopy(self.model)
-            for i in tuned:
-                site_model.load_state_dict(self.site_states[a.sites[i]])
-                out[i] = predict_scaled(site_model, a.site_view(i))[0]
-        return out
-
-
-def finetune_sites(model, a: DailyArrays, cfg, seed: int, weights: np.ndarray, *, on_site=None,
-                   show_progress: bool = False, label: str = "fine-tuning sites") -> dict[str, dict]:
+def finetune_sites(
+    model,
+    a: DailyArrays,
+    cfg,
+    seed: int,
+    weights: np.ndarray,
+    *,
+    on_site=None,
+    show_progress: bool = False,
+    label: str = "fine-tuning sites",
+) -> dict[str, dict]:
     """Per-site fine-tuned state dicts of ``model`` (which is left unchanged); ``weights``: the
     per-site loss weights of the all-site training. ``on_site(done, total)`` after each site."""
-    from soilco2.pipelines.daily import batch_sampler, loss_function
-    from soilco2.progress import track
     from soilco2.training import train
 
     tc = cfg.training
     if tc.finetune_steps == 0:
         return {}
-    ft = tc.model_copy(update={"batch_size": tc.finetune_batch_size, "batches_per_epoch": tc.finetune_steps,
-                               "recency_halflife_days": tc.finetune_halflife_days or tc.recency_halflife_days})
+    ft = tc.model_copy(
+        update={
+            "batch_size": tc.finetune_batch_size,
+            "batches_per_epoch": tc.finetune_steps,
+            "recency_halflife_days": tc.finetune_halflife_days or tc.recency_halflife_days,
+        }
+    )
     sites = [i for i in range(a.n_sites) if (a.split[i] == TRAIN).any()]
     states = {}
     for done, i in enumerate(track(sites, label, show_progress), 1):
@@ -64,9 +56,18 @@ def finetune_sites(model, a: DailyArrays, cfg, seed: int, weights: np.ndarray, *
             if m.lstm.num_layers > 1:
                 m.lstm.dropout = tc.finetune_dropout
         # one seed per (member, site): dropout masks and windows differ between members
-        train(m, batch_sampler(a.site_view(i), weights[i : i + 1], ft), None, epochs=1, lr=tc.finetune_lr,
-              weight_decay=tc.weight_decay, seed=seed * 1000 + i, loss_fn=loss_function(tc), show_progress=False,
-              precision=tc.precision)
+        train(
+            m,
+            batch_sampler(a.site_view(i), weights[i : i + 1], ft),
+            None,
+            epochs=1,
+            lr=tc.finetune_lr,
+            weight_decay=tc.weight_decay,
+            seed=seed * 1000 + i,
+            loss_fn=loss_function(tc),
+            show_progress=False,
+            precision=tc.precision,
+        )
         m.eval()
         states[a.sites[i]] = {k: v.detach().clone() for k, v in m.state_dict().items()}
         if on_site is not None:

@@ -10,12 +10,12 @@ import xarray as xr
 
 from soilco2.errors import UserError
 from soilco2.prep.daily_dataset import DailyDataConfig  # noqa: F401  (re-exported for the config)
-
 from soilco2.prep.splits import SplitConfig  # noqa: F401
 
 
-def load_daily_dataset(cfg: DailyDataConfig, root=None, cosore_dir: str | Path | None = None,
-                       progress: bool = True) -> xr.Dataset:
+def load_daily_dataset(
+    cfg: DailyDataConfig, root=None, cosore_dir: str | Path | None = None, progress: bool = True
+) -> xr.Dataset:
     """The daily dataset from the data root, or from ``cosore_dir`` (a COSORE-layout folder) with
     the grids of the data root."""
     from soilco2.prep.daily_dataset import build_daily_dataset
@@ -24,6 +24,8 @@ def load_daily_dataset(cfg: DailyDataConfig, root=None, cosore_dir: str | Path |
         raise UserError("COSORE folder not found", file=cosore_dir)
     ds = build_daily_dataset(cfg, root=root, cosore_dir=cosore_dir, progress=progress)
     if ds.sizes.get("site", 0) == 0:
-        raise UserError("no usable site (none with enough observed days and drivers)",
-                        file=cosore_dir or root or cfg.data_root or "data root")
+        raise UserError(
+            "no usable site (none with enough observed days and drivers)",
+            file=cosore_dir or root or cfg.data_root or "data root",
+        )
     return ds

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from soilco2.config import dump_config
-from soilco2.errors import UserError
+from soilco2.parallel import dask_client
 
 GRID_KEYS = ("hidden_size", "dropout", "window_days", "seed")
 
@@ -44,8 +44,11 @@ def apply_trial(cfg, params: dict):
 def run_trial(ds, cfg_data: dict, params: dict) -> dict:
     """Train one model with ``params`` and score it on the validation days (runs on a worker)."""
     from soilco2.metrics import kge, nse
-    from soilco2.pipelines.daily import DailyConfig, predict_scaled, prepare, train_member
+    from soilco2.pipelines.daily import prepare
+    from soilco2.pipelines.daily_config import DailyConfig
     from soilco2.pipelines.daily_data import VALIDATION
+    from soilco2.pipelines.daily_members import train_member
+    from soilco2.pipelines.daily_model import predict_scaled
 
     t0 = time.perf_counter()
     cfg = apply_trial(DailyConfig.model_validate(cfg_data), params)
@@ -57,22 +60,14 @@ def run_trial(ds, cfg_data: dict, params: dict) -> dict:
     val = a.split == VALIDATION
     nses = [nse(obs[i, val[i]], sim[i, val[i]]) for i in range(a.n_sites) if val[i].sum() > 1]
     kges = [kge(obs[i, val[i]], sim[i, val[i]]) for i in range(a.n_sites) if val[i].sum() > 1]
-    return {**params, "val_loss": res.best_val_loss, "val_median_nse": float(np.nanmedian(nses)),
-            "val_median_kge": float(np.nanmedian(kges)), "best_epoch": res.best_epoch,
-            "seconds": time.perf_counter() - t0}
-
-
-def _client(tune_cfg):
-    from distributed import Client, LocalCluster
-
-    if tune_cfg.scheduler_address:
-        try:
-            return Client(tune_cfg.scheduler_address, timeout="20s"), None
-        except OSError as err:
-            raise UserError(f"cannot reach the Dask scheduler ({err})", field="tune.scheduler_address") from None
-    cluster = LocalCluster(n_workers=tune_cfg.n_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
-    return Client(cluster), cluster
+    return {
+        **params,
+        "val_loss": res.best_val_loss,
+        "val_median_nse": float(np.nanmedian(nses)),
+        "val_median_kge": float(np.nanmedian(kges)),
+        "best_epoch": res.best_epoch,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def tune_run(cfg, out: str | Path | None = None, *, ds=None, show_progress: bool = True) -> tuple[Path, dict]:
@@ -90,9 +85,8 @@ def tune_run(cfg, out: str | Path | None = None, *, ds=None, show_progress: bool
         ds = load_daily_dataset(cfg.data)
     grid = trial_grid(cfg.tune)
     t0 = time.perf_counter()
-    client, cluster = _client(cfg.tune)
     rows = []
-    try:
+    with dask_client(cfg.tune.scheduler_address, cfg.tune.n_workers, field="tune.scheduler_address") as client:
         ds_remote = client.scatter(ds, broadcast=True)
         futures = [client.submit(run_trial, ds_remote, cfg.model_dump(mode="json"), p, pure=False) for p in grid]
         with Progress(disable=not show_progress) as progress:
@@ -100,20 +94,25 @@ def tune_run(cfg, out: str | Path | None = None, *, ds=None, show_progress: bool
             for fut in as_completed(futures):
                 rows.append(fut.result())
                 progress.advance(task)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     trials = pd.DataFrame(rows).sort_values(["val_loss", "val_median_nse"], ascending=[True, False])
     trials.to_parquet(dest / "trials.parquet", index=False)
     best = {k: (v.item() if hasattr(v, "item") else v) for k, v in trials.iloc[[0]].to_dict("records")[0].items()}
     best_cfg = apply_trial(cfg, best).model_dump()
-    best_cfg["training"].update(ensemble=cfg.training.ensemble, threads=cfg.training.threads,
-                                epochs=cfg.training.epochs)
+    best_cfg["training"].update(
+        ensemble=cfg.training.ensemble, threads=cfg.training.threads, epochs=cfg.training.epochs
+    )
     best_cfg["split"] = cfg.split.model_dump()
     dump_config(type(cfg).model_validate(best_cfg), dest / "best_config.yaml")
-    (dest / "tune.json").write_text(json.dumps({"grid": {k: getattr(cfg.tune, k) for k in GRID_KEYS},
-                                                "trials": len(grid), "best": best,
-                                                "seconds": time.perf_counter() - t0,
-                                                "scored_on": "validation days only"}, indent=1))
+    (dest / "tune.json").write_text(
+        json.dumps(
+            {
+                "grid": {k: getattr(cfg.tune, k) for k in GRID_KEYS},
+                "trials": len(grid),
+                "best": best,
+                "seconds": time.perf_counter() - t0,
+                "scored_on": "validation days only",
+            },
+            indent=1,
+        )
+    )
     return dest, best

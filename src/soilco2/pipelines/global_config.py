@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from soilco2.config import StrictModel
 
-# covariates available on the grid (soilco2.prep.global_table.COVARIATES); |lat| is off by default:
+LU2021_PG_C_YR = {"rs": 85.5, "rh": 50.3, "ra": 35.2}  # Lu et al. 2021, ERL 16 054048, Pg C/yr
+
+# covariates available on the grid (soilco2.prep.global_table.CANDIDATES); |lat| is off by default:
 # it ties e.g. the Sahel to a few tropical Asian sites at the same latitude.
-ALL_COVARIATES = ("mat_c", "map_mm", "sun_pct_mean", "tmin_c", "prec_cv", "whc_mm", "soc_mg_ha", "abs_lat_deg")
-ALLOWED_DROP_FLAGS = ("flag_mat_mismatch", "qc_problem", "qc_known_problem", "flag_duplicate",
-                      "flag_srdb_duplicate", "qc_duplicate_suspect", "qc_estimated", "qc_from_figure")
+ALL_COVARIATES = (
+    "mat_c", "map_mm", "sun_pct_mean", "tmin_c", "prec_cv", "whc_mm", "soc_mg_ha", "abs_lat_deg",
+    "gs_precip_mm", "gs_length_months", "sw_mj_m2_day", "aridity_index",
+    "lc_forest", "lc_shrub", "lc_savanna", "lc_grass", "lc_crop",
+)  # fmt: skip
+LANDCOVER_COVARIATES = ("lc_forest", "lc_shrub", "lc_savanna", "lc_grass", "lc_crop")
+ALLOWED_DROP_FLAGS = (
+    "flag_mat_mismatch",
+    "qc_problem",
+    "qc_known_problem",
+    "flag_duplicate",
+    "flag_srdb_duplicate",
+    "qc_duplicate_suspect",
+    "qc_estimated",
+    "qc_from_figure",
+)
 
 
 class StrataConfig(StrictModel):
@@ -29,20 +46,56 @@ class StrataConfig(StrictModel):
 
 
 class GlobalConfig(StrictModel):
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)
     data_root: str | None = None
     out_dir: str = "runs/global"
-    n_bootstrap: int = Field(50, ge=1, description="bootstrap draws (one Rs and one Rh forest each)")
-    n_trees: int = Field(200, ge=1)
-    min_samples_leaf: int = Field(20, ge=1)
+    n_bootstrap: int = Field(
+        50, ge=1, le=100_000, description="runs (one Rs and one Rh forest each): 80/20 splits, or bootstrap draws"
+    )
+    sampling: Literal["vegetation_bins", "equal", "climate_strata"] = Field(
+        "vegetation_bins",
+        description="vegetation_bins: each run trains on 80 % of the records drawn with each MODIS IGBP bin's share "
+        "of vegetated area (Lu et al. 2021) and scores the other 20 %; equal: the same split with equal chances; "
+        "climate_strata: a bootstrap resampled to each MAT x MAP stratum's share of land area (no test records)",
+    )
+    train_fraction: float = Field(0.8, gt=0, lt=1, description="share of records that train each run (80/20 splits)")
+    rh_model: Literal["fraction", "independent"] = Field(
+        "fraction",
+        description="fraction: Rh = Rs x (Rh/Rs), the fraction from a forest on records with both, so 0 <= Rh <= Rs "
+        "in every run and cell; independent: a forest of its own for Rh (Ra = Rs - Rh can be negative)",
+    )
+    quantile_every: int = Field(
+        10,
+        ge=1,
+        le=100_000,
+        description="every that many runs fit quantile forests (5/50/95 % maps, interval "
+        "coverage); the others fit plain forests for the mean map, which is several times faster",
+    )
+    chunk_runs: int = Field(10, ge=1, le=10_000, description="runs per Dask task")
+    n_workers: int = Field(1, ge=1, le=256, description="local Dask worker processes (1: no Dask)")
+    scheduler_address: str | None = Field(None, description="Dask scheduler of a cluster, e.g. tcp://host:8786")
+    landcover_file: str | None = Field(None, description="MCD12C1 GeoTIFF (default: the installed package's file)")
+    crossing_runs: int = Field(
+        10,
+        ge=0,
+        le=1000,
+        description="with rh_model fraction: runs that also fit an independent Rh forest, to "
+        "report where it would exceed Rs",
+    )
+    n_trees: int = Field(200, ge=1, le=5_000)
+    min_samples_leaf: int = Field(
+        20, ge=1, le=500, description="records per leaf (above a few hundred the forest degenerates to the mean)"
+    )
     max_features: float = Field(0.5, gt=0, le=1, description="share of covariates tried at each split")
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.5, 0.95])
     covariates: list[str] = Field(default_factory=lambda: [c for c in ALL_COVARIATES if c != "abs_lat_deg"])
-    cv_folds: int = Field(5, ge=2)
+    cv_folds: int = Field(5, ge=2, le=50)
     cv_group_deg: float = Field(0.5, gt=0, description="records in one cell of this size share a CV fold")
     strata: StrataConfig = Field(default_factory=StrataConfig)
     drop_flags: list[str] = Field(default_factory=lambda: ["flag_mat_mismatch", "qc_problem", "flag_duplicate"])
-    max_distance_km: float = Field(100.0, gt=0, description="records off the grid take the nearest complete cell within this")
+    max_distance_km: float = Field(
+        100.0, gt=0, description="records off the grid take the nearest complete cell within this"
+    )
     n_jobs: int = Field(1, ge=1)
     figures: bool = True
 

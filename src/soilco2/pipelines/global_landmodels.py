@@ -39,9 +39,10 @@ def score_landmodels(run: str | Path, root=None) -> pd.DataFrame:
         land_area = (ds["cell_area"] * ds["land_fraction"]).load()
     at_points = score_at_points(models, names, points, obs_col="flux_gc_m2_yr").set_index("model")
     vs_map = compare_with_map(models, names, ref, land_area).set_index("model")
-    out = pd.DataFrame({"total_pg_c_yr": [float(total_pg_c_yr(models[m], models["land_area_m2"], axis=None))
-                                          for m in names]},
-                       index=pd.Index(names, name="model"))
+    out = pd.DataFrame(
+        {"total_pg_c_yr": [float(total_pg_c_yr(models[m], models["land_area_m2"], axis=None)) for m in names]},
+        index=pd.Index(names, name="model"),
+    )
     out = out.join(at_points.add_prefix("srdb_")).join(vs_map.add_prefix("map_")).reset_index()
     out.to_parquet(run / "landmodel_scores.parquet", index=False)
     (run / "landmodel_scores.json").write_text(json.dumps(out.to_dict(orient="records"), indent=2))
@@ -62,10 +63,24 @@ def compare_published_totals(run: str | Path, root=None, years: tuple[int, int] 
     pub = published_global_rh(root)
     pub = pub[pub["year"].between(*years)]
     per_model = pub.groupby(["source", "model"], as_index=False)["rh_pg_c_yr"].mean()
-    out = per_model.groupby("source")["rh_pg_c_yr"].agg(models="size", median="median", min="min", max="max").reset_index()
+    out = (
+        per_model.groupby("source")["rh_pg_c_yr"]
+        .agg(models="size", median="median", min="min", max="max")
+        .reset_index()
+    )
     out.insert(0, "years", f"{years[0]}-{years[1]}")
-    run_row = pd.DataFrame([{"years": "", "source": f"this run ({run.name}), mean of draws", "models": 1,
-                             "median": rh["mean"], "min": rh["p2.5"], "max": rh["p97.5"]}])
+    run_row = pd.DataFrame(
+        [
+            {
+                "years": "",
+                "source": f"this run ({run.name}), mean of draws",
+                "models": 1,
+                "median": rh["mean"],
+                "min": rh["p2.5"],
+                "max": rh["p97.5"],
+            }
+        ]
+    )
     out = pd.concat([out, run_row], ignore_index=True)
     out.to_parquet(run / "published_rh_totals.parquet", index=False)
     return out

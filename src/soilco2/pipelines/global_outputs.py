@@ -8,26 +8,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soilco2.pipelines.global_ import LU2021_PG_C_YR, _json_default, stratum_label
+from soilco2.files import json_default
+from soilco2.pipelines.global_config import LU2021_PG_C_YR
+from soilco2.pipelines.global_strata import stratum_label
 
-NAMES = {"rs": "soil respiration (Rs)", "rh": "heterotrophic respiration (Rh)",
-         "ra": "autotrophic (root) respiration, Ra = Rs - Rh"}
+NAMES = {
+    "rs": "soil respiration (Rs)",
+    "rh": "heterotrophic respiration (Rh)",
+    "ra": "autotrophic (root) respiration, Ra = Rs - Rh",
+}
 UNITS = "g C m-2 yr-1"
 
 
 def write_tables(out: Path, tables, accounting, cv_metrics, cv_oof, totals, boot, cfg) -> None:
     pd.concat([tables["rs"], tables["rh"]], ignore_index=True).to_parquet(out / "training_table.parquet", index=False)
-    (out / "accounting.json").write_text(json.dumps(accounting, indent=2, default=_json_default))
+    (out / "accounting.json").write_text(json.dumps(accounting, indent=2, default=json_default))
     cv_metrics.to_parquet(out / "cv_metrics.parquet", index=False)
     cv_oof.to_parquet(out / "cv_predictions.parquet", index=False)
     totals.to_parquet(out / "totals.parquet", index=False)
+    if not boot["scores"].empty:
+        boot["scores"].to_parquet(out / "run_scores.parquet", index=False)
     strata = []
-    for flux, w in boot["weights"].items():
+    for flux, w in boot["strata"].items():
         t = w.reset_index()
         t.insert(0, "flux", flux)
         t.insert(2, "label", [stratum_label(int(s), cfg.strata) for s in t["stratum"]])
         strata.append(t)
-    pd.concat(strata, ignore_index=True).to_parquet(out / "strata.parquet", index=False)
+    if strata:
+        pd.concat(strata, ignore_index=True).to_parquet(out / "strata.parquet", index=False)
+    bins = [t.reset_index().assign(table=name) for name, t in boot["bins"].items()]
+    if bins:  # record share vs area share per vegetation bin (Lu et al. 2021, Fig. S1)
+        pd.concat(bins, ignore_index=True).to_parquet(out / "vegetation_bins.parquet", index=False)
 
 
 def _full(values: np.ndarray, grid_shape, i, j) -> np.ndarray:
@@ -37,19 +48,42 @@ def _full(values: np.ndarray, grid_shape, i, j) -> np.ndarray:
 
 
 def map_arrays(grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg) -> dict:
-    """Full-grid (lat, lon) arrays: <flux>_median / _p05 / _p95 across draws, <flux>_qrf_qNN."""
+    """Full-grid (lat, lon) arrays: <q>_mean / _median / _sd / _mad / _cv_pct / _p05 / _p95 over
+    the runs for Rs, Rh, Ra and the ratios Rh/Rs, Ra/Rs; <flux>_qrf_qNN the forests' quantiles."""
     from soilco2.models.forest import quantile_name
+    from soilco2.pipelines.global_runs import cell_statistics
 
     shape, i, j = grid.attrs["shape"], cells["i"].to_numpy(), cells["j"].to_numpy()
     arrays = {}
-    for flux, d in boot["draws"].items():
-        for name, q in (("median", 0.5), ("p05", 0.05), ("p95", 0.95)):
-            arrays[f"{flux}_{name}"] = (_full(np.quantile(d, q, axis=0), shape, i, j),
-                                        f"{NAMES[flux]}, {name} across {cfg.n_bootstrap} bootstrap draws of the forest mean")
+    draws = dict(boot["draws"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rs = draws["rs"]
+        draws["rh_rs"] = np.where(rs > 0, draws["rh"] / rs, np.nan).astype("f4")
+        draws["ra_rs"] = np.where(rs > 0, draws["ra"] / rs, np.nan).astype("f4")
+    draws.pop("fraction", None)
+    for flux, d in draws.items():
+        label = NAMES.get(flux, {"rh_rs": "ratio Rh/Rs", "ra_rs": "ratio Ra/Rs"}.get(flux, flux))
+        units = UNITS if flux in NAMES else "1"
+        stats = cell_statistics(np.nan_to_num(d) if flux not in NAMES else d)
+        for name, v in stats.items():
+            arrays[f"{flux}_{name}"] = (
+                _full(v, shape, i, j),
+                f"{label}, {name} over {cfg.n_bootstrap} runs",
+                "percent" if name == "cv_pct" else units,
+            )
+        for name, q in (("p05", 0.05), ("p95", 0.95)):
+            arrays[f"{flux}_{name}"] = (
+                _full(np.quantile(d, q, axis=0), shape, i, j),
+                f"{label}, {name} over {cfg.n_bootstrap} runs of the forest mean",
+                units,
+            )
     for flux, qs in boot["qrf"].items():
         for k, q in enumerate(cfg.quantiles):
             arrays[f"{flux}_qrf_{quantile_name(q)}"] = (
-                _full(qs[k], shape, i, j), f"{NAMES[flux]}, forest conditional quantile {q:g} (mean over draws)")
+                _full(qs[k], shape, i, j),
+                f"{NAMES[flux]}, forest conditional quantile {q:g} (mean over runs)",
+                UNITS,
+            )
     return arrays
 
 
@@ -62,32 +96,65 @@ def write_maps(path: Path, grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg, m
     lat, lon = grid.attrs["lat"], grid.attrs["lon"]
     shape = grid.attrs["shape"]
     data = {}
-    for name, (arr, long_name) in maps.items():
-        data[name] = (("lat", "lon"), arr, {"units": UNITS, "long_name": long_name})
+    for name, (arr, long_name, units) in maps.items():
+        data[name] = (("lat", "lon"), arr, {"units": units, "long_name": long_name})
     lf = _full(grid["land_fraction"].to_numpy(), shape, grid["i"], grid["j"])
-    data["land_fraction"] = (("lat", "lon"), np.nan_to_num(lf), {"units": "1", "long_name": "fraction of cell that is land"})
-    data["cell_area"] = (("lat", "lon"), np.broadcast_to(cell_area_m2(lat)[:, None], shape).astype("f8"),
-                         {"units": "m2", "long_name": "area of the 0.5 degree cell", "standard_name": "cell_area"})
-    strata = np.full(shape, -1, "i2")
-    strata[cells["i"], cells["j"]] = boot["cell_strata"]
-    labels = "; ".join(f"{s}: {stratum_label(int(s), cfg.strata)}" for s in np.unique(boot["cell_strata"]))
-    data["stratum"] = (("lat", "lon"), strata, {"long_name": "climate stratum (MAT class x MAP class), -1 not mapped",
-                                                "units": "1", "comment": labels})
+    data["land_fraction"] = (
+        ("lat", "lon"),
+        np.nan_to_num(lf),
+        {"units": "1", "long_name": "fraction of cell that is land"},
+    )
+    data["cell_area"] = (
+        ("lat", "lon"),
+        np.broadcast_to(cell_area_m2(lat)[:, None], shape).astype("f8"),
+        {"units": "m2", "long_name": "area of the 0.5 degree cell", "standard_name": "cell_area"},
+    )
+    if "cell_strata" in boot:
+        strata = np.full(shape, -1, "i2")
+        strata[cells["i"], cells["j"]] = boot["cell_strata"]
+        labels = "; ".join(f"{s}: {stratum_label(int(s), cfg.strata)}" for s in np.unique(boot["cell_strata"]))
+        data["stratum"] = (
+            ("lat", "lon"),
+            strata,
+            {"long_name": "climate stratum (MAT class x MAP class), -1 not mapped", "units": "1", "comment": labels},
+        )
     for flux, n_out in boot.get("outside", {}).items():
         a = np.full(shape, -1, "i1")
         a[cells["i"], cells["j"]] = n_out
-        data[f"{flux}_n_covariates_outside_training"] = (("lat", "lon"), a, {
-            "units": "1", "_FillValue": -1,
-            "long_name": f"number of covariates outside the min-max range of the {flux} training records "
-                         "(0: no extrapolation)"})
-    ds = xr.Dataset(data, coords={
-        "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude of cell centre"}),
-        "lon": ("lon", lon, {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude of cell centre"})},
-        attrs={"Conventions": "CF-1.8",
-               "title": "Annual soil respiration (Rs, Rh, Ra) at 0.5 degree from SRDB v5 with quantile forests",
-               "source": "soilco2 global run: SRDB v5 (Jian et al. 2021), BIOME4 climatology, SOC 0-30 cm (Sanderman et al. 2017)",
-               "method": "area-weighted stratified bootstrap of quantile random forests (after Lu et al. 2021, ERL 16 054048)",
-               "n_bootstrap": cfg.n_bootstrap, "seed": cfg.seed})
+        data[f"{flux}_n_covariates_outside_training"] = (
+            ("lat", "lon"),
+            a,
+            {
+                "units": "1",
+                "_FillValue": -1,
+                "long_name": f"number of covariates outside the min-max range of the {flux} training records "
+                "(0: no extrapolation)",
+            },
+        )
+    ds = xr.Dataset(
+        data,
+        coords={
+            "lat": (
+                "lat",
+                lat,
+                {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude of cell centre"},
+            ),
+            "lon": (
+                "lon",
+                lon,
+                {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude of cell centre"},
+            ),
+        },
+        attrs={
+            "Conventions": "CF-1.8",
+            "title": "Annual soil respiration (Rs, Rh, Ra) at 0.5 degree from SRDB v5 with quantile forests",
+            "source": "soilco2 global run: SRDB v5 (Jian et al. 2021), BIOME4 climatology, SOC 0-30 cm (Sanderman et al. 2017)",
+            "method": f"quantile random forests, {cfg.n_bootstrap} runs, sampling {cfg.sampling}, Rh model "
+            f"{cfg.rh_model} (after Lu et al. 2021, ERL 16 054048)",
+            "n_bootstrap": cfg.n_bootstrap,
+            "seed": cfg.seed,
+        },
+    )
     enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
     ds.to_netcdf(path, encoding=enc)
 
@@ -114,15 +181,20 @@ def _strata_html(boot, cfg) -> str:
     from soilco2.report.html import table_html
 
     parts = []
-    for flux, w in boot["weights"].items():
+    for flux, w in boot["strata"].items():
         t = w.reset_index()
         t.insert(1, "label", [stratum_label(int(sid), cfg.strata) for sid in t["stratum"]])
         parts.append(f"<h3>{flux.upper()}</h3>" + table_html(t, digits=3))
+    for name, t in boot["bins"].items():
+        parts.append(
+            f"<h3>{name.upper()}: record share vs share of vegetated area</h3>" + table_html(t.reset_index(), digits=3)
+        )
     return "".join(parts)
 
 
-def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_oof, summary, accounting, cfg,
-                           maps: dict) -> None:
+def write_figures_and_html(
+    out: Path, cells, grid, boot, totals, cv_metrics, cv_oof, summary, accounting, cfg, maps: dict
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,24 +208,39 @@ def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_
     for flux in ("rs", "rh", "ra"):
         arrays[f"{flux}_width"] = arrays[f"{flux}_p95"] - arrays[f"{flux}_p05"]
     figs = {
-        "maps_median": (_map_fig(arrays, ["rs_median", "rh_median", "ra_median"],
-                                 [f"{NAMES[f]}: median of draws" for f in ("rs", "rh", "ra")], "viridis"),
-                        "Median over bootstrap draws of each draw's forest-mean map."),
-        "maps_interval": (_map_fig(arrays, ["rs_width", "rh_width", "ra_width"],
-                                   [f"{NAMES[f]}: p95 - p05 of draws" for f in ("rs", "rh", "ra")], "magma"),
-                          "Width of the 5-95 % interval across bootstrap draws (sampling uncertainty of the map)."),
+        "maps_median": (
+            _map_fig(
+                arrays,
+                ["rs_median", "rh_median", "ra_median"],
+                [f"{NAMES[f]}: median of runs" for f in ("rs", "rh", "ra")],
+                "viridis",
+            ),
+            "Median over bootstrap draws of each draw's forest-mean map.",
+        ),
+        "maps_interval": (
+            _map_fig(
+                arrays,
+                ["rs_width", "rh_width", "ra_width"],
+                [f"{NAMES[f]}: p95 - p05 of draws" for f in ("rs", "rh", "ra")],
+                "magma",
+            ),
+            "Width of the 5-95 % interval across bootstrap draws (sampling uncertainty of the map).",
+        ),
     }
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), constrained_layout=True)
     for ax, f in zip(axes, ("rs", "rh", "ra")):
-        both = np.concatenate([totals[f"{f}_pg_c_yr"], totals[f"{f}_from_q50_pg_c_yr"]])
+        both = np.concatenate([totals[f"{f}_pg_c_yr"], totals[f"{f}_from_q50_pg_c_yr"].dropna()])
         bins = np.histogram_bin_edges(both, bins=min(30, max(6, len(totals) // 2)))
         ax.hist(totals[f"{f}_pg_c_yr"], bins=bins, color="#4c72b0", alpha=0.8, label="forest mean")
-        ax.hist(totals[f"{f}_from_q50_pg_c_yr"], bins=bins, color="#999999", alpha=0.8, label="forest median")
+        ax.hist(totals[f"{f}_from_q50_pg_c_yr"].dropna(), bins=bins, color="#999999", alpha=0.8, label="forest median")
         ax.axvline(LU2021_PG_C_YR[f], color="#d95f02", lw=2, label="Lu et al. 2021")
         ax.set_xlabel(f"{f.upper()} global total (Pg C yr-1)")
         ax.legend(fontsize=8)
-    figs["totals"] = (fig, "Global totals per bootstrap draw, from each draw's forest-mean map (blue) and "
-                           "forest-median map (grey); orange: Lu et al. 2021.")
+    figs["totals"] = (
+        fig,
+        "Global totals per bootstrap draw, from each draw's forest-mean map (blue) and "
+        "forest-median map (grey); orange: Lu et al. 2021.",
+    )
     fig, axes = plt.subplots(1, 2, figsize=(9, 4), constrained_layout=True)
     for ax, f in zip(axes, ("rs", "rh")):
         d = cv_oof[cv_oof["flux"] == f]
@@ -168,9 +255,13 @@ def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_
         fig.savefig(figdir / f"{name}.png", dpi=90)
         body[name] = figure_html(png_data_uri(fig, dpi=70), caption, name)
         plt.close(fig)
-    tot = pd.DataFrame([{"flux": f, "map": m, **summary[key][f], "lu2021": LU2021_PG_C_YR[f]}
-                        for f in ("rs", "rh", "ra")
-                        for m, key in (("forest mean", "totals_pg_c_yr"), ("forest median", "totals_from_q50_pg_c_yr"))])
+    tot = pd.DataFrame(
+        [
+            {"flux": f, "map": m, **summary[key][f], "lu2021": LU2021_PG_C_YR[f]}
+            for f in ("rs", "rh", "ra")
+            for m, key in (("forest mean", "totals_pg_c_yr"), ("forest median", "totals_from_q50_pg_c_yr"))
+        ]
+    )
     cvt = cv_metrics[cv_metrics["fold"] == "all"].drop(columns="fold")
     acc = pd.DataFrame([accounting["rs"], accounting["rh"]])
     sections = [
@@ -181,10 +272,12 @@ def write_figures_and_html(out: Path, cells, grid, boot, totals, cv_metrics, cv_
         Section("Strata and bootstrap weights", _strata_html(boot, cfg), "strata"),
     ]
     ext = summary["extrapolated_land_area_share"]
-    intro = (f"<p>{cfg.n_bootstrap} area-weighted stratified bootstrap draws, {cfg.n_trees} trees per forest, "
-             f"seed {cfg.seed}. Mapped land area {summary['mapped_land_area_m2']:.3g} m².</p>"
-             f'<p class="note">Land area with at least one covariate outside the training range: '
-             f"{ext['rs']:.1%} for Rs, {ext['rh']:.1%} for Rh (the forests extrapolate there; see "
-             f"<code>*_n_covariates_outside_training</code> in maps.nc). Ra &lt; 0 in "
-             f"{summary['ra_negative_cell_share']:.1%} of mapped cells.</p>")
+    intro = (
+        f"<p>{cfg.n_bootstrap} area-weighted stratified bootstrap draws, {cfg.n_trees} trees per forest, "
+        f"seed {cfg.seed}. Mapped land area {summary['mapped_land_area_m2']:.3g} m².</p>"
+        f'<p class="note">Land area with at least one covariate outside the training range: '
+        f"{ext['rs']:.1%} for Rs, {ext['rh']:.1%} for Rh (the forests extrapolate there; see "
+        f"<code>*_n_covariates_outside_training</code> in maps.nc). Ra &lt; 0 in "
+        f"{summary['ra_negative_cell_share']:.1%} of mapped cells.</p>"
+    )
     (out / "index.html").write_text(page("soilco2 S3: global annual soil respiration", intro, sections))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -44,16 +44,24 @@ class ScenarioSection(StrictModel):
 
 
 class SweepSection(StrictModel):
-    past_hours: list[float] = [12, 24, 36, 48, 84, 168]
-    sample_past_hours: float | None = None  # samples need this much gap-free past (None: the longest length)
+    past_hours: list[Annotated[float, Field(gt=0, le=24 * 60)]] = Field(
+        default_factory=lambda: [12, 24, 36, 48, 84, 168], min_length=1
+    )
+    sample_past_hours: float | None = Field(
+        None, gt=0, le=24 * 60
+    )  # samples need this much gap-free past (None: the longest length)
 
 
 class SearchSection(StrictModel):
-    past_hours: float = 24.0  # the search runs at this past length, the sweep reuses the winner
-    hidden: list[int] = [16, 32]
-    lr: list[float] = [3e-3]
+    past_hours: float = Field(
+        24.0, gt=0, le=24 * 60
+    )  # the search runs at this past length, the sweep reuses the winner
+    hidden: list[Annotated[int, Field(gt=0, le=1024)]] = Field(default_factory=lambda: [16, 32], min_length=1)
+    lr: list[Annotated[float, Field(gt=0, le=1.0)]] = Field(default_factory=lambda: [3e-3], min_length=1)
     dropout: list[float] | None = None  # None: train.dropout only
-    models: list[Literal["pastfuture_lstm", "oneway_lstm", "mlp_past", "mlp_pastfuture"]] | None = None  # searched (None: all torch models); the others use the first combination
+    models: list[Literal["pastfuture_lstm", "oneway_lstm", "mlp_past", "mlp_pastfuture"]] | None = (
+        None  # searched (None: all torch models); the others use the first combination
+    )
 
 
 class TrainSection(StrictModel):
@@ -71,7 +79,9 @@ class TrainSection(StrictModel):
 
 class MISection(StrictModel):
     drivers: list[str] | None = None  # default: the model drivers present
-    max_lag_hours: float = Field(24.0, gt=0)
+    max_lag_hours: float = Field(
+        24.0, gt=0, le=24 * 60, description="longest lag of the mutual information (hours; at most 60 days)"
+    )
     bins: int = Field(50, ge=2)
 
 
@@ -86,10 +96,19 @@ class SubdailyConfig(StrictModel):
     site: SiteSection
     data_root: str | None = None
     out_dir: str = "runs/subdaily"
-    seed: int = 0
-    models: list[Literal["pastfuture_lstm", "oneway_lstm", "mlp_past", "mlp_pastfuture",
-                         "q10", "q10_swc_power", "q10_swc_logistic", "lloyd_taylor"]] = \
-        list(TORCH_MODELS + Q10_MODELS)
+    seed: int = Field(0, ge=0, lt=2**32)
+    models: list[
+        Literal[
+            "pastfuture_lstm",
+            "oneway_lstm",
+            "mlp_past",
+            "mlp_pastfuture",
+            "q10",
+            "q10_swc_power",
+            "q10_swc_logistic",
+            "lloyd_taylor",
+        ]
+    ] = list(TORCH_MODELS + Q10_MODELS)
     inputs: InputsSection = InputsSection()
     scenarios: ScenarioSection = ScenarioSection()
     sweep: SweepSection = SweepSection()

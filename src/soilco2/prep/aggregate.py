@@ -18,35 +18,19 @@ efflux.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
-# CSR driver columns: soil temperature / moisture at depth (cm), air temperature, light, ...
-_DEPTH_RE = re.compile(r"^CSR_(T|SM)(\d+(?:\.\d+)?)$")
-DRIVER_FIXED = ("CSR_TAIR", "CSR_TAIR_AMB", "CSR_PAR", "CSR_PAR_AMB", "CSR_PRECIP", "CSR_RH", "CSR_VPD",
-                "CSR_WTD", "CSR_WIND", "CSR_SOIL_O2", "CSR_TWATER")
-PRECIP_COLUMNS = ("CSR_PRECIP", "precip_mm")
-# Standard driver names (docs/contracts.md) and their temperature flag.
-STANDARD_DRIVERS = ("soil_temp_c", "swc_m3_m3", "air_temp_c", "par_umol_m2_s", "rh_pct", "precip_mm")
-TEMPERATURE_COLUMNS = ("soil_temp_c", "air_temp_c")
-
-
-def sensor_depth_cm(column: str) -> tuple[str, float] | None:
-    """('T'|'SM', depth in cm) for ``CSR_T5``/``CSR_SM10``-style columns, else None."""
-    m = _DEPTH_RE.match(column)
-    return (m.group(1), float(m.group(2))) if m else None
-
-
-def driver_columns(columns) -> list[str]:
-    """The in-situ driver columns present (CSR names and standard names)."""
-    return [c for c in columns if sensor_depth_cm(c) or c in DRIVER_FIXED or c in STANDARD_DRIVERS]
+from soilco2.sources.cosore_columns import PRECIP_COLUMNS, TEMPERATURE_COLUMNS, driver_columns, sensor_depth_cm
 
 
 def is_temperature(column: str) -> bool:
     d = sensor_depth_cm(column)
-    return column in TEMPERATURE_COLUMNS or column in ("CSR_TAIR", "CSR_TAIR_AMB", "CSR_TWATER") or (d is not None and d[0] == "T")
+    return (
+        column in TEMPERATURE_COLUMNS
+        or column in ("CSR_TAIR", "CSR_TAIR_AMB", "CSR_TWATER")
+        or (d is not None and d[0] == "T")
+    )
 
 
 def port_levels(port_means: pd.Series, iterations: int = 20) -> pd.Series:
@@ -71,8 +55,9 @@ def port_levels(port_means: pd.Series, iterations: int = 20) -> pd.Series:
     return c
 
 
-def aggregate(records: pd.DataFrame, interval: str = "1D", *, min_max: bool | None = None,
-              port_balance: bool = False) -> pd.DataFrame:
+def aggregate(
+    records: pd.DataFrame, interval: str = "1D", *, min_max: bool | None = None, port_balance: bool = False
+) -> pd.DataFrame:
     """Aggregate cleaned records (``time``, ``port``, ``flux_umol_m2_s``, drivers) to ``interval``.
 
     Returns a frame indexed by interval start (``time``) with ``flux_umol_m2_s``, ``flux_n``,
@@ -102,8 +87,9 @@ def aggregate(records: pd.DataFrame, interval: str = "1D", *, min_max: bool | No
     out["flux_ports"] = g2.size().astype("int64")
     if port_balance and out["flux_ports"].max() > 1:
         c = port_levels(stage1["flux_umol_m2_s"])
-        present = pd.Series(c.reindex(stage1.index.get_level_values("port")).to_numpy(),
-                            index=stage1.index.get_level_values("bin"))
+        present = pd.Series(
+            c.reindex(stage1.index.get_level_values("port")).to_numpy(), index=stage1.index.get_level_values("bin")
+        )
         out["flux_umol_m2_s"] /= present.groupby(level=0).mean().reindex(out.index)
 
     if min_max:
@@ -149,8 +135,12 @@ def pick_standard_drivers(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str
         depth, col, _ = min(deep)
         out[name] = records[col].astype(float)
         depths[depth_name] = depth
-    for name, cols in (("air_temp_c", ("CSR_TAIR", "CSR_TAIR_AMB")), ("par_umol_m2_s", ("CSR_PAR", "CSR_PAR_AMB")),
-                       ("rh_pct", ("CSR_RH",)), ("precip_mm", ("CSR_PRECIP",))):
+    for name, cols in (
+        ("air_temp_c", ("CSR_TAIR", "CSR_TAIR_AMB")),
+        ("par_umol_m2_s", ("CSR_PAR", "CSR_PAR_AMB")),
+        ("rh_pct", ("CSR_RH",)),
+        ("precip_mm", ("CSR_PRECIP",)),
+    ):
         for c in cols:
             if c in records.columns and records[c].notna().any():
                 out[name] = records[c].astype(float)
@@ -160,10 +150,3 @@ def pick_standard_drivers(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str
 
 def nan_fraction(s: pd.Series) -> float:
     return float(np.mean(~np.isfinite(s.to_numpy(dtype=float)))) if len(s) else 1.0
-
-
-def daily_table(*args, **kwargs):
-    """Alias of :func:`soilco2.sources.cosore.daily_table` (the COSORE daily table and accounting)."""
-    from soilco2.sources.cosore import daily_table as _daily_table
-
-    return _daily_table(*args, **kwargs)

@@ -69,4 +69,4 @@ class SplitConfig(StrictModel):
     val_fraction: float = Field(0.1, ge=0, lt=1)
     k_folds: int = Field(5, ge=2)
     fold: int = Field(0, ge=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)

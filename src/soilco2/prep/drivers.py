@@ -49,7 +49,9 @@ INSITU_DRIVERS: dict[str, DriverVar] = {
     "soil_temp_c": DriverVar("soil_temp_c", "degC", "soil temperature, shallowest sensor, daily mean"),
     "swc_m3_m3": DriverVar("swc_m3_m3", "m3 m-3", "soil volumetric water content, shallowest sensor, daily mean"),
     "air_temp_c": DriverVar("air_temp_c", "degC", "air temperature, daily mean"),
-    "par_umol_m2_s": DriverVar("par_umol_m2_s", "umol m-2 s-1", "photosynthetically active radiation, daily mean", True),
+    "par_umol_m2_s": DriverVar(
+        "par_umol_m2_s", "umol m-2 s-1", "photosynthetically active radiation, daily mean", True
+    ),
     "rh_pct": DriverVar("rh_pct", "%", "relative humidity, daily mean"),
     "precip_mm": DriverVar("precip_mm", "mm d-1", "precipitation, daily total", True),
 }
@@ -79,8 +81,9 @@ class InSituProvider:
             if base in TEMPERATURE_DRIVERS:
                 for suffix, word in STAT_SUFFIXES.items():
                     self.columns.append(base + suffix)
-                    self._vars.append(DriverVar(base + suffix, spec.units,
-                                                spec.long_name.replace("daily mean", word), spec.skewed))
+                    self._vars.append(
+                        DriverVar(base + suffix, spec.units, spec.long_name.replace("daily mean", word), spec.skewed)
+                    )
 
     def variables(self) -> list[DriverVar]:
         return list(self._vars)
@@ -99,8 +102,15 @@ class InSituProvider:
         return out
 
 
-def tower_fill(raw: dict[str, np.ndarray], sites: pd.DataFrame, time: pd.DatetimeIndex, in_span: np.ndarray, *,
-               root=None, min_cover: float = 0.8) -> dict[str, np.ndarray]:
+def tower_fill(
+    raw: dict[str, np.ndarray],
+    sites: pd.DataFrame,
+    time: pd.DatetimeIndex,
+    in_span: np.ndarray,
+    *,
+    root=None,
+    min_cover: float = 0.8,
+) -> dict[str, np.ndarray]:
     """Fill ``raw`` (the :class:`InSituProvider` arrays, in place) where a site has no COSORE value
     from the AmeriFlux tower measured at the same site (:func:`soilco2.sources.towers.cosore_towers`):
     a driver is taken from the tower when it covers at least ``min_cover`` of the days from the
@@ -152,7 +162,9 @@ def monthly_to_daily(monthly: np.ndarray, time: pd.DatetimeIndex) -> np.ndarray:
 
 CLIMATOLOGY_VARS = [
     DriverVar("clim_temp_c", "degC", "air temperature climatology (BIOME4, monthly means splined to days)"),
-    DriverVar("clim_precip_mm_day", "mm d-1", "precipitation climatology (BIOME4, monthly totals / days, splined)", True),
+    DriverVar(
+        "clim_precip_mm_day", "mm d-1", "precipitation climatology (BIOME4, monthly totals / days, splined)", True
+    ),
     DriverVar("clim_sun_pct", "%", "sunshine climatology, percent of possible (BIOME4, splined)"),
 ]
 
@@ -229,8 +241,12 @@ def extraterrestrial_radiation(lat_deg: np.ndarray, doy: np.ndarray, year_len=36
     dr = 1 + 0.033 * np.cos(angle)
     delta = 0.409 * np.sin(angle - 1.39)
     ws = np.arccos(np.clip(-np.tan(phi) * np.tan(delta), -1.0, 1.0))
-    ra = (24 * 60 / np.pi) * SOLAR_CONSTANT_MJ_M2_MIN * dr * (
-        ws * np.sin(phi) * np.sin(delta) + np.cos(phi) * np.cos(delta) * np.sin(ws))
+    ra = (
+        (24 * 60 / np.pi)
+        * SOLAR_CONSTANT_MJ_M2_MIN
+        * dr
+        * (ws * np.sin(phi) * np.sin(delta) + np.cos(phi) * np.cos(delta) * np.sin(ws))
+    )
     return np.clip(ra, 0.0, None), 24 / np.pi * ws
 
 
@@ -277,8 +293,9 @@ class ERA5Provider:
         from soilco2.sources.era5 import ERA5_VARS
 
         given = getattr(self.client, "variables", None)
-        return [DriverVar(v.name, v.units, v.long_name, v.skewed) for v in ERA5_VARS
-                if given is None or v.name in given]
+        return [
+            DriverVar(v.name, v.units, v.long_name, v.skewed) for v in ERA5_VARS if given is None or v.name in given
+        ]
 
     def provide(self, sites: pd.DataFrame, time: pd.DatetimeIndex) -> dict[str, np.ndarray]:
         names = [v.name for v in self.variables()]
@@ -295,8 +312,9 @@ class ERA5Provider:
     def _one(self, out, names, i, row, time) -> None:
         start = row.get("span_start", time[0])
         end = row.get("span_end", time[-1])
-        daily = self.client.daily(float(row["lat"]), float(row["lon"]), start, end,
-                                  utc_offset_h=row.get("utc_offset_h"))
+        daily = self.client.daily(
+            float(row["lat"]), float(row["lon"]), start, end, utc_offset_h=row.get("utc_offset_h")
+        )
         idx = time.get_indexer(daily.index)
         ok = idx >= 0
         for n in names:

@@ -74,8 +74,16 @@ def _row_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.maximum(den, 1), np.nan)
 
 
-def fill_driver(name: str, x: np.ndarray, observed: np.ndarray, ref: dict[str, np.ndarray], *,
-                fill_fraction: float, swc_fill: float, base_filled: np.ndarray | None = None) -> np.ndarray:
+def fill_driver(
+    name: str,
+    x: np.ndarray,
+    observed: np.ndarray,
+    ref: dict[str, np.ndarray],
+    *,
+    fill_fraction: float,
+    swc_fill: float,
+    base_filled: np.ndarray | None = None,
+) -> np.ndarray:
     """Fill the non-available cells of ``x`` (see module docstring). ``observed`` marks the
     measured days (not interpolated ones); ``ref`` holds ``clim_temp_c``, ``clim_precip_mm_day``,
     ``clim_sun_pct``, ``toa_sw_w_m2`` arrays of the same shape, and optionally daily weather

@@ -11,6 +11,16 @@ totals: precipitation seasonality, 0 = even), ``whc_mm`` (BIOME4 water-holding c
 layers; where BIOME4 has none, mostly north of 50° N, it is set to ``WHC_MISSING`` = -1 so
 the trees can split on "missing"), ``soc_mg_ha`` (SOC 0-30 cm, mean of the 1/12° cells in each
 0.5° cell), ``abs_lat_deg``.
+
+Further candidates for the predictor selection (``CANDIDATES``), all from the same climatology,
+in place of the inputs Lu et al. 2021 took from MERRA-2, GLASS and Shangguan et al.:
+``gs_precip_mm`` (precipitation of the months with mean temperature above 0 °C: the growing
+season), ``gs_length_months`` (their number), ``sw_mj_m2_day`` (annual mean surface shortwave from
+sunshine and extraterrestrial radiation, Angström–Prescott; PAR is about half of it),
+``aridity_index`` (annual precipitation / Hargreaves PET, in place of relative humidity), and
+with the MODIS land cover the area fractions of the cell in forest (``lc_forest``: ENF, EBF,
+DNF, DBF, MF), shrubland (``lc_shrub``: CSH, OSH), savanna (``lc_savanna``: WSA, SAV), grassland
+(``lc_grass``) and cropland (``lc_crop``: CRO, CVM).
 """
 
 from __future__ import annotations
@@ -24,6 +34,15 @@ from soilco2.errors import UserError
 from soilco2.sources.grids import cell_area_m2
 
 COVARIATES = ("mat_c", "map_mm", "sun_pct_mean", "tmin_c", "prec_cv", "whc_mm", "soc_mg_ha", "abs_lat_deg")
+CLIMATE_CANDIDATES = ("gs_precip_mm", "gs_length_months", "sw_mj_m2_day", "aridity_index")
+LANDCOVER_GROUPS = {
+    "lc_forest": ("ENF", "EBF", "DNF", "DBF", "MF"),
+    "lc_shrub": ("CSH", "OSH"),
+    "lc_savanna": ("WSA", "SAV"),
+    "lc_grass": ("GRA",),
+    "lc_crop": ("CRO", "CVM"),
+}
+CANDIDATES = COVARIATES + CLIMATE_CANDIDATES + tuple(LANDCOVER_GROUPS)
 WHC_MISSING = -1.0
 FLUX_COLUMNS = {"rs": "rs_annual_gc_m2_yr", "rh": "rh_annual_gc_m2_yr"}
 # Flags (from load_srdb) that remove a record from training, in the order they are counted.
@@ -42,9 +61,14 @@ def _block_mean(values: np.ndarray, factor: int) -> np.ndarray:
         return np.where(count > 0, total / count, np.nan)
 
 
-def covariate_grid(root: str | Path | None = None) -> pd.DataFrame:
+def covariate_grid(root: str | Path | None = None, landcover: np.ndarray | None = None) -> pd.DataFrame:
     """One row per 0.5° cell with land fraction > 0: ``i, j, lat, lon, land_fraction,
-    cell_area_m2``, the ``COVARIATES`` and ``complete`` (all covariates finite)."""
+    cell_area_m2``, the ``COVARIATES``, the climate candidates and ``complete`` (all
+    ``COVARIATES`` finite). With ``landcover`` (IGBP class fractions, class × lat × lon from
+    north, :func:`soilco2.sources.landcover.igbp_fractions`): every class's fraction ``lc_<CLASS>``,
+    the groups of ``LANDCOVER_GROUPS``, the dominant vegetated class ``igbp`` and
+    ``vegetated_fraction``."""
+    from soilco2.climate import pet_hargreaves_monthly_mm, shortwave_mj_m2_day
     from soilco2.sources import grids
 
     ds = grids.biome4_climatology(root)
@@ -66,15 +90,56 @@ def covariate_grid(root: str | Path | None = None) -> pd.DataFrame:
     clim_ok = np.isfinite(ds["mat_c"].values) & np.isfinite(ds["map_mm"].values)
     whc = np.where(clim_ok & ~np.isfinite(whc), WHC_MISSING, whc)
     fields = {
-        "mat_c": ds["mat_c"].values, "map_mm": ds["map_mm"].values, "sun_pct_mean": ds["sun_pct"].values.mean(axis=0),
-        "tmin_c": ds["tmin_c"].values, "prec_cv": prec_cv, "whc_mm": whc, "soc_mg_ha": soc05,
+        "mat_c": ds["mat_c"].values,
+        "map_mm": ds["map_mm"].values,
+        "sun_pct_mean": ds["sun_pct"].values.mean(axis=0),
+        "tmin_c": ds["tmin_c"].values,
+        "prec_cv": prec_cv,
+        "whc_mm": whc,
+        "soc_mg_ha": soc05,
         "abs_lat_deg": np.broadcast_to(np.abs(lat)[:, None], whc.shape),
     }
+    temp = np.moveaxis(ds["temp_c"].values.astype("f8"), 0, -1)  # (lat, lon, month)
+    prec_m = np.moveaxis(prec, 0, -1)
+    sun = np.moveaxis(ds["sun_pct"].values.astype("f8"), 0, -1)
+    lat2 = np.broadcast_to(lat[:, None], whc.shape)
+    growing = temp > 0
+    with np.errstate(invalid="ignore"):
+        fields["gs_precip_mm"] = np.where(np.isfinite(temp).all(-1), np.where(growing, prec_m, 0.0).sum(-1), np.nan)
+        fields["gs_length_months"] = np.where(np.isfinite(temp).all(-1), growing.sum(-1).astype("f8"), np.nan)
+        fields["sw_mj_m2_day"] = shortwave_mj_m2_day(sun, lat2).mean(-1)
+        pet = pet_hargreaves_monthly_mm(temp, sun, lat2).sum(-1)
+        fields["aridity_index"] = ds["map_mm"].values / np.maximum(pet, 1.0)
     i, j = np.nonzero(lf.values > 0)
-    out = pd.DataFrame({"i": i, "j": j, "lat": lat[i], "lon": lon[j],
-                        "land_fraction": lf.values[i, j].astype("f8"), "cell_area_m2": cell_area_m2(lat)[i]})
-    for name in COVARIATES:
+    out = pd.DataFrame(
+        {
+            "i": i,
+            "j": j,
+            "lat": lat[i],
+            "lon": lon[j],
+            "land_fraction": lf.values[i, j].astype("f8"),
+            "cell_area_m2": cell_area_m2(lat)[i],
+        }
+    )
+    for name in COVARIATES + CLIMATE_CANDIDATES:
         out[name] = np.asarray(fields[name], dtype="f8")[i, j]
+    if landcover is not None:
+        from soilco2.sources.landcover import IGBP, cell_landcover
+
+        if landcover.shape != (len(IGBP), lat.size, lon.size):
+            raise UserError(
+                f"land-cover fractions {landcover.shape} do not fit the {lat.size} x {lon.size} grid",
+                field="landcover_file",
+            )
+        north_row = (lat.size - 1 - i) if lat[0] < lat[-1] else i  # the fractions run from the north
+        lc = landcover[:, north_row, j]
+        for k, name in enumerate(IGBP):
+            out[f"lc_{name}"] = lc[k].astype("f4")
+        for group, classes in LANDCOVER_GROUPS.items():
+            out[group] = sum(lc[IGBP.index(c)] for c in classes).astype("f8")
+        dom = cell_landcover(out["lat"].to_numpy(), out["lon"].to_numpy(), landcover)
+        out["igbp"] = dom["igbp"]
+        out["vegetated_fraction"] = dom["vegetated_fraction"]
     out["complete"] = out[list(COVARIATES)].notna().all(axis=1)
     out.attrs["shape"] = (lat.size, lon.size)
     out.attrs["lat"], out.attrs["lon"] = lat, lon
@@ -85,13 +150,19 @@ def grid_coverage(grid: pd.DataFrame) -> dict:
     """Land area (m² × land fraction) on the grid, and how much of it has every covariate."""
     land = grid["cell_area_m2"] * grid["land_fraction"]
     ok = grid["complete"]
-    return {"land_cells": int(len(grid)), "complete_cells": int(ok.sum()),
-            "land_area_m2": float(land.sum()), "covered_land_area_m2": float(land[ok].sum()),
-            "uncovered_land_area_m2": float(land[~ok].sum()),
-            "uncovered_land_area_south_of_60s_m2": float(land[~ok & (grid["lat"] < -60)].sum())}
+    return {
+        "land_cells": int(len(grid)),
+        "complete_cells": int(ok.sum()),
+        "land_area_m2": float(land.sum()),
+        "covered_land_area_m2": float(land[ok].sum()),
+        "uncovered_land_area_m2": float(land[~ok].sum()),
+        "uncovered_land_area_south_of_60s_m2": float(land[~ok & (grid["lat"] < -60)].sum()),
+    }
 
 
-def attach_covariates(lat: np.ndarray, lon: np.ndarray, grid: pd.DataFrame, max_distance_km: float = 100.0) -> pd.DataFrame:
+def attach_covariates(
+    lat: np.ndarray, lon: np.ndarray, grid: pd.DataFrame, max_distance_km: float = 100.0
+) -> pd.DataFrame:
     """Covariates at points from the complete cells of ``grid``: the cell holding each point,
     else the nearest complete cell within ``max_distance_km`` (``grid_distance_km``). Rows with
     no cell in range get NaN (``grid_row`` = -1)."""
@@ -106,9 +177,12 @@ def attach_covariates(lat: np.ndarray, lon: np.ndarray, grid: pd.DataFrame, max_
     row_of[complete["i"], complete["j"]] = np.arange(len(complete))
     ii, jj, dist, _ = nearest_valid(valid, lat_c, lon_c, np.asarray(lat, "f8"), np.asarray(lon, "f8"), max_distance_km)
     rows = np.where(ii >= 0, row_of[np.maximum(ii, 0), np.maximum(jj, 0)], -1)
-    vals = complete[list(COVARIATES)].to_numpy()[np.maximum(rows, 0)]
+    cols = [c for c in CANDIDATES if c in grid.columns]
+    vals = complete[cols].to_numpy("f8")[np.maximum(rows, 0)]
     vals[rows < 0] = np.nan
-    out = pd.DataFrame(vals, columns=list(COVARIATES))
+    out = pd.DataFrame(vals, columns=cols)
+    if "igbp" in grid.columns:
+        out["igbp"] = np.where(rows >= 0, complete["igbp"].to_numpy()[np.maximum(rows, 0)], None)
     out["cell_lat"] = np.where(rows >= 0, complete["lat"].to_numpy()[np.maximum(rows, 0)], np.nan)
     out["cell_lon"] = np.where(rows >= 0, complete["lon"].to_numpy()[np.maximum(rows, 0)], np.nan)
     out["grid_distance_km"] = dist
@@ -116,8 +190,14 @@ def attach_covariates(lat: np.ndarray, lon: np.ndarray, grid: pd.DataFrame, max_
     return out
 
 
-def training_table(records: pd.DataFrame, grid: pd.DataFrame, flux: str, *,
-                   drop_flags: tuple[str, ...] = DEFAULT_DROP_FLAGS, max_distance_km: float = 100.0):
+def training_table(
+    records: pd.DataFrame,
+    grid: pd.DataFrame,
+    flux: str,
+    *,
+    drop_flags: tuple[str, ...] = DEFAULT_DROP_FLAGS,
+    max_distance_km: float = 100.0,
+):
     """SRDB records with ``flux`` ('rs' or 'rh') plus covariates; returns ``(table, accounting)``.
 
     Records without the flux are not counted (``raw`` = records with a finite flux). Drops, in
@@ -146,19 +226,37 @@ def training_table(records: pd.DataFrame, grid: pd.DataFrame, flux: str, *,
     for flag in drop_flags:
         drop(flag.removeprefix("flag_"), df[flag].fillna(False))
     ok_coords = keep.copy()
-    cov = pd.DataFrame(np.nan, index=range(len(df)), columns=[*COVARIATES, "cell_lat", "cell_lon", "grid_distance_km"])
+    cols = [c for c in CANDIDATES if c in grid.columns]
+    extra = ["igbp"] if "igbp" in grid.columns else []
+    cov = pd.DataFrame(
+        np.nan, index=range(len(df)), columns=[*cols, *extra, "cell_lat", "cell_lon", "grid_distance_km"]
+    )
+    cov[extra] = cov[extra].astype(object)
     cov["grid_row"] = -1
     if ok_coords.any():
         got = attach_covariates(df["lat"].to_numpy()[ok_coords], df["lon"].to_numpy()[ok_coords], grid, max_distance_km)
-        cov.loc[np.flatnonzero(ok_coords)] = got.to_numpy()
+        for c in got.columns:
+            cov.loc[np.flatnonzero(ok_coords), c] = got[c].to_numpy()
     drop("off_land_grid", cov["grid_row"].to_numpy() < 0)
     drop("missing_covariate", cov[list(COVARIATES)].isna().any(axis=1).to_numpy())
     acc["kept"] = int(keep.sum())
-    ids = ["record_number", "study_number", "site_name", "country", "lat", "lon", "biome", "ecosystem_type",
-           "study_midyear", "years_of_data"]
+    ids = [
+        "record_number",
+        "study_number",
+        "site_name",
+        "country",
+        "lat",
+        "lon",
+        "biome",
+        "ecosystem_type",
+        "study_midyear",
+        "years_of_data",
+    ]
     ids = [c for c in ids if c in df.columns]
     table = pd.concat([df[ids].reset_index(drop=True), cov.drop(columns="grid_row")], axis=1)[keep]
     table.insert(len(ids), "flux_gc_m2_yr", df[col].to_numpy(dtype="f8")[keep])
+    if flux == "rh" and FLUX_COLUMNS["rs"] in df.columns:  # the Rs of the same record, where reported
+        table.insert(len(ids) + 1, "rs_same_record_gc_m2_yr", df[FLUX_COLUMNS["rs"]].to_numpy(dtype="f8")[keep])
     table.insert(0, "flux", flux)
     return table.reset_index(drop=True), acc
 

@@ -7,10 +7,10 @@ a record is counted under the first reason it fails.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
+
+from soilco2.accounting import DROP_REASONS, Accounting, accounting_table  # noqa: F401 (the cleaning API)
 
 # Physically plausible soil CO2 efflux, umol CO2 m-2 s-1. Rs is positive by definition; small
 # negative values are instrument noise around zero uptake, larger ones are chamber artefacts.
@@ -19,53 +19,6 @@ FLUX_MIN_UMOL_M2_S = -10.0
 FLUX_MAX_UMOL_M2_S = 100.0
 # Timestamps outside these years are treated as corrupt (COSORE covers 2003-2020).
 YEAR_MIN, YEAR_MAX = 1980, 2030
-
-DROP_REASONS = (
-    "bad_timestamp",  # missing / unparsable / outside YEAR_MIN..YEAR_MAX
-    "unknown_port",  # port in the data but not in PORTS.txt (and no port-0 row)
-    "excluded_port",  # port measures another variable or treatment than selected
-    "nonfinite_flux",  # NaN, +-inf or non-numeric CSR_FLUX_CO2
-    "implausible_flux",  # outside FLUX_MIN..FLUX_MAX
-    "duplicate_timestamp",  # same port and timestamp as another record (merged into their mean)
-    "igbp_percentile",  # outside the 1st..99th percentile of its IGBP class (optional)
-)
-
-
-@dataclass
-class Accounting:
-    """Where every raw record of one dataset went."""
-
-    dataset: str
-    raw: int = 0
-    kept: int = 0
-    dropped: dict[str, int] = field(default_factory=lambda: {r: 0 for r in DROP_REASONS})
-    status: str = "ok"  # ok | no_data | error
-    message: str = ""
-    notes: list[str] = field(default_factory=list)
-    driver_values_nan: int = 0  # driver values set to NaN (records kept), see clean_drivers
-
-    def drop(self, reason: str, n: int) -> None:
-        if reason not in self.dropped:
-            raise KeyError(f"unknown drop reason {reason!r}")
-        self.dropped[reason] += int(n)
-        self.kept -= int(n)
-
-    @property
-    def closes(self) -> bool:
-        return self.raw == self.kept + sum(self.dropped.values())
-
-    def as_row(self) -> dict:
-        row = {"dataset": self.dataset, "status": self.status, "raw": self.raw, "kept": self.kept}
-        row.update({f"dropped_{k}": v for k, v in self.dropped.items()})
-        row["driver_values_nan"] = self.driver_values_nan
-        row["message"] = self.message
-        row["notes"] = "; ".join(self.notes)
-        return row
-
-
-def accounting_table(accounts: list[Accounting]) -> pd.DataFrame:
-    """One row per dataset: dataset, status, raw, kept, dropped_<reason>..., message, notes."""
-    return pd.DataFrame([a.as_row() for a in accounts])
 
 
 def apply_mask(df: pd.DataFrame, bad: np.ndarray | pd.Series, reason: str, acc: Accounting) -> pd.DataFrame:
@@ -105,8 +58,9 @@ def flux_range_mask(flux: pd.Series, lo: float = FLUX_MIN_UMOL_M2_S, hi: float =
 
 def percentile_bounds(flux: pd.Series, groups: pd.Series, lo_q: float = 0.01, hi_q: float = 0.99) -> pd.DataFrame:
     """Per-group (IGBP class) flux quantiles (linear interpolation): index group, columns ``lo``, ``hi``."""
-    return group_quantiles({g: flux.to_numpy(dtype=float)[(groups == g).to_numpy()] for g in pd.unique(groups)},
-                           lo_q, hi_q)
+    return group_quantiles(
+        {g: flux.to_numpy(dtype=float)[(groups == g).to_numpy()] for g in pd.unique(groups)}, lo_q, hi_q
+    )
 
 
 def group_quantiles(values: dict[str, np.ndarray], lo_q: float = 0.01, hi_q: float = 0.99) -> pd.DataFrame:
@@ -126,13 +80,18 @@ def percentile_mask(flux: pd.Series, lo: float, hi: float) -> np.ndarray:
 
 
 # Plausible ranges of in-situ drivers (units of CSR_COLUMN_UNITS.csv); values outside become NaN
-# (the record is kept: its flux is fine). Soil moisture given in percent is converted first.
+# (the record is kept: its flux is fine), counted per dataset and driver in the accounting
+# (``driver_out_of_range_<driver>``). Soil moisture given in percent is converted first.
 DRIVER_RANGES = {
-    "soil_temp": (-50.0, 70.0),  # degC, CSR_T<depth>
-    "air_temp": (-60.0, 60.0),  # degC, CSR_TAIR / CSR_TAIR_AMB
-    "swc": (0.0, 1.0),  # m3 m-3, CSR_SM<depth>
-    "rh": (0.0, 105.0),  # %, CSR_RH (a little above 100 is sensor saturation)
-    "par": (-10.0, 3000.0),  # umol m-2 s-1
+    # soil at 2-10 cm: -40 degC in boreal and tundra winters; 60 degC is above the hottest 5 cm desert
+    # soils reported (bare surfaces reach that only in the top millimetres)
+    "soil_temp": (-40.0, 60.0),
+    # air: the record lows are near -90 degC in Antarctica but no chamber runs there; the highest
+    # reliably recorded air temperature is 56.7 degC (Death Valley); 55 keeps every real COSORE site
+    "air_temp": (-60.0, 55.0),
+    "swc": (0.0, 1.0),  # m3 m-3 (after converting percent)
+    "rh": (0.0, 105.0),  # %, a little above 100 is sensor saturation
+    "par": (-10.0, 3000.0),  # umol m-2 s-1: full sun is about 2000-2300
     "precip": (0.0, 500.0),  # mm per record
 }
 
@@ -179,6 +138,7 @@ def clean_drivers(df: pd.DataFrame, acc: Accounting) -> pd.DataFrame:
             elif share > 0.2:
                 acc.notes.append(f"{col} units unclear (median {med:.3g}, {share:.0%} of values in 1..100): set to NaN")
                 acc.driver_values_nan += int(finite.sum())
+                acc.count_driver(f"units_unclear_{kind}", int(finite.sum()))
                 df[col] = np.nan
                 continue
         lo, hi = DRIVER_RANGES[kind]
@@ -186,6 +146,7 @@ def clean_drivers(df: pd.DataFrame, acc: Accounting) -> pd.DataFrame:
         if bad.any():
             acc.notes.append(f"{col}: {int(bad.sum())} values outside {lo:g}..{hi:g} set to NaN")
             acc.driver_values_nan += int(bad.sum())
+            acc.count_driver(f"out_of_range_{kind}", int(bad.sum()))
             v = np.where(bad, np.nan, v)
         df[col] = v
     return df

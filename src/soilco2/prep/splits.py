@@ -42,9 +42,17 @@ class Split:
         lab[self.train.values] = TRAIN
         lab[self.val.values] = VALIDATION
         lab[self.test.values] = TEST
-        return xr.DataArray(lab, coords=self.train.coords, dims=self.train.dims, name="split",
-                            attrs={"long_name": "split of each day", "flag_values": [-1, 0, 1, 2],
-                                   "flag_meanings": "unobserved train validation test"})
+        return xr.DataArray(
+            lab,
+            coords=self.train.coords,
+            dims=self.train.dims,
+            name="split",
+            attrs={
+                "long_name": "split of each day",
+                "flag_values": [-1, 0, 1, 2],
+                "flag_meanings": "unobserved train validation test",
+            },
+        )
 
     @property
     def test_start(self) -> pd.Series:
@@ -98,23 +106,28 @@ def temporal_split(ds: xr.Dataset, train_fraction: float = 0.8, val_fraction: fl
     test = obs & ~train_all
     train, val = _train_val(train_all, val_fraction)
     sites = [str(s) for s in ds["site"].values]
-    return Split(_mask(ds, train, "train"), _mask(ds, val, "val"), _mask(ds, test, "test"),
-                 _mask(ds, _fit_mask(ds, train, val, np.ones(len(sites), bool)), "fit_mask"),
-                 train_sites=sites, test_sites=sites)
+    return Split(
+        _mask(ds, train, "train"),
+        _mask(ds, val, "val"),
+        _mask(ds, test, "test"),
+        _mask(ds, _fit_mask(ds, train, val, np.ones(len(sites), bool)), "fit_mask"),
+        train_sites=sites,
+        test_sites=sites,
+    )
 
 
 def site_folds(sites, k: int, seed: int = 0) -> list[list[str]]:
     """Seeded shuffle of ``sites`` into ``k`` folds of near-equal size (sizes differ by ≤ 1)."""
     sites = [str(s) for s in sites]
     if k < 2 or k > len(sites):
-        raise UserError(f"k_folds must be between 2 and the number of sites ({len(sites)}); got {k}",
-                        field="split.k_folds")
+        raise UserError(
+            f"k_folds must be between 2 and the number of sites ({len(sites)}); got {k}", field="split.k_folds"
+        )
     order = np.random.default_rng(seed).permutation(len(sites))
     return [[sites[i] for i in order[f::k]] for f in range(k)]
 
 
-def leave_site_out_split(ds: xr.Dataset, k: int = 5, fold: int = 0, seed: int = 0,
-                         val_fraction: float = 0.1) -> Split:
+def leave_site_out_split(ds: xr.Dataset, k: int = 5, fold: int = 0, seed: int = 0, val_fraction: float = 0.1) -> Split:
     """Fold ``fold`` of ``k`` seeded site folds is test; the other sites train (+ validation)."""
     _check_fraction(val_fraction, "val_fraction", allow_zero=True)
     folds = site_folds(ds["site"].values, k, seed)
@@ -126,10 +139,14 @@ def leave_site_out_split(ds: xr.Dataset, k: int = 5, fold: int = 0, seed: int = 
     train, val = _train_val(obs & ~is_test[:, None], val_fraction)
     test = obs & is_test[:, None]
     sites = [str(s) for s in ds["site"].values]
-    return Split(_mask(ds, train, "train"), _mask(ds, val, "val"), _mask(ds, test, "test"),
-                 _mask(ds, _fit_mask(ds, train, val, ~is_test), "fit_mask"),
-                 train_sites=[s for s in sites if s not in test_sites],
-                 test_sites=[s for s in sites if s in test_sites])
+    return Split(
+        _mask(ds, train, "train"),
+        _mask(ds, val, "val"),
+        _mask(ds, test, "test"),
+        _mask(ds, _fit_mask(ds, train, val, ~is_test), "fit_mask"),
+        train_sites=[s for s in sites if s not in test_sites],
+        test_sites=[s for s in sites if s in test_sites],
+    )
 
 
 def make_split(ds: xr.Dataset, cfg: SplitConfig | None = None) -> Split:

@@ -23,6 +23,7 @@ SKEWED = ("precip_mm",)  # arcsinh before standardising
 
 # --- site table ---------------------------------------------------------------------------------
 
+
 def native_interval(times: pd.Series, ports: pd.Series | None = None) -> str:
     """'30min' when a port is sampled at least every ~40 min, else '1h'."""
     t = pd.DataFrame({"time": pd.to_datetime(times), "port": 0 if ports is None else ports.to_numpy()})
@@ -65,7 +66,7 @@ def _resample(table: pd.DataFrame, interval: str) -> pd.DataFrame:
 def flux_records(source: str, dataset: str | None, root: Path) -> tuple[pd.DataFrame, dict]:
     """Cleaned chamber records (``time`` local standard, ``flux_umol_m2_s``, drivers) and counts."""
     if source == "cosore":
-        from soilco2.sources.cosore import load_records
+        from soilco2.prep.cosore_records import load_records
 
         if not dataset:
             raise UserError("site.dataset is required when site.source is 'cosore'", field="site.dataset")
@@ -108,8 +109,11 @@ def build_site_table(
     step = pd.Timedelta(pd.tseries.frequencies.to_offset(interval))
     grid = pd.date_range(table.index.min().floor(step), table.index.max().floor(step), freq=step, name="time")
     table = table.reindex(grid)
-    acct: dict = {"interval": interval, "n_intervals": len(grid),
-                  "n_flux_intervals": int(table["flux_umol_m2_s"].notna().sum())}
+    acct: dict = {
+        "interval": interval,
+        "n_intervals": len(grid),
+        "n_flux_intervals": int(table["flux_umol_m2_s"].notna().sum()),
+    }
 
     if tower is not None and tower_drivers:
         tw = _resample(tower[list(tower_drivers)], interval)
@@ -117,7 +121,10 @@ def build_site_table(
         if len(overlap) == 0 or tw.loc[overlap].notna().sum().sum() == 0:
             raise UserError(
                 f"tower timestamps ({tw.index.min()} → {tw.index.max()}) do not overlap the fluxes "
-                f"({grid[0]} → {grid[-1]})", file=tower_file, field=",".join(tower_drivers))
+                f"({grid[0]} → {grid[-1]})",
+                file=tower_file,
+                field=",".join(tower_drivers),
+            )
         for c in tower_drivers:
             table[c] = tw[c].reindex(grid)  # tower replaces any in-situ column of that name
             acct[f"{c}_from_tower"] = int(table[c].notna().sum())
@@ -168,15 +175,24 @@ def load_site_table(site, root: str | Path | None = None) -> tuple[pd.DataFrame,
         tower_file = ", ".join(f.relpath for f in TOWER_SITES[site.tower_site].files)
     if site.tower_site and site.era5_precip_fill and TOWER_SITES[site.tower_site].era5_daily:
         era5 = read_era5_daily(root / TOWER_SITES[site.tower_site].era5_daily)
-    table, acct = build_site_table(records, interval=site.interval, tower=tower, tower_drivers=tuple(site.tower_drivers),
-                                   era5_daily=era5, required=("soil_temp_c",), name=site.name, tower_file=tower_file,
-                                   driver_gap_fill_hours=site.driver_gap_fill_hours)
+    table, acct = build_site_table(
+        records,
+        interval=site.interval,
+        tower=tower,
+        tower_drivers=tuple(site.tower_drivers),
+        era5_daily=era5,
+        required=("soil_temp_c",),
+        name=site.name,
+        tower_file=tower_file,
+        driver_gap_fill_hours=site.driver_gap_fill_hours,
+    )
     table = table.drop(columns=[c for c in table.columns if c.startswith("CSR_")])
     acct = {"records": counts, **acct}
     return table, acct
 
 
 # --- windows --------------------------------------------------------------------------------------
+
 
 @dataclass
 class Windows:
@@ -197,7 +213,7 @@ def _valid_run(ok: np.ndarray, length: int) -> np.ndarray:
         return np.ones_like(ok, dtype=bool)
     c = np.concatenate([[0], np.cumsum(~ok)])
     out = np.zeros(ok.size, dtype=bool)
-    out[length - 1:] = (c[length:] - c[: ok.size - length + 1]) == 0
+    out[length - 1 :] = (c[length:] - c[: ok.size - length + 1]) == 0
     return out
 
 
@@ -231,25 +247,38 @@ def make_windows(
         fut_valid[: n - future_steps] = fut_end[future_steps:]
     has_y = np.isfinite(y)
     keep = has_y & past_valid & fut_valid
-    drops = {"no_flux": int((~has_y).sum()),
-             "past_driver_gap_or_edge": int((has_y & ~past_valid).sum()),
-             "future_driver_gap_or_edge": int((has_y & past_valid & ~fut_valid).sum()),
-             "kept": int(keep.sum())}
+    drops = {
+        "no_flux": int((~has_y).sum()),
+        "past_driver_gap_or_edge": int((has_y & ~past_valid).sum()),
+        "future_driver_gap_or_edge": int((has_y & past_valid & ~fut_valid).sum()),
+        "kept": int(keep.sum()),
+    }
     rows = np.flatnonzero(keep)
     P = np.lib.stride_tricks.sliding_window_view
     pmat = table[past_drivers].to_numpy(dtype=np.float32)
-    past = P(pmat, past_steps, axis=0)[rows - past_steps + 1].transpose(0, 2, 1) if len(rows) else \
-        np.zeros((0, past_steps, len(past_drivers)), np.float32)
+    past = (
+        P(pmat, past_steps, axis=0)[rows - past_steps + 1].transpose(0, 2, 1)
+        if len(rows)
+        else np.zeros((0, past_steps, len(past_drivers)), np.float32)
+    )
     if future_steps and future_drivers:
         fmat = table[future_drivers].to_numpy(dtype=np.float32)
         future = P(fmat, future_steps, axis=0)[rows + 1].transpose(0, 2, 1)
     else:
         future = np.zeros((len(rows), 0, len(future_drivers)), np.float32)
-    return Windows(np.ascontiguousarray(past), np.ascontiguousarray(future), y[rows].astype(np.float32),
-                   table.index[rows], rows, tuple(past_drivers), tuple(future_drivers)), drops
+    return Windows(
+        np.ascontiguousarray(past),
+        np.ascontiguousarray(future),
+        y[rows].astype(np.float32),
+        table.index[rows],
+        rows,
+        tuple(past_drivers),
+        tuple(future_drivers),
+    ), drops
 
 
 # --- scalers (training samples only) ----------------------------------------------------------------
+
 
 @dataclass
 class Scaler:
@@ -262,8 +291,14 @@ class Scaler:
     target_std: float
 
     @classmethod
-    def fit(cls, table: pd.DataFrame, train_rows: np.ndarray, drivers: list[str], target: np.ndarray,
-            target_transform: str = "none") -> "Scaler":
+    def fit(
+        cls,
+        table: pd.DataFrame,
+        train_rows: np.ndarray,
+        drivers: list[str],
+        target: np.ndarray,
+        target_transform: str = "none",
+    ) -> Scaler:
         mean, std = {}, {}
         for d in drivers:
             v = _pre(d, table[d].to_numpy(dtype=float)[train_rows])  # drivers at training targets only
@@ -320,7 +355,7 @@ def split_interpolation(n: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> np.ndar
     n_tr, n_va = int(round(fractions[0] * n)), int(round(fractions[1] * n))
     lab = np.full(n, TEST, np.int8)
     lab[perm[:n_tr]] = TRAIN
-    lab[perm[n_tr:n_tr + n_va]] = VAL
+    lab[perm[n_tr : n_tr + n_va]] = VAL
     return lab
 
 
@@ -333,7 +368,9 @@ def interval_labels(has_flux: np.ndarray, seed: int, fractions=(0.8, 0.1, 0.1)) 
     return lab
 
 
-def default_holdout(table: pd.DataFrame, months: int = 6, wet_fraction: float = 0.9) -> tuple[pd.Timestamp, pd.Timestamp]:
+def default_holdout(
+    table: pd.DataFrame, months: int = 6, wet_fraction: float = 0.9
+) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The latest ``months``-long window (month-aligned, inside the flux record) whose
     precipitation total is at least ``wet_fraction`` of the wettest such window: the last wet
     half-year, like the paper's Jul–Dec monsoon hold-out (at US-Wkg it gives 2018-07 → 2019-01).
@@ -342,29 +379,37 @@ def default_holdout(table: pd.DataFrame, months: int = 6, wet_fraction: float = 
     first, last = flux_t.min(), flux_t.max()
     starts = pd.date_range(first.to_period("M").to_timestamp(), last, freq="MS")
     starts = starts[starts >= first.normalize() - pd.Timedelta("1D")] if len(starts) else starts
-    cands = [(s, s + pd.DateOffset(months=months)) for s in starts
-             if s + pd.DateOffset(months=months) <= last + pd.Timedelta("1D")]
+    cands = [
+        (s, s + pd.DateOffset(months=months))
+        for s in starts
+        if s + pd.DateOffset(months=months) <= last + pd.Timedelta("1D")
+    ]
     if not cands:
-        raise UserError(f"the flux record ({first} → {last}) is shorter than the {months}-month hold-out",
-                        field="scenarios.holdout_months")
+        raise UserError(
+            f"the flux record ({first} → {last}) is shorter than the {months}-month hold-out",
+            field="scenarios.holdout_months",
+        )
     if "precip_mm" not in table or table["precip_mm"].notna().sum() == 0:
         return cands[-1]
-    totals = np.array([table.loc[s:e - pd.Timedelta("1ns"), "precip_mm"].sum() for s, e in cands])
+    totals = np.array([table.loc[s : e - pd.Timedelta("1ns"), "precip_mm"].sum() for s, e in cands])
     if totals.max() <= 0:
         return cands[-1]
     good = [c for c, tot in zip(cands, totals) if tot >= wet_fraction * totals.max()]
     return good[-1]
 
 
-def split_extrapolation(time: pd.DatetimeIndex, start, end, seed: int, val_fraction: float = 0.1,
-                        block: str = "1D") -> np.ndarray:
+def split_extrapolation(
+    time: pd.DatetimeIndex, start, end, seed: int, val_fraction: float = 0.1, block: str = "1D"
+) -> np.ndarray:
     """Targets in [start, end) → test; the rest split 9:1 train/validation by random ``block``s
     (whole days by default, so validation is not a copy of its hourly neighbours)."""
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     test = (time >= start) & (time < end)
     if not test.any():
-        raise UserError(f"held-out window {start} → {end} contains no samples (data {time.min()} → {time.max()})",
-                        field="scenarios.holdout_start")
+        raise UserError(
+            f"held-out window {start} → {end} contains no samples (data {time.min()} → {time.max()})",
+            field="scenarios.holdout_start",
+        )
     if test.all():
         raise UserError("held-out window covers all samples: nothing left to train on", field="scenarios.holdout_start")
     lab = np.full(len(time), TRAIN, np.int8)

@@ -45,9 +45,15 @@ class FeatureScaler:
 
     # --- fitting ---------------------------------------------------------------------------
     @classmethod
-    def fit(cls, ds: xr.Dataset, split=None, features: list[str] | None = None,
-            arcsinh: list[str] | None = None, target_arcsinh: bool = True,
-            target_scale: float = 1.0) -> FeatureScaler:
+    def fit(
+        cls,
+        ds: xr.Dataset,
+        split=None,
+        features: list[str] | None = None,
+        arcsinh: list[str] | None = None,
+        target_arcsinh: bool = True,
+        target_scale: float = 1.0,
+    ) -> FeatureScaler:
         """Fit on the training portion of ``ds``.
 
         ``split`` is a :class:`soilco2.prep.splits.Split` (or ``None`` = every cell, for tests);
@@ -106,14 +112,25 @@ class FeatureScaler:
             da = ds[name]
             scaled = self.forward(name, da.values).astype("float32")
             how = ("arcsinh, then " if s.arcsinh else "") + "min-max on training data"
-            out[name] = (da.dims, scaled, {"units": "1", "long_name": f"{da.attrs.get('long_name', name)} (scaled: {how})"})
+            out[name] = (
+                da.dims,
+                scaled,
+                {"units": "1", "long_name": f"{da.attrs.get('long_name', name)} (scaled: {how})"},
+            )
         return out
 
     # --- JSON ------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "version": 1, "target": self.target,
-                "variables": {k: {"arcsinh": v.arcsinh, "min": v.min, "max": v.max, "kind": v.kind}
-                              | ({"scale": v.scale} if v.scale != 1.0 else {}) for k, v in self.variables.items()}}
+        return {
+            "format": FORMAT,
+            "version": 1,
+            "target": self.target,
+            "variables": {
+                k: {"arcsinh": v.arcsinh, "min": v.min, "max": v.max, "kind": v.kind}
+                | ({"scale": v.scale} if v.scale != 1.0 else {})
+                for k, v in self.variables.items()
+            },
+        }
 
     def to_json(self, path: str | Path) -> Path:
         path = Path(path)
@@ -125,8 +142,12 @@ class FeatureScaler:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise UserError(f"not a soilco2 scaler file (format != {FORMAT})", file=file, field="format")
         try:
-            vars_ = {k: VarScale(bool(v["arcsinh"]), float(v["min"]), float(v["max"]), str(v["kind"]),
-                                 float(v.get("scale", 1.0))) for k, v in data["variables"].items()}
+            vars_ = {
+                k: VarScale(
+                    bool(v["arcsinh"]), float(v["min"]), float(v["max"]), str(v["kind"]), float(v.get("scale", 1.0))
+                )
+                for k, v in data["variables"].items()
+            }
             return cls(target=str(data["target"]), variables=vars_)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise UserError(f"malformed scaler entry ({err})", file=file, field="variables") from None

@@ -18,9 +18,18 @@ from pathlib import Path
 
 import requests
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1280,1600"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1600",
+]
 
 PAGE_PROBE = """
 var imgs = Array.from(document.images);
@@ -69,8 +78,9 @@ class WebDriver:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.profile = tempfile.mkdtemp(prefix="soilco2-chromium-")
-        self.proc = subprocess.Popen([chromedriver, f"--port={self.port}"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [chromedriver, f"--port={self.port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.timeout = timeout_s
         deadline = time.time() + timeout_s
         while True:
@@ -83,11 +93,18 @@ class WebDriver:
                 self.close()
                 raise RuntimeError("chromedriver did not start")
             time.sleep(0.1)
-        caps = {"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium, "args": CHROMIUM_ARGS + [f"--user-data-dir={self.profile}"]},
-            "goog:loggingPrefs": {"browser": "ALL"},
-        }}}
+        caps = {
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {
+                        "binary": chromium,
+                        "args": CHROMIUM_ARGS + [f"--user-data-dir={self.profile}"],
+                    },
+                    "goog:loggingPrefs": {"browser": "ALL"},
+                }
+            }
+        }
         try:
             self.session = self._call("POST", "/session", caps)["sessionId"]
         except Exception:
@@ -118,8 +135,13 @@ class WebDriver:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def check_page(index: Path, screenshot: Path | None = None, table_id: str = "site-table",
-               chromium: str | None = None, chromedriver: str | None = None) -> PageCheck:
+def check_page(
+    index: Path,
+    screenshot: Path | None = None,
+    table_id: str = "site-table",
+    chromium: str | None = None,
+    chromedriver: str | None = None,
+) -> PageCheck:
     """Open ``index`` headless; return images/table/console facts; optionally save a PNG screenshot.
 
     Also clicks the table's first header twice to check that sorting reorders the rows.
@@ -138,18 +160,30 @@ def check_page(index: Path, screenshot: Path | None = None, table_id: str = "sit
             time.sleep(0.1)
         sorted_cells: list[str] = []
         if probe["table_rows"] > 0:
-            sorted_cells = wd.cmd("POST", "/execute/sync", {"script": (
-                "var t=document.getElementById(arguments[0]);var th=t.tHead.rows[0].cells[0];th.click();th.click();"
-                "return Array.from(t.tBodies[0].rows).map(function(r){return r.cells[0].textContent;});"),
-                "args": [table_id]})
+            sorted_cells = wd.cmd(
+                "POST",
+                "/execute/sync",
+                {
+                    "script": (
+                        "var t=document.getElementById(arguments[0]);var th=t.tHead.rows[0].cells[0];th.click();th.click();"
+                        "return Array.from(t.tBodies[0].rows).map(function(r){return r.cells[0].textContent;});"
+                    ),
+                    "args": [table_id],
+                },
+            )
         if screenshot is not None:
             png = wd.cmd("GET", "/screenshot")
             Path(screenshot).write_bytes(base64.b64decode(png))
         logs = wd.cmd("POST", "/se/log", {"type": "browser"}) or []
     finally:
         wd.close()
-    return PageCheck(title=probe["title"], n_images=probe["n_images"], broken_images=probe["broken_images"],
-                     table_rows=probe["table_rows"], first_cells=probe["first_cells"],
-                     console_errors=[e["message"] for e in logs if e.get("level") == "SEVERE"],
-                     console_all=[f"{e.get('level')}: {e.get('message')}" for e in logs],
-                     sorted_first_cells=sorted_cells)
+    return PageCheck(
+        title=probe["title"],
+        n_images=probe["n_images"],
+        broken_images=probe["broken_images"],
+        table_rows=probe["table_rows"],
+        first_cells=probe["first_cells"],
+        console_errors=[e["message"] for e in logs if e.get("level") == "SEVERE"],
+        console_all=[f"{e.get('level')}: {e.get('message')}" for e in logs],
+        sorted_first_cells=sorted_cells,
+    )

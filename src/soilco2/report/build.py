@@ -10,14 +10,14 @@ import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
-from soilco2.diagnostics import INSITU_GROUPING, MIN_DAYS_FOR_SKILL, PARTIAL_DAY_FRACTION, site_level_matches
-from soilco2.metrics import bootstrap_ci
+from soilco2.annual_totals import site_level_matches
+from soilco2.diagnostics import MIN_DAYS_FOR_SKILL
 from soilco2.report import figures as F
-from soilco2.report.daily_run import PAPER, Diagnostics, RunData, analyse, find_key, load_run
+from soilco2.report.daily_run import Diagnostics, RunData, analyse, find_key, load_run
+from soilco2.report.findings import findings
 from soilco2.report.html import Section, figure_html, page, png_bytes, table_html
 
 DATA_VERSIONS = {
@@ -26,22 +26,63 @@ DATA_VERSIONS = {
     "BIOME4 climatology": "github.com/jedokaplan/BIOME4 BIOME4_inputdata.nc, commit 4ad9dff (0.5°)",
     "Land fraction": "fractional_land.0.5-deg.nc (SRDB repository)",
 }
-PER_SITE_COLUMNS = ["site", "class", "test_nse", "test_kge", "test_r", "test_nse_level_removed", "test_level_share",
-                    "test_amplitude_share", "test_timing_share", "test_alpha", "test_beta", "test_insitu_drivers",
-                    "n_obs_days", "n_test_days", "acf_1", "acf_182", "acf_365", "summer_minus_winter_umol_m2_s",
-                    "mean_flux_umol_m2_s", "lat", "lon", "igbp", "mat_c", "map_mm", "pet_mm_yr", "aridity_pet_p",
-                    "soc_mg_ha"]
+PER_SITE_COLUMNS = [
+    "site",
+    "class",
+    "test_nse",
+    "test_kge",
+    "test_r",
+    "test_nse_level_removed",
+    "test_level_share",
+    "test_amplitude_share",
+    "test_timing_share",
+    "test_alpha",
+    "test_beta",
+    "test_insitu_drivers",
+    "n_obs_days",
+    "n_test_days",
+    "acf_1",
+    "acf_182",
+    "acf_365",
+    "summer_minus_winter_umol_m2_s",
+    "mean_flux_umol_m2_s",
+    "lat",
+    "lon",
+    "igbp",
+    "mat_c",
+    "map_mm",
+    "pet_mm_yr",
+    "aridity_pet_p",
+    "soc_mg_ha",
+]
 
-DISPLAY_NAMES = {"test_nse": "test NSE", "test_kge": "test KGE", "test_r": "test r",
-                 "test_nse_level_removed": "test NSE, level removed", "test_level_share": "MSE share: level",
-                 "test_amplitude_share": "MSE share: amplitude", "test_timing_share": "MSE share: timing",
-                 "test_alpha": "α (σs/σo)", "test_beta": "β (μs/μo)",
-                 "test_insitu_drivers": "in-situ drivers (test days)", "n_obs_days": "observed days",
-                 "n_test_days": "test days", "acf_1": "ACF 1 d", "acf_182": "ACF 182 d", "acf_365": "ACF 365 d",
-                 "summer_minus_winter_umol_m2_s": "summer − winter (µmol m⁻² s⁻¹)",
-                 "mean_flux_umol_m2_s": "mean flux (µmol m⁻² s⁻¹)", "lat": "lat (°N)", "lon": "lon (°E)",
-                 "igbp": "IGBP", "mat_c": "MAT (°C)", "map_mm": "MAP (mm)", "pet_mm_yr": "PET (mm yr⁻¹)",
-                 "aridity_pet_p": "PET/P", "soc_mg_ha": "SOC (Mg C ha⁻¹)"}
+DISPLAY_NAMES = {
+    "test_nse": "test NSE",
+    "test_kge": "test KGE",
+    "test_r": "test r",
+    "test_nse_level_removed": "test NSE, level removed",
+    "test_level_share": "MSE share: level",
+    "test_amplitude_share": "MSE share: amplitude",
+    "test_timing_share": "MSE share: timing",
+    "test_alpha": "α (σs/σo)",
+    "test_beta": "β (μs/μo)",
+    "test_insitu_drivers": "in-situ drivers (test days)",
+    "n_obs_days": "observed days",
+    "n_test_days": "test days",
+    "acf_1": "ACF 1 d",
+    "acf_182": "ACF 182 d",
+    "acf_365": "ACF 365 d",
+    "summer_minus_winter_umol_m2_s": "summer − winter (µmol m⁻² s⁻¹)",
+    "mean_flux_umol_m2_s": "mean flux (µmol m⁻² s⁻¹)",
+    "lat": "lat (°N)",
+    "lon": "lon (°E)",
+    "igbp": "IGBP",
+    "mat_c": "MAT (°C)",
+    "map_mm": "MAP (mm)",
+    "pet_mm_yr": "PET (mm yr⁻¹)",
+    "aridity_pet_p": "PET/P",
+    "soc_mg_ha": "SOC (Mg C ha⁻¹)",
+}
 
 
 def git_commit() -> str:
@@ -51,8 +92,13 @@ def git_commit() -> str:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
         if sha.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return sha.stdout.strip()[:12] + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -61,6 +107,7 @@ def git_commit() -> str:
 def _land(data_root, notes: list[str]):
     try:
         from soilco2.sources.grids import land_fraction
+
         return land_fraction(data_root)
     except Exception as err:  # noqa: BLE001 — the map still works without its background
         notes.append(f"map drawn without land background ({err.__class__.__name__}: {err})")
@@ -68,10 +115,18 @@ def _land(data_root, notes: list[str]):
 
 
 def _write_tables(d: Diagnostics, out: Path) -> dict[str, str]:
-    tables = {"per_site": d.per_site, "correlations": d.correlations, "share_good": d.share_good,
-              "extremes": d.extremes, "spikes": d.spikes, "pooled_parts": d.pooled_parts, "annual_totals": d.annual,
-              "srdb_matches": d.srdb_matches, "error_parts": d.error_parts,
-              "summary": d.summary}
+    tables = {
+        "per_site": d.per_site,
+        "correlations": d.correlations,
+        "share_good": d.share_good,
+        "extremes": d.extremes,
+        "spikes": d.spikes,
+        "pooled_parts": d.pooled_parts,
+        "annual_totals": d.annual,
+        "srdb_matches": d.srdb_matches,
+        "error_parts": d.error_parts,
+        "summary": d.summary,
+    }
     (out / "tables").mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, t in tables.items():
@@ -81,95 +136,45 @@ def _write_tables(d: Diagnostics, out: Path) -> dict[str, str]:
     return paths
 
 
-def _findings(d: Diagnostics) -> str:
-    """A few sentences computed from the numbers (no hand-written claims)."""
-    s, c = d.summary, d.correlations
-    lstm = s[(s["model"] == "lstm") & (s["split"] == "test")]
-    items = []
-    if len(lstm):
-        r = lstm.iloc[0]
-        ci = {k: bootstrap_ci(d.per_site[f"test_{k}"]) for k in ("nse", "kge")}
-        items.append(f"LSTM median test NSE {r.median_nse:.2f} (95 % bootstrap interval over sites {ci['nse'][0]:.2f}–"
-                     f"{ci['nse'][1]:.2f}), KGE {r.median_kge:.2f} ({ci['kge'][0]:.2f}–{ci['kge'][1]:.2f}); "
-                     f"{int(r.n_good)} of {int(r.n_sites)} sites good ({r.share_good:.0%}). Paper: NSE "
-                     f"{PAPER['test']['median_nse']:.2f}, KGE {PAPER['test']['median_kge']:.2f}, {PAPER['n_good']} of "
-                     f"{PAPER['n_sites']} good.")
-    for attr, label in (("n_obs_days", "data length"), ("acf_365", "cyclicity (ACF 365 d)"),
-                        ("acf_182", "seasonality (ACF 182 d)"), ("acf_1", "smoothness (ACF 1 d)")):
-        for metric, outl in (("test_nse", "iqr_removed"), ("test_kge", "kept")):
-            row = c[(c.metric == metric) & (c.attribute == attr) & (c.outliers == outl)]
-            if len(row) and np.isfinite(row.iloc[0].r):
-                rr = row.iloc[0]
-                sig = "significant" if rr.p < 0.05 else "not significant"
-                items.append(f"{label} vs {metric.replace('test_', 'test ').upper().replace('TEST ', 'test ')}"
-                             f"{' (IQR outliers removed)' if outl != 'kept' else ''}: r = {rr.r:.2f}, p = {rr.p:.2g} "
-                             f"(n = {rr.n}, {sig}).")
-    lat = d.share_good[d.share_good["grouping"] == "latitude band"]
-    if len(lat):
-        items.append("Share good by latitude band: " + "; ".join(
-            f"{b}: {g} of {n} ({sh:.0%})" for b, g, n, sh in zip(lat["bin"], lat["n_good"], lat["n_sites"],
-                                                                   lat["share_good"])) + ".")
-    for grouping, label in (("observed days", "By observed days"),
-                            (INSITU_GROUPING, "By the in-situ drivers measured on the test days")):
-        g = d.share_good[d.share_good["grouping"] == grouping]
-        if len(g) and "median_test_kge" in g:
-            items.append(f"{label}: " + "; ".join(
-                f"{b}: {n} sites, median test NSE {ns:.2f} / KGE {k:.2f}, {sh:.0%} good" for b, n, ns, k, sh in
-                zip(g["bin"], g["n_sites"], g["median_test_nse"], g["median_test_kge"], g["share_good"])) + ".")
-    parts = d.error_parts
-    if len(parts) and parts.iloc[0].n_sites > 0:
-        p = parts.iloc[0]
-        items.append(f"Test error by source (median share of each site's test MSE, {int(p.n_sites)} sites): level "
-                     f"{p.median_level_share:.0%}, amplitude {p.median_amplitude_share:.0%}, timing "
-                     f"{p.median_timing_share:.0%}; median α {p.median_alpha:.2f}, β {p.median_beta:.2f}; median test "
-                     f"NSE {p.median_nse:.2f}, {p.median_nse_level_removed:.2f} with the level error removed.")
-    items += _partial_day_finding(d)
-    a = d.srdb_agreement
-    if a.get("n_records"):
-        items.append(f"Annual totals vs SRDB within range: {a['n_sites']} sites, {a['n_records']} records "
-                     f"({a['n_same_year']} in a predicted year). Per site (median of its records): "
-                     f"r = {a['sites_r']:.2f}, bias {a['sites_bias_gc_m2_yr']:+.0f} g C m⁻² yr⁻¹, median ratio "
-                     f"predicted/SRDB {a['sites_median_ratio_pred_over_srdb']:.2f}.")
-    return "<ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in items) + "</ul>"
-
-
-def _partial_day_finding(d: Diagnostics) -> list[str]:
-    """How much of the test error falls on partial days (fewer records than half the site's median)."""
-    t, pooled = d.per_site, d.pooled_days
-    if "test_partial_mse_share" not in t or not len(pooled):
-        return []
-    days = pooled[pooled["part"].isin(["partial_days", "full_days"])]
-    se = (days["sim"] - days["obs"]) ** 2
-    partial = days["part"] == "partial_days"
-    heavy = t[t["test_partial_mse_share"] > 0.5]
-    se_share = se[partial].sum() / se.sum() if se.sum() > 0 else np.nan
-    return [f"Partial days (fewer flux records than {PARTIAL_DAY_FRACTION:.0%} of the site's median per observed "
-            f"day): {partial.mean():.0%} of all sites' test days, {se_share:.0%} of their pooled squared error; "
-            f"they carry more than half of the test MSE at {len(heavy)} site(s), {(heavy['class'] == 'poor').sum()} "
-            f"of them poor ({', '.join(heavy['site'])}). On full days only the median test NSE is "
-            f"{t['test_nse_full_days'].median():.2f} and KGE {t['test_kge_full_days'].median():.2f} (a diagnostic: "
-            "every score above uses all observed days)."]
-
-
 def _agreement_table(a: dict) -> pd.DataFrame:
     if not a.get("n_records"):
         return pd.DataFrame({"comparison": ["no SRDB record within range"]})
-    labels = {"sites": "per site (median of nearby records vs mean predicted year)",
-              "same_year": "same calendar year (record vs that year's total)", "records": "all record pairs"}
-    return pd.DataFrame([{"comparison": lab, "n": a[f"{k}_n"], "r": a[f"{k}_r"],
-                          "bias (g C m⁻² yr⁻¹)": a[f"{k}_bias_gc_m2_yr"],
-                          "RMSE (g C m⁻² yr⁻¹)": a[f"{k}_rmse_gc_m2_yr"],
-                          "median ratio predicted/SRDB": a[f"{k}_median_ratio_pred_over_srdb"]}
-                         for k, lab in labels.items()])
+    labels = {
+        "sites": "per site (median of nearby records vs mean predicted year)",
+        "same_year": "same calendar year (record vs that year's total)",
+        "records": "all record pairs",
+    }
+    return pd.DataFrame(
+        [
+            {
+                "comparison": lab,
+                "n": a[f"{k}_n"],
+                "r": a[f"{k}_r"],
+                "bias (g C m⁻² yr⁻¹)": a[f"{k}_bias_gc_m2_yr"],
+                "RMSE (g C m⁻² yr⁻¹)": a[f"{k}_rmse_gc_m2_yr"],
+                "median ratio predicted/SRDB": a[f"{k}_median_ratio_pred_over_srdb"],
+            }
+            for k, lab in labels.items()
+        ]
+    )
 
 
 def _median_parts(t: pd.DataFrame) -> pd.DataFrame:
     if t.empty:
         return t
     t = t[t["split"] == "test"]
-    return t.groupby("part", sort=False).agg(sites=("site", "nunique"), sites_with_skill=("nse", "count"), days=("n", "sum"),
-                                             median_nse=("nse", "median"), median_kge=("kge", "median"),
-                                             median_bias_umol_m2_s=("bias", "median")).reset_index()
+    return (
+        t.groupby("part", sort=False)
+        .agg(
+            sites=("site", "nunique"),
+            sites_with_skill=("nse", "count"),
+            days=("n", "sum"),
+            median_nse=("nse", "median"),
+            median_kge=("kge", "median"),
+            median_bias_umol_m2_s=("bias", "median"),
+        )
+        .reset_index()
+    )
 
 
 def build_report(run: Path, out: Path | None = None, data_root=None, max_km: float = 5.0, tick=None) -> Path:
@@ -187,31 +192,59 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
 
     examples = F.pick_example_sites(d.per_site)
     figs = [
-        ("site_map", F.site_map(d.per_site, _land(data_root, d.notes)),
-         "Sites coloured by LSTM test class (good: NSE > 0.5 and KGE > 0.3; poor: NSE < 0 or KGE < 0). "
-         "Dotted lines: 30° and 60° N."),
+        (
+            "site_map",
+            F.site_map(d.per_site, _land(data_root, d.notes)),
+            "Sites coloured by LSTM test class (good: NSE > 0.5 and KGE > 0.3; poor: NSE < 0 or KGE < 0). "
+            "Dotted lines: 30° and 60° N.",
+        ),
         ("mat_map", F.mat_map_scatter(d.per_site), "Mean annual temperature and precipitation (0.5° climatology)."),
-        ("series", F.series_panels(rd.preds, examples, d.per_site),
-         "Three good, three fair and three poor sites (those nearest their class's median test NSE). "
-         "Grey: test period; band: ensemble 5–95 % when the run has one."),
-        ("temperature_response", F.temperature_response(rd.preds, examples),
-         "Soil temperature (run's driver) vs observed and predicted flux on observed days."),
+        (
+            "series",
+            F.series_panels(rd.preds, examples, d.per_site),
+            "Three good, three fair and three poor sites (those nearest their class's median test NSE). "
+            "Grey: test period; band: ensemble 5–95 % when the run has one.",
+        ),
+        (
+            "temperature_response",
+            F.temperature_response(rd.preds, examples),
+            "Soil temperature (run's driver) vs observed and predicted flux on observed days.",
+        ),
         ("metrics_vs_obs_days", F.metrics_vs_obs_days(d.per_site), "Test metrics vs the number of observed days."),
-        ("correlations", F.correlation_heatmap(d.correlations), "Pearson r between each test metric and each attribute."),
-        ("metrics_vs_attributes_kge", F.metrics_vs_attributes(d.per_site, d.correlations, "test_kge"),
-         "Test KGE vs every attribute and data characteristic."),
-        ("metrics_vs_attributes_nse", F.metrics_vs_attributes(d.per_site, d.correlations, "test_nse"),
-         "Test NSE vs every attribute (r over all sites; IQR-cleaned r in the table)."),
-        ("extremes_spikes", F.extremes_and_spikes(d.extremes, d.pooled_days),
-         "Per-site test NSE and KGE on the bottom 5 %, middle 90 % and top 5 % of observed values (sites with "
-         f"≥ {MIN_DAYS_FOR_SKILL} days in the part); daily errors of all sites' test days by part; observed vs "
-         "predicted on spike days (|z| > 3 in a centred 30-day window)."),
-        ("error_parts", F.error_parts(d.per_site),
-         "Left: each site's test MSE split into level, amplitude and timing (Murphy 1988; Gupta et al. 2009). "
-         "Right: test NSE as predicted vs with the level error removed (the prediction shifted to the observed "
-         "test mean)."),
-        ("annual_vs_srdb", F.annual_vs_srdb(d.srdb_matches, site_level_matches(d.srdb_matches)),
-         f"Annual totals integrated from the daily LSTM prediction vs SRDB annual Rs within {max_km:g} km."),
+        (
+            "correlations",
+            F.correlation_heatmap(d.correlations),
+            "Pearson r between each test metric and each attribute.",
+        ),
+        (
+            "metrics_vs_attributes_kge",
+            F.metrics_vs_attributes(d.per_site, d.correlations, "test_kge"),
+            "Test KGE vs every attribute and data characteristic.",
+        ),
+        (
+            "metrics_vs_attributes_nse",
+            F.metrics_vs_attributes(d.per_site, d.correlations, "test_nse"),
+            "Test NSE vs every attribute (r over all sites; IQR-cleaned r in the table).",
+        ),
+        (
+            "extremes_spikes",
+            F.extremes_and_spikes(d.extremes, d.pooled_days),
+            "Per-site test NSE and KGE on the bottom 5 %, middle 90 % and top 5 % of observed values (sites with "
+            f"≥ {MIN_DAYS_FOR_SKILL} days in the part); daily errors of all sites' test days by part; observed vs "
+            "predicted on spike days (|z| > 3 in a centred 30-day window).",
+        ),
+        (
+            "error_parts",
+            F.error_parts(d.per_site),
+            "Left: each site's test MSE split into level, amplitude and timing (Murphy 1988; Gupta et al. 2009). "
+            "Right: test NSE as predicted vs with the level error removed (the prediction shifted to the observed "
+            "test mean).",
+        ),
+        (
+            "annual_vs_srdb",
+            F.annual_vs_srdb(d.srdb_matches, site_level_matches(d.srdb_matches)),
+            f"Annual totals integrated from the daily LSTM prediction vs SRDB annual Rs within {max_km:g} km.",
+        ),
     ]
     uris = {}
     for name, fig, _cap in figs:
@@ -228,64 +261,137 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
     corr_sig = d.correlations[d.correlations["p"] < 0.05].sort_values("p")
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in d.notes)
     seed, members = find_key(rd.config, "seed"), find_key(rd.config, "ensemble")
-    prov = pd.DataFrame({"item": ["run folder", "soilco2 commit (report)", "seed", "generated (UTC)", "report seconds"]
-                         + list(DATA_VERSIONS),
-                         "value": [str(Path(run).resolve()), git_commit(), f"{seed} (ensemble members: {members})",
-                                   time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-                                   f"{time.perf_counter() - t0:.1f} (before writing the page)"]
-                         + list(DATA_VERSIONS.values())})
+    prov = pd.DataFrame(
+        {
+            "item": ["run folder", "soilco2 commit (report)", "seed", "generated (UTC)", "report seconds"]
+            + list(DATA_VERSIONS),
+            "value": [
+                str(Path(run).resolve()),
+                git_commit(),
+                f"{seed} (ensemble members: {members})",
+                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                f"{time.perf_counter() - t0:.1f} (before writing the page)",
+            ]
+            + list(DATA_VERSIONS.values()),
+        }
+    )
     for k in ("git_commit", "commit", "soilco2_commit"):
         if k in rd.summary:
             prov.loc[len(prov)] = ["soilco2 commit (training run)", str(rd.summary[k])]
     agree = _agreement_table(d.srdb_agreement)
-    ann_cov = d.annual.assign(complete=d.annual["total_gc_m2_yr"].notna()).groupby("site").agg(
-        years=("year", "count"), complete_years=("complete", "sum"),
-        median_total_gc_m2_yr=("total_gc_m2_yr", "median")).reset_index() if len(d.annual) else pd.DataFrame()
+    ann_cov = (
+        d.annual.assign(complete=d.annual["total_gc_m2_yr"].notna())
+        .groupby("site")
+        .agg(
+            years=("year", "count"),
+            complete_years=("complete", "sum"),
+            median_total_gc_m2_yr=("total_gc_m2_yr", "median"),
+        )
+        .reset_index()
+        if len(d.annual)
+        else pd.DataFrame()
+    )
     sections = [
-        Section("Summary", _findings(d) + notes + table_html(summ, row_class=paper_rows) +
-                "<p>Medians across sites per model and split (baselines on the same split and metrics); the shaded "
-                "rows are the daily paper's published numbers (Smykalov, Bond-Lamberty, Vargas &amp; Li 2025).</p>",
-                "summary"),
-        Section("Where the model works", fig_html["site_map"] + fig_html["mat_map"] +
-                "<h3>Share of good sites (and median test NSE/KGE) by latitude band, MAT, MAP, observed days and the "
-                "in-situ drivers on the test days</h3>" + table_html(d.share_good), "where"),
+        Section(
+            "Summary",
+            findings(d)
+            + notes
+            + table_html(summ, row_class=paper_rows)
+            + "<p>Medians across sites per model and split (baselines on the same split and metrics); the shaded "
+            "rows are the daily paper's published numbers (Smykalov, Bond-Lamberty, Vargas &amp; Li 2025).</p>",
+            "summary",
+        ),
+        Section(
+            "Where the model works",
+            fig_html["site_map"]
+            + fig_html["mat_map"]
+            + "<h3>Share of good sites (and median test NSE/KGE) by latitude band, MAT, MAP, observed days and the "
+            "in-situ drivers on the test days</h3>" + table_html(d.share_good),
+            "where",
+        ),
         Section("Example sites", fig_html["series"] + fig_html["temperature_response"], "examples"),
-        Section("What drives performance", fig_html["metrics_vs_obs_days"] + fig_html["correlations"] +
-                fig_html["metrics_vs_attributes_kge"] + fig_html["metrics_vs_attributes_nse"] +
-                f"<h3>Significant correlations (p &lt; 0.05), {len(corr_sig)} of {len(d.correlations)}</h3>" +
-                table_html(corr_sig, table_id="corr-table", sortable=True) +
-                f'<p>Full table: <code>{table_paths["correlations"]}</code>.</p>', "drivers"),
-        Section("Why the test error: level, amplitude, timing", fig_html["error_parts"] +
-                "<h3>Medians by class, observed days and in-situ drivers on the test days</h3>" +
-                table_html(d.error_parts) +
-                "<p>MSE = (μs − μo)² + (σs − σo)² + 2 σs σo (1 − r) on each site's test days (population moments); "
-                "α = σs/σo, β = μs/μo; 'NSE level removed' = 1 − (MSE − level term)/σo².</p>", "errors"),
-        Section("Extremes and pulses", fig_html["extremes_spikes"] + "<h3>Medians across sites (test period)</h3>" +
-                table_html(_median_parts(d.extremes)) + table_html(_median_parts(d.spikes)) +
-                f"<p>NSE, KGE and r need at least {MIN_DAYS_FOR_SKILL} days in a part (else NaN; the mean error is "
-                "kept).</p><h3>All sites' test days pooled</h3>" + table_html(d.pooled_parts), "extremes"),
-        Section("Across scales: annual totals vs SRDB", fig_html["annual_vs_srdb"] + table_html(agree) +
-                table_html(d.srdb_matches, scroll=True, digits=1) +
-                "<h3>Predicted annual totals per site (calendar years)</h3>" + table_html(ann_cov, scroll=True, digits=0),
-                "scales"),
-        Section(f"Per-site table ({len(per_site)} sites, click a header to sort)",
-                table_html(per_site.rename(columns=DISPLAY_NAMES), table_id="site-table", sortable=True,
-                           class_column="class", scroll=True), "sites"),
-        Section("Methods and provenance", _methods(max_km) + table_html(prov, digits=1) +
-                "<h3>Run configuration</h3><pre>" + html.escape(yaml.safe_dump(rd.config, sort_keys=False)) + "</pre>",
-                "provenance"),
+        Section(
+            "What drives performance",
+            fig_html["metrics_vs_obs_days"]
+            + fig_html["correlations"]
+            + fig_html["metrics_vs_attributes_kge"]
+            + fig_html["metrics_vs_attributes_nse"]
+            + f"<h3>Significant correlations (p &lt; 0.05), {len(corr_sig)} of {len(d.correlations)}</h3>"
+            + table_html(corr_sig, table_id="corr-table", sortable=True)
+            + f"<p>Full table: <code>{table_paths['correlations']}</code>.</p>",
+            "drivers",
+        ),
+        Section(
+            "Why the test error: level, amplitude, timing",
+            fig_html["error_parts"]
+            + "<h3>Medians by class, observed days and in-situ drivers on the test days</h3>"
+            + table_html(d.error_parts)
+            + "<p>MSE = (μs − μo)² + (σs − σo)² + 2 σs σo (1 − r) on each site's test days (population moments); "
+            "α = σs/σo, β = μs/μo; 'NSE level removed' = 1 − (MSE − level term)/σo².</p>",
+            "errors",
+        ),
+        Section(
+            "Extremes and pulses",
+            fig_html["extremes_spikes"]
+            + "<h3>Medians across sites (test period)</h3>"
+            + table_html(_median_parts(d.extremes))
+            + table_html(_median_parts(d.spikes))
+            + f"<p>NSE, KGE and r need at least {MIN_DAYS_FOR_SKILL} days in a part (else NaN; the mean error is "
+            "kept).</p><h3>All sites' test days pooled</h3>" + table_html(d.pooled_parts),
+            "extremes",
+        ),
+        Section(
+            "Across scales: annual totals vs SRDB",
+            fig_html["annual_vs_srdb"]
+            + table_html(agree)
+            + table_html(d.srdb_matches, scroll=True, digits=1)
+            + "<h3>Predicted annual totals per site (calendar years)</h3>"
+            + table_html(ann_cov, scroll=True, digits=0),
+            "scales",
+        ),
+        Section(
+            f"Per-site table ({len(per_site)} sites, click a header to sort)",
+            table_html(
+                per_site.rename(columns=DISPLAY_NAMES),
+                table_id="site-table",
+                sortable=True,
+                class_column="class",
+                scroll=True,
+            ),
+            "sites",
+        ),
+        Section(
+            "Methods and provenance",
+            _methods(max_km)
+            + table_html(prov, digits=1)
+            + "<h3>Run configuration</h3><pre>"
+            + html.escape(yaml.safe_dump(rd.config, sort_keys=False))
+            + "</pre>",
+            "provenance",
+        ),
     ]
     index = out / "index.html"
     title = f"Daily soil respiration report — {Path(run).resolve().name}"
-    intro = (f"<p>{len(per_site)} sites; LSTM test metrics per site with the daily paper's diagnostics. Tables: "
-             "<code>tables/*.csv|parquet</code>; figures: <code>figures/*.png</code>.</p>")
+    intro = (
+        f"<p>{len(per_site)} sites; LSTM test metrics per site with the daily paper's diagnostics. Tables: "
+        "<code>tables/*.csv|parquet</code>; figures: <code>figures/*.png</code>.</p>"
+    )
     index.write_text(page(title, intro, sections), encoding="utf-8")
     elapsed = time.perf_counter() - t0
-    (out / "diagnostics.json").write_text(json.dumps({
-        "srdb_agreement": d.srdb_agreement, "notes": d.notes, "n_sites": int(len(per_site)),
-        "examples": examples, "report_seconds": round(elapsed, 2),
-        "summary": json.loads(d.summary.to_json(orient="records")),
-    }, indent=2, default=str))
+    (out / "diagnostics.json").write_text(
+        json.dumps(
+            {
+                "srdb_agreement": d.srdb_agreement,
+                "notes": d.notes,
+                "n_sites": int(len(per_site)),
+                "examples": examples,
+                "report_seconds": round(elapsed, 2),
+                "summary": json.loads(d.summary.to_json(orient="records")),
+            },
+            indent=2,
+            default=str,
+        )
+    )
     return index
 
 

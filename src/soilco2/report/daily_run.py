@@ -12,19 +12,36 @@ import pandas as pd
 import xarray as xr
 import yaml
 
+from soilco2 import annual_totals, error_parts
 from soilco2 import diagnostics as dg
 from soilco2.errors import UserError
+from soilco2.files import verify_manifest
 
 PAPER = {  # Smykalov et al. 2025, 82 COSORE sites
     "test": {"median_nse": 0.02, "median_kge": 0.30},
     "train": {"median_nse": 0.54, "median_kge": 0.67},
-    "n_good": 26, "n_sites": 82,
+    "n_good": 26,
+    "n_sites": 82,
 }
 BASELINES = ("q10", "doy_climatology", "random_forest")
 TRAIN, VALIDATION, TEST = 0, 1, 2  # split codes of predictions.nc
-ATTRIBUTES = ("n_obs_days", "acf_1", "acf_182", "acf_365", "summer_minus_winter_umol_m2_s", "mean_flux_umol_m2_s",
-              "cv_flux", "abs_lat", "elevation_m", "mat_c", "map_mm", "pet_mm_yr", "aridity_pet_p", "soc_mg_ha",
-              "whc_mm")
+ATTRIBUTES = (
+    "n_obs_days",
+    "acf_1",
+    "acf_182",
+    "acf_365",
+    "summer_minus_winter_umol_m2_s",
+    "mean_flux_umol_m2_s",
+    "cv_flux",
+    "abs_lat",
+    "elevation_m",
+    "mat_c",
+    "map_mm",
+    "pet_mm_yr",
+    "aridity_pet_p",
+    "soc_mg_ha",
+    "whc_mm",
+)
 SITE_COLUMNS = ("site", "lat", "lon")
 METRIC_COLUMNS = ("site", "model", "split", "nse", "kge", "r")
 PRED_VARS = ("obs", "lstm", "split")  # obs_n (records per day) is optional
@@ -68,6 +85,7 @@ def load_run(run: Path) -> RunData:
     run = Path(run)
     if not run.is_dir():
         raise UserError("run folder not found", file=run)
+    verify_manifest(run)
     paths = {k: run / k for k in ("sites.parquet", "metrics.parquet", "predictions.nc")}
     for p in paths.values():
         if not p.is_file():
@@ -105,7 +123,8 @@ def find_key(cfg, key: str):
 def performance_class(nse: float, kge: float) -> str:
     """The daily paper's classes; the daily pipeline's own function is used when it exists."""
     try:
-        from soilco2.pipelines.daily import performance_class as pc  # single source of truth
+        from soilco2.pipelines.daily_outputs import performance_class as pc  # single source of truth
+
         return pc(nse, kge)
     except ImportError:
         pass
@@ -128,15 +147,32 @@ def summary_table(metrics: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, split), g in metrics.groupby(["model", "split"], sort=False):
         cls = g["class"] if "class" in g else pd.Series([performance_class(a, b) for a, b in zip(g.nse, g.kge)])
-        rows.append({"model": model, "split": split, "n_sites": int(g["site"].nunique()),
-                     "median_nse": g["nse"].median(), "median_kge": g["kge"].median(), "median_r": g["r"].median(),
-                     "mean_nse": g["nse"].mean(), "mean_kge": g["kge"].mean(),
-                     "n_good": int((cls == "good").sum()), "share_good": float((cls == "good").mean())})
+        rows.append(
+            {
+                "model": model,
+                "split": split,
+                "n_sites": int(g["site"].nunique()),
+                "median_nse": g["nse"].median(),
+                "median_kge": g["kge"].median(),
+                "median_r": g["r"].median(),
+                "mean_nse": g["nse"].mean(),
+                "mean_kge": g["kge"].mean(),
+                "n_good": int((cls == "good").sum()),
+                "share_good": float((cls == "good").mean()),
+            }
+        )
     for split in ("train", "test"):
-        rows.append({"model": "paper LSTM (Smykalov et al. 2025)", "split": split, "n_sites": PAPER["n_sites"],
-                     "median_nse": PAPER[split]["median_nse"], "median_kge": PAPER[split]["median_kge"],
-                     "n_good": PAPER["n_good"] if split == "test" else np.nan,
-                     "share_good": PAPER["n_good"] / PAPER["n_sites"] if split == "test" else np.nan})
+        rows.append(
+            {
+                "model": "paper LSTM (Smykalov et al. 2025)",
+                "split": split,
+                "n_sites": PAPER["n_sites"],
+                "median_nse": PAPER[split]["median_nse"],
+                "median_kge": PAPER[split]["median_kge"],
+                "n_good": PAPER["n_good"] if split == "test" else np.nan,
+                "share_good": PAPER["n_good"] / PAPER["n_sites"] if split == "test" else np.nan,
+            }
+        )
     order = {"lstm": 0, "paper LSTM (Smykalov et al. 2025)": 1}
     out = pd.DataFrame(rows)
     out["n_good"] = out["n_good"].astype("Int64")
@@ -148,6 +184,7 @@ def summary_table(metrics: pd.DataFrame) -> pd.DataFrame:
 def _monthly_climatology(sites: pd.DataFrame, data_root, notes: list[str]) -> pd.DataFrame | None:
     try:
         from soilco2.sources.grids import climatology_at
+
         clim = climatology_at(sites["lat"].to_numpy(float), sites["lon"].to_numpy(float), data_root)
     except (ImportError, UserError, OSError) as err:
         notes.append(f"PET/aridity not computed: 0.5° climatology unavailable ({err})")
@@ -164,6 +201,7 @@ def srdb_annual_points(data_root, notes: list[str]) -> pd.DataFrame | None:
     """
     try:
         from soilco2.sources.srdb import load_srdb
+
         table, _ = load_srdb(data_root, drop_duplicates=True)
     except ImportError:
         notes.append("SRDB comparison skipped: soilco2.sources.srdb is not available")
@@ -177,14 +215,20 @@ def srdb_annual_points(data_root, notes: list[str]) -> pd.DataFrame | None:
     for flag in ("flag_no_coords", "flag_in_sea", "qc_problem"):
         if flag in t:
             bad |= t[flag].fillna(False).astype(bool)
-    notes.append(f"SRDB: {len(t)} unmanipulated records with Rs_annual (duplicates dropped); "
-                 f"{int(bad.sum())} left out for missing/sea coordinates or SRDB quality problems")
+    notes.append(
+        f"SRDB: {len(t)} unmanipulated records with Rs_annual (duplicates dropped); "
+        f"{int(bad.sum())} left out for missing/sea coordinates or SRDB quality problems"
+    )
     t = t[~bad]
-    return pd.DataFrame({
-        "record": t["record_number"].to_numpy(), "lat": t["lat"].to_numpy(float), "lon": t["lon"].to_numpy(float),
-        "year": pd.to_numeric(t["study_midyear"], errors="coerce").to_numpy(float),
-        "rs_annual_gc_m2_yr": t["rs_annual_gc_m2_yr"].to_numpy(float),
-    })
+    return pd.DataFrame(
+        {
+            "record": t["record_number"].to_numpy(),
+            "lat": t["lat"].to_numpy(float),
+            "lon": t["lon"].to_numpy(float),
+            "year": pd.to_numeric(t["study_midyear"], errors="coerce").to_numpy(float),
+            "rs_annual_gc_m2_yr": t["rs_annual_gc_m2_yr"].to_numpy(float),
+        }
+    )
 
 
 def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[str], None] | None = None) -> Diagnostics:
@@ -211,8 +255,10 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
 
     no_test = per_site["test_nse"].isna().sum()
     if no_test:
-        notes.append(f"{no_test} site(s) without finite LSTM test metrics (too few test days): no class, left out of "
-                     "the correlations")
+        notes.append(
+            f"{no_test} site(s) without finite LSTM test metrics (too few test days): no class, left out of "
+            "the correlations"
+        )
     tick("correlations")
     attrs = [a for a in ATTRIBUTES if a in per_site and per_site[a].notna().sum() >= 3]
     corr = dg.correlation_table(per_site, ["test_nse", "test_kge", "test_r"], attrs, iqr_metrics=["test_nse"])
@@ -224,8 +270,10 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
     ext, spk, ann, pooled, parts = [], [], [], [], []
     n_rec = preds["obs_n"].values if "obs_n" in preds else None
     if n_rec is None:
-        notes.append("predictions.nc has no obs_n (records behind each day; a run written before it was added): the "
-                     "partial-day diagnostics are left out — 'soilco2 daily evaluate RUN' adds it")
+        notes.append(
+            "predictions.nc has no obs_n (records behind each day; a run written before it was added): the "
+            "partial-day diagnostics are left out — 'soilco2 daily evaluate RUN' adds it"
+        )
     for i, s in enumerate(names):
         o = preds["obs"].values[i]
         spikes = dg.spike_mask(o)
@@ -235,7 +283,7 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
             ext += [{"site": s, "split": label, **r} for r in dg.extremes_metrics(o[m], lstm[i][m])]
             spk += [{"site": s, "split": label, **r} for r in dg.spike_metrics(o[m], lstm[i][m], spikes[m])]
             if label == "test":
-                row = {f"test_{k}": v for k, v in dg.error_decomposition(o[m], lstm[i][m]).items() if k != "n"}
+                row = {f"test_{k}": v for k, v in error_parts.error_decomposition(o[m], lstm[i][m]).items() if k != "n"}
                 if partial is not None:
                     row |= {f"test_{k}": v for k, v in dg.partial_day_effect(o[m], lstm[i][m], partial[m]).items()}
                 parts.append({"site": s, **row})
@@ -245,22 +293,40 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
                     labels.append(np.where(partial[ok], "partial_days", "full_days"))
                 for part in labels:
                     pooled.append(pd.DataFrame({"site": s, "part": part, "obs": o[ok], "sim": lstm[i][ok]}))
-        a = dg.annual_totals(times, lstm[i])
+        a = annual_totals.annual_totals(times, lstm[i])
         a = a[a["n_days"] > 0]
         obs_days = pd.Series(np.isfinite(o), index=times).groupby(times.year).sum()
         a["obs_days"] = a["year"].map(obs_days).fillna(0).astype(int)
         ann.append(a.assign(site=s))
     per_site = per_site.merge(pd.DataFrame(parts), on="site", how="left")
-    annual = pd.concat(ann, ignore_index=True)[["site", "year", "n_days", "coverage", "scaled", "obs_days",
-                                                 "total_gc_m2_yr"]] if ann else pd.DataFrame()
+    annual = (
+        pd.concat(ann, ignore_index=True)[
+            ["site", "year", "n_days", "coverage", "scaled", "obs_days", "total_gc_m2_yr"]
+        ]
+        if ann
+        else pd.DataFrame()
+    )
 
     tick("SRDB matches")
     srdb = srdb_annual_points(data_root, notes)
     if srdb is None:
         srdb = pd.DataFrame({"record": [], "lat": [], "lon": [], "year": [], "rs_annual_gc_m2_yr": []}, dtype=float)
-    matches = dg.match_srdb(rd.sites, annual, srdb, max_km)
-    pooled_days = pd.concat(pooled, ignore_index=True) if pooled else pd.DataFrame(
-        {"site": [], "part": [], "obs": [], "sim": []})
-    return Diagnostics(per_site, corr, share, pd.DataFrame(ext), pd.DataFrame(spk), annual, matches,
-                       dg.agreement(matches), summary_table(rd.metrics), notes, dg.pooled_parts(pooled_days),
-                       pooled_days, dg.error_parts_by_group(per_site))
+    matches = annual_totals.match_srdb(rd.sites, annual, srdb, max_km)
+    pooled_days = (
+        pd.concat(pooled, ignore_index=True) if pooled else pd.DataFrame({"site": [], "part": [], "obs": [], "sim": []})
+    )
+    return Diagnostics(
+        per_site,
+        corr,
+        share,
+        pd.DataFrame(ext),
+        pd.DataFrame(spk),
+        annual,
+        matches,
+        annual_totals.agreement(matches),
+        summary_table(rd.metrics),
+        notes,
+        dg.pooled_parts(pooled_days),
+        pooled_days,
+        error_parts.error_parts_by_group(per_site),
+    )

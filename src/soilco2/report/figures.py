@@ -17,11 +17,21 @@ CLASS_COLORS = {"good": "#1b9e77", "fair": "#e6ab02", "poor": "#d95f02"}
 CLASSES = ("good", "fair", "poor")
 FLUX_LABEL = "soil CO$_2$ efflux (µmol m$^{-2}$ s$^{-1}$)"
 ATTR_LABELS = {
-    "n_obs_days": "observed days", "acf_1": "ACF lag 1 d (smoothness)", "acf_182": "ACF lag 182 d (seasonality)",
-    "acf_365": "ACF lag 365 d (cyclicity)", "summer_minus_winter_umol_m2_s": "summer − winter flux (µmol m⁻² s⁻¹)",
-    "mean_flux_umol_m2_s": "mean flux (µmol m⁻² s⁻¹)", "cv_flux": "CV of flux", "abs_lat": "|latitude| (°)",
-    "elevation_m": "elevation (m)", "mat_c": "MAT (°C)", "map_mm": "MAP (mm yr⁻¹)", "pet_mm_yr": "PET (mm yr⁻¹)",
-    "aridity_pet_p": "aridity PET/P", "soc_mg_ha": "SOC 0–30 cm (Mg C ha⁻¹)", "whc_mm": "WHC (mm)",
+    "n_obs_days": "observed days",
+    "acf_1": "ACF lag 1 d (smoothness)",
+    "acf_182": "ACF lag 182 d (seasonality)",
+    "acf_365": "ACF lag 365 d (cyclicity)",
+    "summer_minus_winter_umol_m2_s": "summer − winter flux (µmol m⁻² s⁻¹)",
+    "mean_flux_umol_m2_s": "mean flux (µmol m⁻² s⁻¹)",
+    "cv_flux": "CV of flux",
+    "abs_lat": "|latitude| (°)",
+    "elevation_m": "elevation (m)",
+    "mat_c": "MAT (°C)",
+    "map_mm": "MAP (mm yr⁻¹)",
+    "pet_mm_yr": "PET (mm yr⁻¹)",
+    "aridity_pet_p": "aridity PET/P",
+    "soc_mg_ha": "SOC 0–30 cm (Mg C ha⁻¹)",
+    "whc_mm": "WHC (mm)",
 }
 METRIC_LABELS = {"test_nse": "test NSE", "test_kge": "test KGE", "test_r": "test r"}
 CLIP_LOW = -1.0  # metrics below are drawn at the axis floor as open triangles
@@ -40,8 +50,15 @@ def _clipped_scatter(ax, x, y, colors, low: float = CLIP_LOW) -> None:
     clip = y < low
     ax.scatter(x[~clip], y[~clip], c=np.asarray(colors)[~clip], s=22, edgecolor="k", linewidth=0.3)
     if clip.any():
-        ax.scatter(x[clip], np.full(clip.sum(), low), c=np.asarray(colors)[clip], marker="v", s=26,
-                   edgecolor="k", linewidth=0.3)
+        ax.scatter(
+            x[clip],
+            np.full(clip.sum(), low),
+            c=np.asarray(colors)[clip],
+            marker="v",
+            s=26,
+            edgecolor="k",
+            linewidth=0.3,
+        )
     ax.set_ylim(low - 0.08, 1.02)
     ax.axhline(0, color="0.6", lw=0.6)
 
@@ -56,15 +73,35 @@ def site_map(per_site: pd.DataFrame, land: xr.DataArray | None) -> Figure:
         lat, lon = land["lat"].values, land["lon"].values
         img = land.values[::-1] if lat[0] < lat[-1] else land.values  # north-up rows
         dlat, dlon = abs(lat[1] - lat[0]) / 2, abs(lon[1] - lon[0]) / 2
-        ax.imshow(img, cmap="Greys", vmin=0, vmax=2.2, interpolation="nearest",
-                  extent=(lon.min() - dlon, lon.max() + dlon, lat.min() - dlat, lat.max() + dlat))
+        ax.imshow(
+            img,
+            cmap="Greys",
+            vmin=0,
+            vmax=2.2,
+            interpolation="nearest",
+            extent=(lon.min() - dlon, lon.max() + dlon, lat.min() - dlat, lat.max() + dlat),
+        )
     for k, c in enumerate(reversed(CLASSES)):  # good drawn last, on top of clustered sites
         s = per_site[per_site["class"] == c]
-        ax.scatter(s["lon"], s["lat"], c=CLASS_COLORS[c], s=34, edgecolor="k", linewidth=0.5, alpha=0.9,
-                   label=f"{c} ({len(s)})", zorder=3 + k)
+        ax.scatter(
+            s["lon"],
+            s["lat"],
+            c=CLASS_COLORS[c],
+            s=34,
+            edgecolor="k",
+            linewidth=0.5,
+            alpha=0.9,
+            label=f"{c} ({len(s)})",
+            zorder=3 + k,
+        )
     handles, labels = ax.get_legend_handles_labels()
-    ax.set(xlim=(-180, 180), ylim=(-60, 85), xlabel="longitude (°E)", ylabel="latitude (°N)",
-           title="Sites by LSTM test performance class (background: 0.5° land fraction)")
+    ax.set(
+        xlim=(-180, 180),
+        ylim=(-60, 85),
+        xlabel="longitude (°E)",
+        ylabel="latitude (°N)",
+        title="Sites by LSTM test performance class (background: 0.5° land fraction)",
+    )
     for y in (30, 60):
         ax.axhline(y, color="0.4", ls=":", lw=0.8)
     ax.set_aspect("equal")
@@ -108,13 +145,24 @@ def series_panels(preds: xr.Dataset, examples: list[tuple[str, str]], per_site: 
         if span:
             ax.axvspan(*span, color="0.88", zorder=0, label="test period")
         if has_band:
-            ax.fill_between(t, p["lstm_p05"].values[sl], p["lstm_p95"].values[sl], color="#7570b3", alpha=0.3,
-                            lw=0, label="ensemble 5–95 %")
+            ax.fill_between(
+                t,
+                p["lstm_p05"].values[sl],
+                p["lstm_p95"].values[sl],
+                color="#7570b3",
+                alpha=0.3,
+                lw=0,
+                label="ensemble 5–95 %",
+            )
         ax.plot(t, obs[sl], ".", ms=2.2, color="k", label="observed")
         ax.plot(t, lstm[sl], "-", lw=0.9, color="#7570b3", label="LSTM")
         r = m.loc[site]
-        ax.set_title(f"{site} — {c}: test NSE {r['test_nse']:.2f}, KGE {r['test_kge']:.2f}", color=CLASS_COLORS[c],
-                     loc="left", fontsize=9)
+        ax.set_title(
+            f"{site} — {c}: test NSE {r['test_nse']:.2f}, KGE {r['test_kge']:.2f}",
+            color=CLASS_COLORS[c],
+            loc="left",
+            fontsize=9,
+        )
         ax.set_ylabel("µmol m⁻² s⁻¹")
     axes[0, 0].legend(loc="upper right", ncol=4, fontsize=8)
     fig.suptitle("Observed vs predicted daily soil CO$_2$ efflux (test period shaded)", fontsize=11)
@@ -135,7 +183,7 @@ def temperature_response(preds: xr.Dataset, examples: list[tuple[str, str]]) -> 
         ax.set_title(f"{site} ({c})", color=CLASS_COLORS[c], fontsize=8.5)
         ax.set_xlabel("soil temperature (°C)")
         ax.set_ylabel("µmol m⁻² s⁻¹")
-    for ax in axes.ravel()[len(examples):]:
+    for ax in axes.ravel()[len(examples) :]:
         ax.set_visible(False)
     axes[0, 0].legend(loc="upper left", fontsize=8, markerscale=3)
     fig.suptitle("Soil temperature vs flux on observed days (observed and predicted)", fontsize=11)
@@ -173,7 +221,7 @@ def metrics_vs_attributes(per_site: pd.DataFrame, corr: pd.DataFrame, metric: st
                 title += f"\nIQR-cleaned r = {c_iqr.loc[a, 'r']:.2f}, p = {c_iqr.loc[a, 'p']:.2g}"
                 bold = bold or c_iqr.loc[a, "p"] < 0.05
             ax.set_title(title, fontsize=8, fontweight="bold" if bold else "normal")
-    for ax in axes.ravel()[len(attrs):]:
+    for ax in axes.ravel()[len(attrs) :]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel(METRIC_LABELS[metric])
@@ -200,8 +248,11 @@ def correlation_heatmap(corr: pd.DataFrame) -> Figure:
                 star = "**" if p[i, j] < 0.01 else "*" if p[i, j] < 0.05 else ""
                 ax.text(j, i, f"{r[i, j]:.2f}{star}", ha="center", va="center", fontsize=7.5)
     ax.set_xticks(range(len(attrs)), [ATTR_LABELS[a] for a in attrs], rotation=40, ha="right", fontsize=7.5)
-    ax.set_yticks(range(len(rows)), [f"{METRIC_LABELS[m]}{' (IQR outliers removed)' if o != 'kept' else ''}"
-                                     for m, o in rows], fontsize=8)
+    ax.set_yticks(
+        range(len(rows)),
+        [f"{METRIC_LABELS[m]}{' (IQR outliers removed)' if o != 'kept' else ''}" for m, o in rows],
+        fontsize=8,
+    )
     fig.colorbar(im, ax=ax, label="Pearson r", shrink=0.9)
     ax.set_title("Pearson r between test metrics and site attributes (* p < 0.05, ** p < 0.01)")
     fig.tight_layout()
@@ -210,15 +261,24 @@ def correlation_heatmap(corr: pd.DataFrame) -> Figure:
 
 def _boxes(ax, groups: dict[str, np.ndarray], title: str, ylabel: str) -> None:
     data = [np.clip(v[np.isfinite(v)], CLIP_LOW, None) for v in groups.values()]
-    ax.boxplot(data, tick_labels=[f"{k}\n(n={len(d)} sites)" for k, d in zip(groups, data)], showfliers=True,
-               flierprops={"markersize": 3})
+    ax.boxplot(
+        data,
+        tick_labels=[f"{k}\n(n={len(d)} sites)" for k, d in zip(groups, data)],
+        showfliers=True,
+        flierprops={"markersize": 3},
+    )
     ax.axhline(0, color="0.6", lw=0.6)
     ax.set_ylim(CLIP_LOW - 0.08, 1.02)
     ax.set(title=title, ylabel=ylabel)
 
 
-PART_LABELS = {"bottom_5pct": "bottom\n5 %", "middle_90pct": "middle\n90 %", "top_5pct": "top\n5 %",
-               "spikes": "spikes", "non_spikes": "non-\nspikes"}
+PART_LABELS = {
+    "bottom_5pct": "bottom\n5 %",
+    "middle_90pct": "middle\n90 %",
+    "top_5pct": "top\n5 %",
+    "spikes": "spikes",
+    "non_spikes": "non-\nspikes",
+}
 
 
 def extremes_and_spikes(ext: pd.DataFrame, pooled_days: pd.DataFrame) -> Figure:
@@ -227,16 +287,29 @@ def extremes_and_spikes(ext: pd.DataFrame, pooled_days: pd.DataFrame) -> Figure:
     e = ext[ext["split"] == "test"] if len(ext) else ext
     extremes = ("bottom_5pct", "middle_90pct", "top_5pct")
     for k, metric in enumerate(("nse", "kge")):
-        _boxes(axes[k], {PART_LABELS[p]: e.loc[e["part"] == p, metric].to_numpy(float) if len(e) else np.array([])
-                         for p in extremes}, f"extremes: per-site {metric.upper()}",
-               f"{metric.upper()} (clipped at {CLIP_LOW:g})")
+        _boxes(
+            axes[k],
+            {
+                PART_LABELS[p]: e.loc[e["part"] == p, metric].to_numpy(float) if len(e) else np.array([])
+                for p in extremes
+            },
+            f"extremes: per-site {metric.upper()}",
+            f"{metric.upper()} (clipped at {CLIP_LOW:g})",
+        )
         axes[k].tick_params(axis="x", labelsize=7.5)
     ax = axes[2]
     parts = [p for p in (*extremes, "spikes", "non_spikes")]
-    err = [((g := pooled_days[pooled_days["part"] == p])["sim"] - g["obs"]).to_numpy(float) if len(pooled_days)
-           else np.array([]) for p in parts]
-    ax.boxplot([v[np.isfinite(v)] for v in err], tick_labels=[f"{PART_LABELS[p]}\n({len(v)} d)" for p, v in
-                                                               zip(parts, err)], showfliers=False)
+    err = [
+        ((g := pooled_days[pooled_days["part"] == p])["sim"] - g["obs"]).to_numpy(float)
+        if len(pooled_days)
+        else np.array([])
+        for p in parts
+    ]
+    ax.boxplot(
+        [v[np.isfinite(v)] for v in err],
+        tick_labels=[f"{PART_LABELS[p]}\n({len(v)} d)" for p, v in zip(parts, err)],
+        showfliers=False,
+    )
     ax.axhline(0, color="0.6", lw=0.6)
     ax.set(title="all test days pooled", ylabel="predicted − observed (µmol m⁻² s⁻¹)")
     ax.tick_params(axis="x", labelsize=7)
@@ -248,8 +321,10 @@ def extremes_and_spikes(ext: pd.DataFrame, pooled_days: pd.DataFrame) -> Figure:
         ax.scatter(sp["obs"], sp["sim"], s=22, color="#d95f02", edgecolor="k", lw=0.4, label=f"spikes ({len(sp)})")
         hi = float(np.nanmax(pooled_days[["obs", "sim"]].to_numpy(float))) * 1.05
         ax.plot([0, hi], [0, hi], "k--", lw=0.7)
-        ax.set(xlim=(min(0, float(np.nanmin(pooled_days["obs"]))), hi),
-               ylim=(min(0, float(np.nanmin(pooled_days["sim"]))), hi))
+        ax.set(
+            xlim=(min(0, float(np.nanmin(pooled_days["obs"]))), hi),
+            ylim=(min(0, float(np.nanmin(pooled_days["sim"]))), hi),
+        )
         ax.legend(loc="upper left", fontsize=7.5, markerscale=1.5)
     ax.set(title="spike days (|z| > 3, 30 d)", xlabel="observed (µmol m⁻² s⁻¹)", ylabel="predicted (µmol m⁻² s⁻¹)")
     fig.suptitle("Test period: extremes of the observed distribution and spikes", fontsize=10)
@@ -261,9 +336,14 @@ def mat_map_scatter(per_site: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(6.5, 4.6))
     for c in CLASSES:
         s = per_site[per_site["class"] == c]
-        ax.scatter(s["mat_c"], s["map_mm"], c=CLASS_COLORS[c], s=40, edgecolor="k", linewidth=0.5, label=f"{c} ({len(s)})")
-    ax.set(xlabel="mean annual temperature, MAT (°C)", ylabel="mean annual precipitation, MAP (mm yr⁻¹)",
-           title="Climate space of the sites, by test class")
+        ax.scatter(
+            s["mat_c"], s["map_mm"], c=CLASS_COLORS[c], s=40, edgecolor="k", linewidth=0.5, label=f"{c} ({len(s)})"
+        )
+    ax.set(
+        xlabel="mean annual temperature, MAT (°C)",
+        ylabel="mean annual precipitation, MAP (mm yr⁻¹)",
+        title="Climate space of the sites, by test class",
+    )
     ax.legend(title="test class")
     fig.tight_layout()
     return fig
@@ -274,25 +354,44 @@ def annual_vs_srdb(matches: pd.DataFrame, per_site: pd.DataFrame) -> Figure:
     Right: same-calendar-year record pairs."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
     same = matches[matches["same_year"].astype(bool)] if len(matches) else matches
-    panels = ((axes[0], per_site, "per site (median of SRDB records)", "o"),
-              (axes[1], same, "same calendar year (record pairs)", "s"))
+    panels = (
+        (axes[0], per_site, "per site (median of SRDB records)", "o"),
+        (axes[1], same, "same calendar year (record pairs)", "s"),
+    )
     for ax, t, title, marker in panels:
         if len(t):
-            ax.scatter(t["srdb_rs_gc_m2_yr"], t["pred_rs_gc_m2_yr"], s=34, marker=marker, edgecolor="k",
-                       linewidth=0.5, alpha=0.8)
+            ax.scatter(
+                t["srdb_rs_gc_m2_yr"],
+                t["pred_rs_gc_m2_yr"],
+                s=34,
+                marker=marker,
+                edgecolor="k",
+                linewidth=0.5,
+                alpha=0.8,
+            )
             hi = float(np.nanmax(t[["srdb_rs_gc_m2_yr", "pred_rs_gc_m2_yr"]].to_numpy(float))) * 1.08
             ax.plot([0, hi], [0, hi], "k--", lw=0.8, label="1:1")
             ax.set(xlim=(0, hi), ylim=(0, hi))
             ax.legend(loc="upper left")
             o, p = t["srdb_rs_gc_m2_yr"].to_numpy(float), t["pred_rs_gc_m2_yr"].to_numpy(float)
             r = np.corrcoef(o, p)[0, 1] if len(t) > 2 else np.nan
-            ax.text(0.97, 0.04, f"r = {r:.2f}\nbias = {np.mean(p - o):+.0f} g C m⁻² yr⁻¹\n"
-                    f"median ratio = {np.median(p / o):.2f}", transform=ax.transAxes, ha="right", va="bottom",
-                    fontsize=8.5, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
+            ax.text(
+                0.97,
+                0.04,
+                f"r = {r:.2f}\nbias = {np.mean(p - o):+.0f} g C m⁻² yr⁻¹\nmedian ratio = {np.median(p / o):.2f}",
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=8.5,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"},
+            )
         else:
             ax.text(0.5, 0.5, "no match", ha="center", va="center", transform=ax.transAxes)
-        ax.set(xlabel="SRDB annual Rs (g C m⁻² yr⁻¹)", ylabel="LSTM annual total (g C m⁻² yr⁻¹)",
-               title=f"{title}, n = {len(t)}")
+        ax.set(
+            xlabel="SRDB annual Rs (g C m⁻² yr⁻¹)",
+            ylabel="LSTM annual total (g C m⁻² yr⁻¹)",
+            title=f"{title}, n = {len(t)}",
+        )
     fig.tight_layout()
     return fig
 
@@ -303,13 +402,16 @@ def error_parts(per_site: pd.DataFrame) -> Figure:
     t = per_site.dropna(subset=["test_level_share"]).sort_values("test_nse")
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2.2, 1]})
     x, bottom = np.arange(len(t)), np.zeros(len(t))
-    for col, label, color in (("test_level_share", "level (μs − μo)²", "#d95f02"),
-                              ("test_amplitude_share", "amplitude (σs − σo)²", "#7570b3"),
-                              ("test_timing_share", "timing 2σsσo(1 − r)", "#1b9e77")):
+    for col, label, color in (
+        ("test_level_share", "level (μs − μo)²", "#d95f02"),
+        ("test_amplitude_share", "amplitude (σs − σo)²", "#7570b3"),
+        ("test_timing_share", "timing 2σsσo(1 − r)", "#1b9e77"),
+    ):
         ax.bar(x, t[col], bottom=bottom, color=color, width=0.85, label=label)
         bottom += t[col].to_numpy()
-    ax.set(xlim=(-0.6, len(t) - 0.4), ylim=(0, 1), ylabel="share of test MSE",
-           xlabel="sites, by test NSE (lowest left)")
+    ax.set(
+        xlim=(-0.6, len(t) - 0.4), ylim=(0, 1), ylabel="share of test MSE", xlabel="sites, by test NSE (lowest left)"
+    )
     ax.set_xticks([])
     ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     _clipped_scatter(ax2, np.clip(t["test_nse"], CLIP_LOW, None), t["test_nse_level_removed"], _colors(t["class"]))

@@ -61,8 +61,7 @@ def png_data_uri(fig, dpi: int = 100) -> str:
 
 
 def figure_html(uri: str, caption: str, alt: str) -> str:
-    return (f'<figure><img src="{uri}" alt="{html.escape(alt)}">'
-            f"<figcaption>{caption}</figcaption></figure>")
+    return f'<figure><img src="{uri}" alt="{html.escape(alt)}"><figcaption>{caption}</figcaption></figure>'
 
 
 def _fmt(v, digits: int) -> tuple[str, str]:
@@ -81,8 +80,16 @@ def _fmt(v, digits: int) -> tuple[str, str]:
     return str(v), str(v)
 
 
-def table_html(df: pd.DataFrame, *, table_id: str | None = None, sortable: bool = False, digits: int = 3,
-               class_column: str | None = None, row_class: Iterable[str] | None = None, scroll: bool = False) -> str:
+def table_html(
+    df: pd.DataFrame,
+    *,
+    table_id: str | None = None,
+    sortable: bool = False,
+    digits: int = 3,
+    class_column: str | None = None,
+    row_class: Iterable[str] | None = None,
+    scroll: bool = False,
+) -> str:
     """A DataFrame as an escaped HTML table; numbers carry a ``data-v`` sort key."""
     attrs = f' id="{table_id}"' if table_id else ""
     attrs += ' class="sortable"' if sortable else ""
@@ -96,7 +103,7 @@ def table_html(df: pd.DataFrame, *, table_id: str | None = None, sortable: bool 
             is_text = isinstance(v, str)
             cls = f' class="{html.escape(text)}"' if c == class_column else (' class="txt"' if is_text else "")
             cells.append(f'<td data-v="{html.escape(key)}"{cls}>{html.escape(text)}</td>')
-        body.append(f'<tr{f" class={chr(34)}{rc}{chr(34)}" if rc else ""}>' + "".join(cells) + "</tr>")
+        body.append(f"<tr{f' class={chr(34)}{rc}{chr(34)}' if rc else ''}>" + "".join(cells) + "</tr>")
     out = f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     return f'<div class="scroll">{out}</div>' if scroll else out
 
@@ -105,7 +112,7 @@ def page(title: str, intro: str, sections: list[Section]) -> str:
     toc = "".join(f'<li><a href="#{s.anchor}">{html.escape(s.title)}</a></li>' for s in sections)
     body = "".join(f'<section id="{s.anchor}"><h2>{html.escape(s.title)}</h2>{s.body}</section>' for s in sections)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"

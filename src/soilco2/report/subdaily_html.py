@@ -15,9 +15,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-COLORS = {"pastfuture_lstm": "tab:red", "oneway_lstm": "tab:blue", "mlp_past": "tab:cyan",
-          "mlp_pastfuture": "tab:orange", "q10": "tab:gray", "q10_swc_power": "tab:olive",
-          "q10_swc_logistic": "tab:green", "lloyd_taylor": "tab:purple"}
+COLORS = {
+    "pastfuture_lstm": "tab:red",
+    "oneway_lstm": "tab:blue",
+    "mlp_past": "tab:cyan",
+    "mlp_pastfuture": "tab:orange",
+    "q10": "tab:gray",
+    "q10_swc_power": "tab:olive",
+    "q10_swc_logistic": "tab:green",
+    "lloyd_taylor": "tab:purple",
+}
 
 
 def plot_mi(mi: pd.DataFrame, path: Path, title: str = "") -> None:
@@ -29,8 +36,10 @@ def plot_mi(mi: pd.DataFrame, path: Path, title: str = "") -> None:
         if g["mi_nats"].notna().any():
             best = g.loc[g["mi_nats"].idxmax()]
             ax.axvline(best["lag_hours"], color="r", ls="--", lw=1)
-            ax.set_title(f"{drv}: peak at {best['lag_hours']:+g} h" + (" (rain>0)" if g["nonzero_only"].iloc[0] else ""),
-                         fontsize=9)
+            ax.set_title(
+                f"{drv}: peak at {best['lag_hours']:+g} h" + (" (rain>0)" if g["nonzero_only"].iloc[0] else ""),
+                fontsize=9,
+            )
         ax.axvline(0, color="k", lw=0.5)
         ax.set_xlabel("lag τ (h): driver at t−τ  (τ<0 = driver's future)")
         ax.set_ylabel("MI (nats, 50 bins)")
@@ -66,7 +75,9 @@ def plot_sweep(sweep: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_test_series(ds, scenario: str, path: Path, models=("pastfuture_lstm", "oneway_lstm", "q10_swc_logistic")) -> None:
+def plot_test_series(
+    ds, scenario: str, path: Path, models=("pastfuture_lstm", "oneway_lstm", "q10_swc_logistic")
+) -> None:
     i = list(ds["scenario"].values).index(scenario)
     split = ds["split"].values[i]
     test = split == 2
@@ -109,8 +120,11 @@ def plot_pulses(ds, pulses: pd.DataFrame, scenario: str, path: Path, n_events: i
             ax2.bar(t[sel], ds["precip_mm"].values[sel], width=0.03, color="tab:blue", alpha=0.3)
             ax2.set_ylabel("rain (mm)")
         ax.axvline(e.onset, color="b", ls="--", lw=0.8)
-        ax.set_title(f"rain pulse {e.onset:%Y-%m-%d %H:%M}, {e.rain_24h_mm:.1f} mm/24 h "
-                     f"({'test' if e.onset_split == 2 else 'train/val'})", fontsize=9)
+        ax.set_title(
+            f"rain pulse {e.onset:%Y-%m-%d %H:%M}, {e.rain_24h_mm:.1f} mm/24 h "
+            f"({'test' if e.onset_split == 2 else 'train/val'})",
+            fontsize=9,
+        )
         ax.tick_params(axis="x", labelsize=7)
     axes[0, 0].legend(fontsize=6)
     fig.tight_layout()
@@ -133,29 +147,49 @@ def write_report(out: Path, *, table, mi, sweep, ds, pulses, summary) -> Path:
         plot_test_series(ds, str(s), figs / f"test_series_{s}.png")
         plot_pulses(ds, pulses, str(s), figs / f"rain_pulses_{s}.png")
     test = sweep[sweep.split == "test"].drop(columns=["split"]).round(3)
-    pulse_tab = ("" if pulses is None or pulses.empty else
-                 pulses.groupby(["scenario", "model"])[["peak_ratio", "timing_error_hours"]].median().round(2).to_html())
-    peaks = mi.groupby("driver").apply(lambda g: g.loc[g.mi_nats.idxmax(), ["lag_hours", "mi_nats"]]
-                                       if g.mi_nats.notna().any() else None, include_groups=False)
+    pulse_tab = (
+        ""
+        if pulses is None or pulses.empty
+        else pulses.groupby(["scenario", "model"])[["peak_ratio", "timing_error_hours"]].median().round(2).to_html()
+    )
+    peaks = mi.groupby("driver").apply(
+        lambda g: g.loc[g.mi_nats.idxmax(), ["lag_hours", "mi_nats"]] if g.mi_nats.notna().any() else None,
+        include_groups=False,
+    )
     parts = [
         f"<h1>soilco2 S2 — {html.escape(str(summary.get('site')))}</h1>",
         "<p>Sub-daily knowledge-guided LSTM (past drivers read forward, next 24 h of soil temperature read "
         "backward) against one-way LSTM, MLPs and Q10 models. Lag τ pairs flux(t) with driver(t−τ); "
         "τ&lt;0 is the driver's future.</p>",
-        *([("<div style='background:#fff3cd;padding:6px'><b>Warnings</b><ul>"
-             + "".join(f"<li>{html.escape(w)}</li>" for w in summary["warnings"]) + "</ul></div>")]
-          if summary.get("warnings") else []),
-        "<h2>Summary</h2><pre>" + html.escape(json.dumps({k: summary[k] for k in summary if k not in ("window_drops",)},
-                                                        indent=1, default=str)) + "</pre>",
-        "<h2>Mutual information</h2>", _img(figs / "mi_lags.png"), peaks.to_html() if len(peaks) else "",
-        "<h2>Sweep (test split)</h2>", _img(figs / "sweep.png"), test.to_html(index=False),
+        *(
+            [
+                (
+                    "<div style='background:#fff3cd;padding:6px'><b>Warnings</b><ul>"
+                    + "".join(f"<li>{html.escape(w)}</li>" for w in summary["warnings"])
+                    + "</ul></div>"
+                )
+            ]
+            if summary.get("warnings")
+            else []
+        ),
+        "<h2>Summary</h2><pre>"
+        + html.escape(json.dumps({k: summary[k] for k in summary if k not in ("window_drops",)}, indent=1, default=str))
+        + "</pre>",
+        "<h2>Mutual information</h2>",
+        _img(figs / "mi_lags.png"),
+        peaks.to_html() if len(peaks) else "",
+        "<h2>Sweep (test split)</h2>",
+        _img(figs / "sweep.png"),
+        test.to_html(index=False),
     ]
     for s in ds["scenario"].values:
         parts += [f"<h2>{s}</h2>", _img(figs / f"test_series_{s}.png"), _img(figs / f"rain_pulses_{s}.png")]
     parts += ["<h2>Rain pulses (medians over events)</h2>", pulse_tab]
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>soilco2 S2</title><style>body{font-family:sans-serif;"
-            "max-width:1200px;margin:auto}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;"
-            "padding:2px 5px}</style></head><body>" + "\n".join(parts) + "</body></html>")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>soilco2 S2</title><style>body{font-family:sans-serif;"
+        "max-width:1200px;margin:auto}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;"
+        "padding:2px 5px}</style></head><body>" + "\n".join(parts) + "</body></html>"
+    )
     path = out / "index.html"
     path.write_text(page)
     return path

@@ -16,12 +16,9 @@ Public API (docs/contracts.md): ``list_datasets``, ``load_records``, ``aggregate
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import re
-import sys
-import warnings
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,58 +27,35 @@ import numpy as np
 import pandas as pd
 
 from soilco2.errors import UserError
-from soilco2.paths import cache_dir, data_root
-from soilco2.progress import track
-from soilco2.prep import qa
-from soilco2.prep.aggregate import STANDARD_DRIVERS, aggregate, driver_columns, pick_standard_drivers
+from soilco2.paths import data_root
+from soilco2.sources.cosore_columns import IGBP_CODES, driver_columns, igbp_code
 
-__all__ = ["list_datasets", "load_records", "aggregate", "daily_table", "parse_description", "parse_ports",
-           "standard_offset", "cosore_root", "igbp_percentile_bounds", "PORT_SELECTIONS", "IGBP_CODES"]
+__all__ = [
+    "list_datasets",
+    "read_dataset",
+    "RawDataset",
+    "Layout",
+    "parse_description",
+    "parse_ports",
+    "standard_offset",
+    "cosore_root",
+    "port_selection",
+    "PORT_SELECTIONS",
+    "IGBP_CODES",
+]
 
-# Part of the cache key, with a digest of this module, prep/qa.py and prep/aggregate.py.
-CODE_VERSION = "cosore-2"
 PORT_SELECTIONS = ("rs_control", "rh", "all")
 REQUIRED_KEYS = ("CSR_SITE_NAME", "CSR_LATITUDE", "CSR_LONGITUDE", "CSR_TIMEZONE", "CSR_IGBP")
 
+
 # IGBP classes (code: name) and the spellings COSORE uses for them.
-IGBP_CODES = {
-    "ENF": "Evergreen needleleaf forest", "EBF": "Evergreen broadleaf forest",
-    "DNF": "Deciduous needleleaf forest", "DBF": "Deciduous broadleaf forest", "MF": "Mixed forests",
-    "CSH": "Closed shrubland", "OSH": "Open shrubland", "WSA": "Woody savanna", "SAV": "Savannas",
-    "GRA": "Grassland", "WET": "Wetland", "CRO": "Cropland", "URB": "Urban", "CVM": "Cropland/natural vegetation mosaic",
-    "SNO": "Snow and ice", "BSV": "Barren", "WAT": "Water",
-}
-_IGBP_ALIASES = {
-    "broadleaf evergreen forest": "EBF", "evergreen broadleaf forests": "EBF",
-    "evergreen needleleaf forests": "ENF", "evergreen needleleaf plantation": "ENF",
-    "deciduous broadleaf forests": "DBF", "deciduous broadleaf plantation": "DBF",
-    "deciduous needleleaf forests": "DNF", "mixed forest": "MF", "closed shrublands": "CSH",
-    "open shrublands": "OSH", "woody savannas": "WSA", "savanna": "SAV", "grasslands": "GRA",
-    "permanent wetlands": "WET", "wetlands": "WET", "croplands": "CRO", "urban and built-up": "URB",
-    # sparse trees over desert shrubs: 10-30 % tree cover is the IGBP savanna class
-    "desert woodland": "SAV",
-}
-
-
-def igbp_code(name: str, *, file: Path | str | None = None) -> str:
-    """IGBP code (``ENF``...) for a COSORE ``CSR_IGBP`` value; unknown values are user errors."""
-    key = " ".join(str(name).strip().lower().split())
-    for code, full in IGBP_CODES.items():
-        if key in (full.lower(), code.lower()):
-            return code
-    if key in _IGBP_ALIASES:
-        return _IGBP_ALIASES[key]
-    raise UserError(f"unknown IGBP class {name!r} (expected one of: {', '.join(IGBP_CODES.values())})",
-                    file=file, field="CSR_IGBP")
-
-
-# --------------------------------------------------------------------------- locations
 def cosore_root(root: str | Path | None = None) -> Path:
     """The COSORE folder: ``root`` may be the data root (holding ``cosore/``) or COSORE itself."""
     base = Path(root).expanduser() if root is not None else data_root() / "cosore"
     if not base.exists():
-        raise UserError("COSORE data root does not exist; set SOILCO2_DATA or run 'soilco2 data download cosore'",
-                        file=base)
+        raise UserError(
+            "COSORE data root does not exist; set SOILCO2_DATA or run 'soilco2 data download cosore'", file=base
+        )
     for cand in (base, base / "cosore"):
         if (cand / "datasets").is_dir() or (cand / "description.csv").is_file():
             return cand
@@ -124,7 +98,7 @@ def _parse_ports_text(text: str) -> pd.DataFrame:
         while len(r) > width and not r[-1]:  # trailing commas / tabs
             r.pop()
         if len(r) > width:  # stray commas inside an unquoted last field: rejoin them
-            r = r[: width - 1] + [", ".join(r[width - 1:])]
+            r = r[: width - 1] + [", ".join(r[width - 1 :])]
         body.append(r + [""] * (width - len(r)))
     return pd.DataFrame(body, columns=header)
 
@@ -134,6 +108,8 @@ def parse_ports(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise UserError("PORTS.txt missing", file=path)
     df = _parse_ports_text(path.read_text(encoding="utf-8", errors="replace"))
+    if df.empty:
+        raise UserError("no port listed (empty PORTS.txt): nothing says what the chambers measured", file=path)
     return _check_ports(df, path)
 
 
@@ -181,17 +157,24 @@ def site_metadata(name: str, desc: dict, file) -> dict:
     elev = pd.to_numeric(desc.get("CSR_ELEVATION"), errors="coerce")
     offset = standard_offset(desc["CSR_TIMEZONE"], file=file)
     return {
-        "dataset": name, "site_name": desc["CSR_SITE_NAME"], "lat": lat, "lon": lon,
+        "dataset": name,
+        "site_name": desc["CSR_SITE_NAME"],
+        "lat": lat,
+        "lon": lon,
         "elevation_m": float(elev) if pd.notna(elev) else np.nan,
-        "igbp": igbp_code(desc["CSR_IGBP"], file=file), "igbp_raw": desc["CSR_IGBP"].strip(),
-        "timezone": desc["CSR_TIMEZONE"].strip(), "utc_offset_h": offset.total_seconds() / 3600,
-        "instrument": desc.get("CSR_INSTRUMENT", ""), "network": desc.get("CSR_NETWORK", ""),
-        "site_id": desc.get("CSR_SITE_ID", ""), "primary_pub": desc.get("CSR_PRIMARY_PUB", ""),
+        "igbp": igbp_code(desc["CSR_IGBP"], file=file),
+        "igbp_raw": desc["CSR_IGBP"].strip(),
+        "timezone": desc["CSR_TIMEZONE"].strip(),
+        "utc_offset_h": offset.total_seconds() / 3600,
+        "instrument": desc.get("CSR_INSTRUMENT", ""),
+        "network": desc.get("CSR_NETWORK", ""),
+        "site_id": desc.get("CSR_SITE_ID", ""),
+        "primary_pub": desc.get("CSR_PRIMARY_PUB", ""),
         "other_pubs": desc.get("CSR_OTHER_PUBS", ""),
     }
 
 
-class _Layout:
+class Layout:
     """File locations of one COSORE copy (package or flat layout)."""
 
     def __init__(self, root: Path):
@@ -215,8 +198,13 @@ class _Layout:
 
     def names(self) -> list[str]:
         if self.flat:
-            return sorted(self._desc["CSR_DATASET"].str.strip().unique())
-        return sorted(p.name for p in (self.root / "datasets").iterdir() if p.is_dir())
+            found = sorted(self._desc["CSR_DATASET"].str.strip().unique())
+        else:
+            found = sorted(p.name for p in (self.root / "datasets").iterdir() if p.is_dir())
+        if not found:
+            where = self.root / ("description.csv" if self.flat else "datasets")
+            raise UserError("no COSORE dataset here (an empty folder?)", file=where)
+        return found
 
     def description_file(self, name: str) -> Path:
         return self.root / "description.csv" if self.flat else self.root / "datasets" / name / "DESCRIPTION.txt"
@@ -256,18 +244,35 @@ def list_datasets(root: str | Path | None = None) -> pd.DataFrame:
     igbp_raw, timezone, utc_offset_h, instrument, network, site_id, primary_pub, other_pubs,
     n_ports, problem``. Metadata problems do not raise here: they fill ``problem`` (the
     dataset's loader raises them)."""
-    lay = _Layout(cosore_root(root))
+    lay = Layout(cosore_root(root))
     rows = []
     for name in lay.names():
-        row = {"dataset": name, "has_data": lay.data_file(name).is_file(), "problem": ""}
+        row = {"dataset": name, "has_data": lay.data_file(name).exists(), "problem": ""}
         try:
             row.update(site_metadata(name, lay.description(name), lay.description_file(name)))
             row["n_ports"] = len(lay.ports(name))
         except UserError as err:
             row["problem"] = str(err)
         rows.append(row)
-    cols = ["dataset", "has_data", "site_name", "lat", "lon", "elevation_m", "igbp", "igbp_raw", "timezone",
-            "utc_offset_h", "instrument", "network", "site_id", "primary_pub", "other_pubs", "n_ports", "problem"]
+    cols = [
+        "dataset",
+        "has_data",
+        "site_name",
+        "lat",
+        "lon",
+        "elevation_m",
+        "igbp",
+        "igbp_raw",
+        "timezone",
+        "utc_offset_h",
+        "instrument",
+        "network",
+        "site_id",
+        "primary_pub",
+        "other_pubs",
+        "n_ports",
+        "problem",
+    ]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
@@ -308,54 +313,55 @@ def _parse_time(col: pd.Series, is_utc: bool, offset: timedelta) -> pd.Series:
     return out
 
 
-def _port_selection(ports: pd.DataFrame, which: str) -> pd.Series:
-    var = ports["CSR_MSMT_VAR"].str.lower()
-    if which == "rs_control":
-        return (var == "rs") & (ports["CSR_TREATMENT"].str.lower() == "none")
-    if which == "rh":
-        return var == "rh"
-    return pd.Series(True, index=ports.index)
+@dataclass
+class RawDataset:
+    """One dataset as read: site metadata, PORTS table, the data file and its records with
+    ``time`` (local standard time), ``port``, ``flux_umol_m2_s`` and the CSR driver columns as
+    numbers (text values set to NaN, each column's count in ``notes``)."""
+
+    dataset: str
+    meta: dict
+    ports: pd.DataFrame
+    path: Path
+    records: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    problem: str = ""  # non-empty: no records (metadata only, or an empty data file)
+
+    @property
+    def attrs(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            **{k: self.meta[k] for k in ("site_name", "lat", "lon", "elevation_m", "igbp", "timezone", "utc_offset_h")},
+        }
 
 
-def load_records(dataset: str, root: str | Path | None = None, ports: str = "rs_control", *,
-                 percentile_filter: bool = False, flux_range: tuple[float, float] | None = None,
-                 ) -> tuple[pd.DataFrame, qa.Accounting]:
-    """Cleaned flux records of one dataset and the accounting of what was dropped.
-
-    Columns: ``time`` (local standard time, naive), ``port``, ``flux_umol_m2_s``, the CSR driver
-    columns (``CSR_T5``, ``CSR_SM10``, ``CSR_TAIR``, ...) and the standard drivers
-    (``soil_temp_c``, ``swc_m3_m3``, ...; chosen depths in ``df.attrs['depths_cm']``), sorted by
-    time and port. ``ports``: ``rs_control`` (Rs ports without treatment), ``rh`` (Rh ports),
-    ``all``. ``percentile_filter`` drops records outside the 1st..99th percentile of the
-    dataset's IGBP class (over all COSORE datasets, same port selection).
-    Datasets without data give an empty frame and ``status == 'no_data'``.
-    """
-    if ports not in PORT_SELECTIONS:
-        raise UserError(f"unknown port selection {ports!r}; choose one of {', '.join(PORT_SELECTIONS)}", field="ports")
-    lo, hi = flux_range or (qa.FLUX_MIN_UMOL_M2_S, qa.FLUX_MAX_UMOL_M2_S)
+def read_dataset(dataset: str, root: str | Path | None = None) -> RawDataset:
+    """Read one COSORE dataset (no cleaning: :func:`soilco2.prep.cosore_records.load_records`)."""
     croot = cosore_root(root)
-    lay = _Layout(croot)
+    lay = Layout(croot)
     if dataset not in lay.names():
         raise UserError(f"no such COSORE dataset {dataset!r}", file=croot / "datasets", field="dataset")
     meta = site_metadata(dataset, lay.description(dataset), lay.description_file(dataset))
     port_table = lay.ports(dataset)
-    acc = qa.Accounting(dataset)
-    empty = pd.DataFrame({"time": pd.Series(dtype="datetime64[ns]"), "port": pd.Series(dtype="int32"),
-                          "flux_umol_m2_s": pd.Series(dtype=float)})
-    empty.attrs.update(dataset=dataset, depths_cm={}, **_attrs(meta))
+    empty = pd.DataFrame(
+        {
+            "time": pd.Series(dtype="datetime64[ns]"),
+            "port": pd.Series(dtype=float),
+            "flux_umol_m2_s": pd.Series(dtype=float),
+        }
+    )
     path = lay.data_file(dataset)
+    if path.exists() and not path.is_file():
+        raise UserError("not a file", file=path)
     if not path.is_file():
-        acc.status, acc.message = "no_data", "no data file released (metadata only)"
-        return empty, acc
+        return RawDataset(dataset, meta, port_table, path, empty, problem="no data file released (metadata only)")
     raw, is_utc = _read_data(path)
-    acc.raw = acc.kept = len(raw)
     if raw.empty:
-        acc.status, acc.message = "no_data", "data file holds no records"
-        return empty, acc
+        return RawDataset(dataset, meta, port_table, path, empty, problem="data file holds no records")
     for col in ("CSR_FLUX_CO2", "CSR_PORT", "CSR_TIMESTAMP_BEGIN"):
         if col not in raw.columns and not (col == "CSR_TIMESTAMP_BEGIN" and "CSR_TIMESTAMP_END" in raw.columns):
             raise UserError("required column missing", file=path, field=col)
-
+    notes: list[str] = []
     offset = timedelta(hours=meta["utc_offset_h"])
     t = _parse_time(raw["CSR_TIMESTAMP_BEGIN"], is_utc, offset) if "CSR_TIMESTAMP_BEGIN" in raw else None
     if "CSR_TIMESTAMP_END" in raw.columns:
@@ -364,7 +370,7 @@ def load_records(dataset: str, root: str | Path | None = None, ports: str = "rs_
     flux = pd.to_numeric(raw["CSR_FLUX_CO2"], errors="coerce")
     n_text = int((flux.isna() & raw["CSR_FLUX_CO2"].notna()).sum())
     if n_text:
-        acc.notes.append(f"non-numeric CSR_FLUX_CO2 values: {n_text} (counted as nonfinite_flux)")
+        notes.append(f"non-numeric CSR_FLUX_CO2 values: {n_text} (counted as nonfinite_flux)")
     port = pd.to_numeric(raw["CSR_PORT"], errors="coerce")
     df = pd.DataFrame({"time": t.astype("datetime64[ns]"), "port": port, "flux_umol_m2_s": flux})
     for c in driver_columns(raw.columns):
@@ -376,171 +382,15 @@ def load_records(dataset: str, root: str | Path | None = None, ports: str = "rs_
         text = col[vals.isna() & col.notna()].astype(str).str.strip()
         n_bad = int((text != "").sum())
         if n_bad:
-            acc.notes.append(f"non-numeric {c} values set to NaN: {n_bad}")
+            notes.append(f"non-numeric {c} values set to NaN: {n_bad}")
         df[c] = vals.astype(float)
-
-    # 1. timestamps
-    years = df["time"].dt.year
-    df = qa.apply_mask(df, df["time"].isna() | (years < qa.YEAR_MIN) | (years > qa.YEAR_MAX), "bad_timestamp", acc)
-    # 2. ports: port 0 in PORTS.txt describes every port without its own row
-    listed = port_table.drop_duplicates("CSR_PORT", keep="first")
-    if len(listed) < len(port_table):
-        acc.notes.append("PORTS.txt lists a port twice (first row used)")
-    by_port = listed.set_index("CSR_PORT")
-    data_ports = {int(p) for p in df["port"].dropna().unique()}
-    known = {int(p) for p in by_port.index}
-    if 0 in known:
-        known = known | data_ports
-    missing_in_data = sorted(known - {0} - data_ports)
-    if missing_in_data:
-        acc.notes.append(f"PORTS.txt ports absent from the data: {missing_in_data}")
-    unlisted = sorted(data_ports - known)
-    if unlisted:
-        acc.notes.append(f"data ports absent from PORTS.txt: {unlisted}")
-    df = qa.apply_mask(df, ~df["port"].isin(known), "unknown_port", acc)
-    sel = _port_selection(listed, ports)
-    chosen = set(listed.loc[sel, "CSR_PORT"])
-    if 0 in chosen:
-        chosen = (chosen | data_ports) - set(listed.loc[~sel, "CSR_PORT"])
-    df = qa.apply_mask(df, ~df["port"].isin(chosen), "excluded_port", acc)
-    # 3. flux values
-    df = qa.apply_mask(df, ~np.isfinite(df["flux_umol_m2_s"].to_numpy(dtype=float)), "nonfinite_flux", acc)
-    df = qa.apply_mask(df, qa.flux_range_mask(df["flux_umol_m2_s"], lo, hi), "implausible_flux", acc)
-    # 4. records sharing port and timestamp are merged into one (mean); the extra ones are counted
-    df = qa.merge_duplicates(df, ["port", "time"], acc)
-    # 5. optional per-IGBP percentile filter
-    if percentile_filter and len(df):
-        b = igbp_percentile_bounds(root, ports).loc[meta["igbp"]]
-        df = qa.apply_mask(df, qa.percentile_mask(df["flux_umol_m2_s"], b["lo"], b["hi"]), "igbp_percentile", acc)
-
-    df["port"] = df["port"].astype("int32")
-    df = qa.clean_drivers(df, acc)
-    df = df.sort_values(["time", "port"], kind="stable").reset_index(drop=True)
-    df, depths = pick_standard_drivers(df)
-    df.attrs.update(dataset=dataset, depths_cm=depths, **_attrs(meta))
-    if acc.kept == 0:
-        acc.message = f"no records left for port selection '{ports}'"
-    assert acc.closes, f"accounting does not close for {dataset}"
-    return df, acc
+    return RawDataset(dataset, meta, port_table, path, df, notes)
 
 
-def _attrs(meta: dict) -> dict:
-    return {k: meta[k] for k in ("site_name", "lat", "lon", "elevation_m", "igbp", "timezone", "utc_offset_h")}
-
-
-# --------------------------------------------------------------------------- caches
-def _code_digest() -> str:
-    """Digest of the cleaning/aggregation code, so any edit invalidates the caches."""
-    h = hashlib.sha256(CODE_VERSION.encode())
-    for mod in (__file__, qa.__file__, sys.modules[aggregate.__module__].__file__):
-        h.update(Path(mod).read_bytes())
-    return h.hexdigest()[:12]
-
-
-def _signature(lay: _Layout, names, options: dict) -> str:
-    h = hashlib.sha256(json.dumps({"code": _code_digest(), "root": str(lay.root.resolve()), **options},
-                                  sort_keys=True).encode())
-    for name in names:
-        for p in lay.signature_files(name):
-            st = p.stat() if p.exists() else None
-            h.update(f"{p.name}:{name}:{st.st_size if st else -1}:{st.st_mtime_ns if st else -1};".encode())
-    return h.hexdigest()[:20]
-
-
-def igbp_percentile_bounds(root: str | Path | None = None, ports: str = "rs_control",
-                           lo_q: float = 0.01, hi_q: float = 0.99) -> pd.DataFrame:
-    """1st/99th percentile of cleaned record fluxes per IGBP class over all datasets (cached)."""
-    lay = _Layout(cosore_root(root))
-    meta = list_datasets(lay.root)
-    ok = meta[meta["has_data"] & (meta["problem"] == "")]
-    path = cache_dir() / f"cosore_igbp_bounds_{_signature(lay, ok['dataset'], dict(p=ports, lo=lo_q, hi=hi_q))}.parquet"
-    if path.is_file():
-        return pd.read_parquet(path)
-    by_class: dict[str, list] = {}
-    for name, code in zip(ok["dataset"], ok["igbp"]):
-        try:
-            rec, _ = load_records(name, lay.root, ports)
-        except UserError:
-            continue
-        by_class.setdefault(code, []).append(rec["flux_umol_m2_s"].to_numpy())
-    bounds = qa.group_quantiles({g: np.concatenate(v) for g, v in by_class.items()}, lo_q, hi_q)
-    bounds.to_parquet(path)
-    return bounds
-
-
-def daily_table(root: str | Path | None = None, *, percentile_filter: bool = True, cache: bool = True,
-                ports: str = "rs_control", progress: bool = True, port_balance: bool = False,
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cleaned daily table of all datasets and the accounting table.
-
-    Daily: ``dataset, date, flux_umol_m2_s, flux_n, flux_ports`` and the standard drivers
-    (``soil_temp_c`` + ``_min``/``_max``, ``swc_m3_m3``, ``air_temp_c`` + ``_min``/``_max``,
-    ``par_umol_m2_s``, ``rh_pct``, ``precip_mm``; ``soil_temp_depth_cm``, ``swc_depth_cm``).
-    Accounting: one row per dataset (``status`` ok | no_data | error): ``raw, kept,
-    dropped_<reason>...``. A dataset that fails to load is skipped with status ``error``, its
-    message, and a warning; it does not stop the build. Cached as Parquet in ``cache_dir()``.
-    ``port_balance``: days with some ports missing get the mean of all ports (``prep.aggregate``).
-    """
-    lay = _Layout(cosore_root(root))
-    names = lay.names()
-    options = dict(p=ports, pf=percentile_filter) | ({"pb": True} if port_balance else {})  # old keys stay valid
-    key = _signature(lay, names, options)
-    daily_path, acc_path = cache_dir() / f"cosore_daily_{key}.parquet", cache_dir() / f"cosore_accounting_{key}.parquet"
-    if cache and daily_path.is_file() and acc_path.is_file():
-        return pd.read_parquet(daily_path), pd.read_parquet(acc_path)
-
-    meta = list_datasets(lay.root).set_index("dataset")
-    records: dict[str, pd.DataFrame] = {}
-    accounts: dict[str, qa.Accounting] = {}
-    for name in track(names, "Reading COSORE datasets", progress):
-        try:
-            rec, acc = load_records(name, lay.root, ports)
-        except UserError as err:
-            acc = qa.Accounting(name, status="error", message=str(err))
-            warnings.warn(f"COSORE dataset {name} skipped: {err}", stacklevel=2)
-            rec = None
-        accounts[name] = acc
-        if rec is not None and len(rec):
-            keep = ["time", "port", "flux_umol_m2_s", *[c for c in STANDARD_DRIVERS if c in rec.columns]]
-            slim = rec[keep]
-            slim.attrs = dict(rec.attrs)
-            records[name] = slim
-
-    if percentile_filter and records:
-        by_class: dict[str, list] = {}
-        for n, r in records.items():
-            by_class.setdefault(meta.at[n, "igbp"], []).append(r["flux_umol_m2_s"].to_numpy())
-        bounds = qa.group_quantiles({g: np.concatenate(v) for g, v in by_class.items()})
-        for name, rec in records.items():
-            b = bounds.loc[meta.at[name, "igbp"]]
-            attrs = rec.attrs
-            records[name] = qa.apply_mask(rec, qa.percentile_mask(rec["flux_umol_m2_s"], b["lo"], b["hi"]),
-                                          "igbp_percentile", accounts[name])
-            records[name].attrs = attrs
-
-    parts = []
-    for name, rec in records.items():
-        if rec.empty:
-            continue
-        day = aggregate(rec, "1D", port_balance=port_balance).reset_index().rename(columns={"time": "date"})
-        day.insert(0, "dataset", name)
-        for k in ("soil_temp_depth_cm", "swc_depth_cm"):
-            day[k] = rec.attrs.get("depths_cm", {}).get(k, np.nan)
-        parts.append(day)
-    daily = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["dataset", "date", "flux_umol_m2_s"])
-    daily = daily.reindex(columns=_daily_columns(daily.columns))
-    accounting = qa.accounting_table([accounts[n] for n in names])
-    for a in accounts.values():
-        assert a.closes, f"accounting does not close for {a.dataset}"
-    if cache:
-        daily.to_parquet(daily_path, index=False)
-        accounting.to_parquet(acc_path, index=False)
-    return daily, accounting
-
-
-def _daily_columns(present) -> list[str]:
-    order = ["dataset", "date", "flux_umol_m2_s", "flux_n", "flux_ports"]
-    for d in STANDARD_DRIVERS:
-        order += [d, f"{d}_min", f"{d}_max"]
-    order += ["soil_temp_depth_cm", "swc_depth_cm"]
-    return [c for c in order if c in present or c in ("soil_temp_depth_cm", "swc_depth_cm")]
+def port_selection(ports: pd.DataFrame, which: str) -> pd.Series:
+    var = ports["CSR_MSMT_VAR"].str.lower()
+    if which == "rs_control":
+        return (var == "rs") & (ports["CSR_TREATMENT"].str.lower() == "none")
+    if which == "rh":
+        return var == "rh"
+    return pd.Series(True, index=ports.index)

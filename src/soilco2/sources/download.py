@@ -14,30 +14,24 @@ Generic helpers for other sources: :func:`fetch` (one URL, one checksum) and
 from __future__ import annotations
 
 import hashlib
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from soilco2.errors import UserError
+from soilco2.paths import data_root
 from soilco2.progress import track
+from soilco2.sources.registry import ENV_URL, GITHUB_RAW, SOURCES, RemoteFile, source_files
 
-GITHUB_RAW = "https://raw.githubusercontent.com"
-ENV_URL = "SOILCO2_DOWNLOAD_URL"
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file of a source: where it lives upstream and where it goes locally."""
-
-    local: str  # path under the source's destination folder
-    repo: str  # owner/name on GitHub
-    commit: str  # commit (or tag) the file is pinned to
-    remote: str  # path inside the repository
-    sha256: str
-
-    def url(self, base_url: str | None = None) -> str:
-        base = (base_url or os.environ.get(ENV_URL) or GITHUB_RAW).rstrip("/")
-        return f"{base}/{self.repo}/{self.commit}/{self.remote}"
+__all__ = [
+    "ENV_URL",
+    "GITHUB_RAW",
+    "RemoteFile",
+    "download",
+    "download_files",
+    "fetch",
+    "registry_entries",
+    "sha256_of",
+    "sources",
+]
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -75,14 +69,23 @@ def fetch(url: str, dest: Path, sha256: str | None = None, *, session=None, time
         got = sha256_of(tmp)
         if got != sha256:
             tmp.unlink(missing_ok=True)
-            raise UserError(f"checksum mismatch for {url}: expected sha256 {sha256[:12]}..., got {got[:12]}...",
-                            file=dest, field="sha256")
+            raise UserError(
+                f"checksum mismatch for {url}: expected sha256 {sha256[:12]}..., got {got[:12]}...",
+                file=dest,
+                field="sha256",
+            )
     tmp.replace(dest)
     return True
 
 
-def download_files(files: list[RemoteFile], dest: Path, *, base_url: str | None = None, progress: bool = True,
-                   label: str = "Downloading") -> dict[str, int]:
+def download_files(
+    files: list[RemoteFile],
+    dest: Path,
+    *,
+    base_url: str | None = None,
+    progress: bool = True,
+    label: str = "Downloading",
+) -> dict[str, int]:
     """Fetch every file of a registry under ``dest``; returns counts ``downloaded``/``cached``."""
     import requests
 
@@ -96,20 +99,16 @@ def download_files(files: list[RemoteFile], dest: Path, *, base_url: str | None 
 
 def sources() -> dict[str, list[RemoteFile]]:
     """Registered sources: name -> files (see ``soilco2.sources.registry``)."""
-    from soilco2.sources import registry
-
-    return {"cosore": registry.cosore_files(), "srdb": registry.srdb_files(), "grids": registry.grid_files(),
-            "benchmarks": registry.benchmark_files()}
+    return {name: source_files(name) for name in SOURCES}
 
 
-def download(name: str, dest_root: str | Path | None = None, *, base_url: str | None = None,
-             progress: bool = True) -> dict[str, int]:
+def download(
+    name: str, dest_root: str | Path | None = None, *, base_url: str | None = None, progress: bool = True
+) -> dict[str, int]:
     """Download source ``name`` (``cosore``, ``srdb``, ``grids``, ``benchmarks``) into ``<dest_root>/<name>``.
 
     ``dest_root`` defaults to the data root (``SOILCO2_DATA`` or the per-user data dir).
     """
-    from soilco2.paths import data_root
-
     table = sources()
     if name not in table:
         raise UserError(f"unknown source {name!r}; choose one of {', '.join(table)} or 'all'", field="source")

@@ -49,8 +49,12 @@ ERA5_VARS = [
     ERA5Var("era5_precip_mm", "precipitation", "sum", "mm d-1", "ERA5 precipitation, daily total", True),
     ERA5Var("era5_sw_w_m2", "shortwave_radiation", "mean", "W m-2", "ERA5 surface shortwave radiation, daily mean"),
     ERA5Var("era5_rh_pct", "relative_humidity_2m", "mean", "%", "ERA5 2 m relative humidity, daily mean"),
-    ERA5Var("era5_soil_temp_c", "soil_temperature_0_to_7cm", "mean", "degC", "ERA5 soil temperature 0-7 cm, daily mean"),
-    ERA5Var("era5_swc_m3_m3", "soil_moisture_0_to_7cm", "mean", "m3 m-3", "ERA5 volumetric soil water 0-7 cm, daily mean"),
+    ERA5Var(
+        "era5_soil_temp_c", "soil_temperature_0_to_7cm", "mean", "degC", "ERA5 soil temperature 0-7 cm, daily mean"
+    ),
+    ERA5Var(
+        "era5_swc_m3_m3", "soil_moisture_0_to_7cm", "mean", "m3 m-3", "ERA5 volumetric soil water 0-7 cm, daily mean"
+    ),
 ]
 
 
@@ -64,8 +68,15 @@ def http_get(url: str, timeout: float = 60.0) -> bytes:
 class ERA5Client:
     """Cached client of the Open-Meteo archive for daily ERA5(-Land) drivers at points."""
 
-    def __init__(self, model: str = "era5_land", cache: str | Path | None = None, *,
-                 url: str = ARCHIVE_URL, retries: int = 3, timeout: float = 60.0):
+    def __init__(
+        self,
+        model: str = "era5_land",
+        cache: str | Path | None = None,
+        *,
+        url: str = ARCHIVE_URL,
+        retries: int = 3,
+        timeout: float = 60.0,
+    ):
         if model not in MODELS:
             raise UserError(f"unknown ERA5 model {model!r} (one of {', '.join(MODELS)})", field="data.era5_model")
         self.model = model
@@ -79,8 +90,15 @@ class ERA5Client:
     # --- one request ---------------------------------------------------------------------------
     def request_url(self, lat: float, lon: float, start: str, end: str) -> str:
         hourly = sorted({v.hourly for v in ERA5_VARS})
-        params = {"latitude": f"{lat:.4f}", "longitude": f"{lon:.4f}", "start_date": start, "end_date": end,
-                  "hourly": ",".join(hourly), "timezone": "GMT", "models": self.model}
+        params = {
+            "latitude": f"{lat:.4f}",
+            "longitude": f"{lon:.4f}",
+            "start_date": start,
+            "end_date": end,
+            "hourly": ",".join(hourly),
+            "timezone": "GMT",
+            "models": self.model,
+        }
         return f"{self.url}?{urllib.parse.urlencode(params)}"
 
     def _cache_path(self, url: str) -> Path:
@@ -123,9 +141,12 @@ class ERA5Client:
                 last = f"HTTP {err.code}"
             except (urllib.error.URLError, TimeoutError, OSError) as err:
                 last = str(getattr(err, "reason", err))
-            time.sleep(min(2 ** attempt, 8))
-        raise UserError(f"could not reach the ERA5 service ({last}); it is optional: set "
-                        "data.providers.era5: false to build offline", file=url)
+            time.sleep(min(2**attempt, 8))
+        raise UserError(
+            f"could not reach the ERA5 service ({last}); it is optional: set "
+            "data.providers.era5: false to build offline",
+            file=url,
+        )
 
     # --- daily values ----------------------------------------------------------------------------
     def hourly(self, lat: float, lon: float, start, end) -> pd.DataFrame:
@@ -137,8 +158,9 @@ class ERA5Client:
             a, b = max(lo, pd.Timestamp(year, 1, 1)), min(hi, pd.Timestamp(year, 12, 31))
             data = self.fetch(lat, lon, a.strftime("%Y-%m-%d"), b.strftime("%Y-%m-%d"))
             h = data["hourly"]
-            frame = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in h.items() if k != "time"},
-                                 index=pd.to_datetime(h["time"]))
+            frame = pd.DataFrame(
+                {k: np.asarray(v, dtype=float) for k, v in h.items() if k != "time"}, index=pd.to_datetime(h["time"])
+            )
             frames.append(frame)
         out = pd.concat(frames).sort_index()
         return out[~out.index.duplicated(keep="first")]
@@ -159,4 +181,4 @@ class ERA5Client:
             out[v.name] = agg.where(complete)
         frame = pd.DataFrame(out)
         frame.index.name = "date"
-        return frame.loc[pd.Timestamp(start).normalize():pd.Timestamp(end).normalize()]
+        return frame.loc[pd.Timestamp(start).normalize() : pd.Timestamp(end).normalize()]

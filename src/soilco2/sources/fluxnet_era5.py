@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from soilco2.errors import UserError
+from soilco2.sources.tower_csv import MISSING, read_tower_csv
 
 FILE_PATTERN = re.compile(r"^(?:AMF|FLX)_([A-Za-z]{2}-[A-Za-z0-9]{3})_FLUXNET.*ERA5_DD.*\.csv$")
 # variables of soilco2.sources.era5.ERA5_VARS these files give (min/max and soil are not in them)
@@ -38,18 +39,19 @@ def find_files(folder: str | Path) -> dict[str, Path]:
         if m:
             out.setdefault(m.group(1), f)
     if not out:
-        raise UserError("no FLUXNET ERA5 daily file (AMF_/FLX_<tower>_FLUXNET*_ERA5_DD_*.csv) in this folder",
-                        file=folder, field="data.era5_fluxnet_dir")
+        raise UserError(
+            "no FLUXNET ERA5 daily file (AMF_/FLX_<tower>_FLUXNET*_ERA5_DD_*.csv) in this folder",
+            file=folder,
+            field="data.era5_fluxnet_dir",
+        )
     return out
 
 
 def read_dd(path: str | Path) -> pd.DataFrame:
     """One ERA5 DD file → daily ``era5_*`` columns indexed by date (−9999 → NaN). Relative
     humidity comes from the day's mean VPD and air temperature (Tetens), so it is approximate."""
-    from soilco2.sources.towers import MISSING, _read_csv
-
     path = Path(path)
-    raw = _read_csv(path)
+    raw = read_tower_csv(path)
     missing = [c for c in ("TIMESTAMP", "TA_ERA") if c not in raw]
     if missing:
         raise UserError("not a FLUXNET ERA5 daily file", file=path, field=missing[0])
@@ -62,10 +64,15 @@ def read_dd(path: str | Path) -> pd.DataFrame:
 
     ta, vpd = col("TA_ERA"), col("VPD_ERA")  # degC, hPa
     es = 6.1078 * np.exp(17.27 * ta / (ta + 237.3))
-    out = pd.DataFrame({"era5_air_temp_c": ta.to_numpy(), "era5_precip_mm": col("P_ERA").to_numpy(),
-                        "era5_sw_w_m2": col("SW_IN_ERA").to_numpy(),
-                        "era5_rh_pct": (100.0 * (1.0 - vpd / es)).clip(0.0, 100.0).to_numpy()},
-                       index=pd.DatetimeIndex(date, name="date"))
+    out = pd.DataFrame(
+        {
+            "era5_air_temp_c": ta.to_numpy(),
+            "era5_precip_mm": col("P_ERA").to_numpy(),
+            "era5_sw_w_m2": col("SW_IN_ERA").to_numpy(),
+            "era5_rh_pct": (100.0 * (1.0 - vpd / es)).clip(0.0, 100.0).to_numpy(),
+        },
+        index=pd.DatetimeIndex(date, name="date"),
+    )
     out = out[out.index.notna()]
     return out[~out.index.duplicated(keep="first")].sort_index()
 
@@ -92,8 +99,13 @@ class FluxnetERA5Files:
 
     variables = VARIABLES
 
-    def __init__(self, files: dict[str, Path], coords: dict[str, tuple[float, float]], max_km: float = 100.0,
-                 unlocated: list[str] | None = None):
+    def __init__(
+        self,
+        files: dict[str, Path],
+        coords: dict[str, tuple[float, float]],
+        max_km: float = 100.0,
+        unlocated: list[str] | None = None,
+    ):
         self.files = {t: Path(f) for t, f in files.items() if t in coords}
         self.coords = {t: coords[t] for t in self.files}
         self.max_km = float(max_km)
@@ -113,8 +125,9 @@ class FluxnetERA5Files:
         if not self.coords:
             return None, float("nan")
         towers = list(self.coords)
-        d = haversine_km(lat, lon, np.array([self.coords[t][0] for t in towers]),
-                         np.array([self.coords[t][1] for t in towers]))
+        d = haversine_km(
+            lat, lon, np.array([self.coords[t][0] for t in towers]), np.array([self.coords[t][1] for t in towers])
+        )
         k = int(np.argmin(d))
         return (towers[k], float(d[k])) if d[k] <= self.max_km else (None, float("nan"))
 
@@ -130,4 +143,4 @@ class FluxnetERA5Files:
             return pd.DataFrame(columns=list(VARIABLES), index=pd.DatetimeIndex([], name="date"), dtype=float)
         if tower not in self._read:
             self._read[tower] = read_dd(self.files[tower])
-        return self._read[tower].loc[pd.Timestamp(start).normalize():pd.Timestamp(end).normalize()]
+        return self._read[tower].loc[pd.Timestamp(start).normalize() : pd.Timestamp(end).normalize()]

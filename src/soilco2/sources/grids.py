@@ -83,19 +83,33 @@ def _biome4_cached(path: str) -> xr.Dataset:
     dims3 = ("month", "lat", "lon")
     ds = xr.Dataset(
         {
-            "temp_c": (dims3, raw["temp"].values / 10.0, _cf("monthly mean air temperature", "degC", "air_temperature")),
+            "temp_c": (
+                dims3,
+                raw["temp"].values / 10.0,
+                _cf("monthly mean air temperature", "degC", "air_temperature"),
+            ),
             "prec_mm_month": (dims3, raw["prec"].values.astype("f4"), _cf("monthly total precipitation", "mm month-1")),
             "sun_pct": (dims3, raw["sun"].values / 10.0, _cf("mean monthly percent of possible sunshine", "percent")),
             "tmin_c": (dims2, raw["tmin"].values / 10.0, _cf("annual absolute minimum air temperature", "degC")),
             "whc_top_mm": (dims2, whc_top.astype("f4"), _cf("soil water holding capacity, 0-30 cm layer", "mm")),
-            "whc_bottom_mm": (dims2, whc_bot.astype("f4"), _cf("soil water holding capacity, 30 cm-bottom layer", "mm")),
+            "whc_bottom_mm": (
+                dims2,
+                whc_bot.astype("f4"),
+                _cf("soil water holding capacity, 30 cm-bottom layer", "mm"),
+            ),
             "whc_mm": (dims2, (whc_top + whc_bot).astype("f4"), _cf("soil water holding capacity, both layers", "mm")),
             "perc_top_mm_h": (dims2, perc_top.astype("f4"), _cf("soil water percolation index, 0-30 cm", "mm h-1")),
-            "perc_bottom_mm_h": (dims2, perc_bot.astype("f4"), _cf("soil water percolation index, 30 cm-bottom", "mm h-1")),
+            "perc_bottom_mm_h": (
+                dims2,
+                perc_bot.astype("f4"),
+                _cf("soil water percolation index, 30 cm-bottom", "mm h-1"),
+            ),
         },
-        coords={"month": ("month", np.arange(1, 13), {"long_name": "month of year"}),
-                "lat": ("lat", raw["lat"].values, _cf("latitude of cell centre", "degrees_north", "latitude")),
-                "lon": ("lon", raw["lon"].values, _cf("longitude of cell centre", "degrees_east", "longitude"))},
+        coords={
+            "month": ("month", np.arange(1, 13), {"long_name": "month of year"}),
+            "lat": ("lat", raw["lat"].values, _cf("latitude of cell centre", "degrees_north", "latitude")),
+            "lon": ("lon", raw["lon"].values, _cf("longitude of cell centre", "degrees_east", "longitude")),
+        },
         attrs={
             "title": "BIOME4 0.5 degree monthly climatology and soils (scaled, cell centres)",
             "source": f"{path_.name} (github.com/jedokaplan/BIOME4); temp, sun, tmin divided by 10; "
@@ -107,7 +121,11 @@ def _biome4_cached(path: str) -> xr.Dataset:
         ds[v] = ds[v].astype("f4")
     # annual summaries, handy for maps and attributes
     ds["mat_c"] = (dims2, ds["temp_c"].mean("month").values, _cf("mean annual air temperature", "degC"))
-    ds["map_mm"] = (dims2, ds["prec_mm_month"].sum("month", skipna=False).values, _cf("mean annual precipitation", "mm yr-1"))
+    ds["map_mm"] = (
+        dims2,
+        ds["prec_mm_month"].sum("month", skipna=False).values,
+        _cf("mean annual precipitation", "mm yr-1"),
+    )
     return ds
 
 
@@ -142,8 +160,11 @@ def _land_fraction_cached(path: str) -> xr.DataArray:
     da = da.assign_coords(lon=((lon + 180.0) % 360.0) - 180.0, lat=da["lat"].values.astype("f8"))
     da = da.sortby("lon").sortby("lat").clip(0.0, 1.0).fillna(0.0).astype("f4")
     da.name = "land_fraction"
-    da.attrs = {"long_name": "fraction of cell that is land", "units": "1",
-                "source": f"{path_.name} (SRDB repository), from TBASE 5-minute data"}
+    da.attrs = {
+        "long_name": "fraction of cell that is land",
+        "units": "1",
+        "source": f"{path_.name} (SRDB repository), from TBASE 5-minute data",
+    }
     da["lat"].attrs = _cf("latitude of cell centre", "degrees_north", "latitude")
     da["lon"].attrs = _cf("longitude of cell centre", "degrees_east", "longitude")
     return da
@@ -210,11 +231,18 @@ def soc_grid(root: str | Path | None = None) -> xr.DataArray:
     """Soil organic carbon stock 0–30 cm (Mg C ha-1), 1/12°, Sanderman et al. 2017, year 2010."""
     r = _soc_cached(str(_grid_file(root, SOC_FILE).resolve()))
     return xr.DataArray(
-        r.values, dims=("lat", "lon"), name="soc_mg_ha",
-        coords={"lat": ("lat", r.lat, _cf("latitude of cell centre", "degrees_north", "latitude")),
-                "lon": ("lon", r.lon, _cf("longitude of cell centre", "degrees_east", "longitude"))},
-        attrs={"long_name": "soil organic carbon stock 0-30 cm, 2010", "units": "Mg C ha-1",
-               "source": f"{SOC_FILE} (github.com/whrc/Soil-Carbon-Debt, Sanderman et al. 2017 PNAS)"},
+        r.values,
+        dims=("lat", "lon"),
+        name="soc_mg_ha",
+        coords={
+            "lat": ("lat", r.lat, _cf("latitude of cell centre", "degrees_north", "latitude")),
+            "lon": ("lon", r.lon, _cf("longitude of cell centre", "degrees_east", "longitude")),
+        },
+        attrs={
+            "long_name": "soil organic carbon stock 0-30 cm, 2010",
+            "units": "Mg C ha-1",
+            "source": f"{SOC_FILE} (github.com/whrc/Soil-Carbon-Debt, Sanderman et al. 2017 PNAS)",
+        },
     )
 
 
@@ -223,7 +251,9 @@ def soc_at(lat, lon, root: str | Path | None = None, *, max_distance_km: float =
     return soc_lookup(lat, lon, root, max_distance_km=max_distance_km)["soc_mg_ha"].to_numpy()
 
 
-def soc_lookup(lat, lon, root: str | Path | None = None, *, max_distance_km: float = DEFAULT_MAX_DISTANCE_KM) -> pd.DataFrame:
+def soc_lookup(
+    lat, lon, root: str | Path | None = None, *, max_distance_km: float = DEFAULT_MAX_DISTANCE_KM
+) -> pd.DataFrame:
     """SOC with where it came from: ``soc_mg_ha, cell_lat, cell_lon, distance_km, fallback``."""
     lat_a, lon_a = check_coords(lat, lon)
     r = _soc_cached(str(_grid_file(root, SOC_FILE).resolve()))
@@ -243,7 +273,9 @@ def check_coords(lat, lon) -> tuple[np.ndarray, np.ndarray]:
     for name, a, lim in (("lat", lat_a, 90.0), ("lon", lon_a, 180.0)):
         bad = ~np.isfinite(a) | (np.abs(a) > lim)
         if bad.any():
-            raise UserError(f"{bad.sum()} value(s) outside [-{lim:g}, {lim:g}] or missing, e.g. {a[bad][0]}", field=name)
+            raise UserError(
+                f"{bad.sum()} value(s) outside [-{lim:g}, {lim:g}] or missing, e.g. {a[bad][0]}", field=name
+            )
     return lat_a, lon_a
 
 
@@ -263,8 +295,9 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
-def nearest_valid(valid: np.ndarray, lat_c: np.ndarray, lon_c: np.ndarray, lat: np.ndarray, lon: np.ndarray,
-                  max_distance_km: float):
+def nearest_valid(
+    valid: np.ndarray, lat_c: np.ndarray, lon_c: np.ndarray, lat: np.ndarray, lon: np.ndarray, max_distance_km: float
+):
     """Index of the containing cell, or the nearest valid cell within ``max_distance_km``.
 
     Returns ``(i, j, distance_km, fallback)``; ``i = j = -1`` where nothing valid is in range.
@@ -316,8 +349,9 @@ def _biome4_points(lat, lon, root, max_distance_km):
     return ds, lat_a, lon_a, i, j, _where_cols(ds["lat"].values, ds["lon"].values, i, j, dist, fb)
 
 
-def climatology_at(lat, lon, root: str | Path | None = None, *,
-                   max_distance_km: float = DEFAULT_MAX_DISTANCE_KM) -> pd.DataFrame:
+def climatology_at(
+    lat, lon, root: str | Path | None = None, *, max_distance_km: float = DEFAULT_MAX_DISTANCE_KM
+) -> pd.DataFrame:
     """Monthly BIOME4 climatology at points, long format (one row per point and month).
 
     Columns: ``point`` (0-based position in the input), ``lat``, ``lon``, ``month`` (1..12),
@@ -330,8 +364,12 @@ def climatology_at(lat, lon, root: str | Path | None = None, *,
     ok = i >= 0
     ii, jj = np.maximum(i, 0), np.maximum(j, 0)
     n = lat_a.size
-    frames = {"point": np.repeat(np.arange(n), 12), "lat": np.repeat(lat_a, 12), "lon": np.repeat(lon_a, 12),
-              "month": np.tile(np.arange(1, 13), n)}
+    frames = {
+        "point": np.repeat(np.arange(n), 12),
+        "lat": np.repeat(lat_a, 12),
+        "lon": np.repeat(lon_a, 12),
+        "month": np.tile(np.arange(1, 13), n),
+    }
     for v in ("temp_c", "prec_mm_month", "sun_pct"):
         vals = ds[v].values[:, ii, jj].T.astype("f8")  # (n, 12)
         vals[~ok] = np.nan
@@ -341,8 +379,9 @@ def climatology_at(lat, lon, root: str | Path | None = None, *,
     return pd.DataFrame(frames)
 
 
-def site_attributes(lat, lon, root: str | Path | None = None, *,
-                    max_distance_km: float = DEFAULT_MAX_DISTANCE_KM) -> pd.DataFrame:
+def site_attributes(
+    lat, lon, root: str | Path | None = None, *, max_distance_km: float = DEFAULT_MAX_DISTANCE_KM
+) -> pd.DataFrame:
     """Static climate and soil attributes at points, one row per point.
 
     ``mat_c`` (mean annual temperature), ``map_mm`` (annual precipitation), ``sun_pct_mean``
@@ -364,24 +403,34 @@ def site_attributes(lat, lon, root: str | Path | None = None, *,
     wi, wj, _, _ = nearest_valid(whc_valid, ds["lat"].values, ds["lon"].values, lat_a, lon_a, max_distance_km)
     whc = np.where(wi >= 0, ds["whc_mm"].values[np.maximum(wi, 0), np.maximum(wj, 0)], np.nan)
     soc = soc_lookup(lat_a, lon_a, root, max_distance_km=max_distance_km)
-    return pd.DataFrame({
-        "lat": lat_a, "lon": lon_a,
-        "mat_c": pick("mat_c"), "map_mm": pick("map_mm"), "sun_pct_mean": pick("sun_pct"),
-        "tmin_c": pick("tmin_c"), "whc_mm": whc.astype("f8"), "soc_mg_ha": soc["soc_mg_ha"].to_numpy(),
-        "clim_distance_km": where["distance_km"], "clim_fallback": where["fallback"],
-        "soc_distance_km": soc["distance_km"].to_numpy(), "soc_fallback": soc["fallback"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "lat": lat_a,
+            "lon": lon_a,
+            "mat_c": pick("mat_c"),
+            "map_mm": pick("map_mm"),
+            "sun_pct_mean": pick("sun_pct"),
+            "tmin_c": pick("tmin_c"),
+            "whc_mm": whc.astype("f8"),
+            "soc_mg_ha": soc["soc_mg_ha"].to_numpy(),
+            "clim_distance_km": where["distance_km"],
+            "clim_fallback": where["fallback"],
+            "soc_distance_km": soc["distance_km"].to_numpy(),
+            "soc_fallback": soc["fallback"].to_numpy(),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- areas and totals
 def cell_area_m2(lat_centres, dlat_deg: float = 0.5, dlon_deg: float = 0.5) -> np.ndarray:
     """Area (m²) of a regular lat/lon cell on the authalic sphere, one value per latitude centre."""
     lat = np.asarray(lat_centres, dtype="f8")
-    band = np.sin(np.radians(np.clip(lat + dlat_deg / 2, -90, 90))) - np.sin(np.radians(np.clip(lat - dlat_deg / 2, -90, 90)))
+    band = np.sin(np.radians(np.clip(lat + dlat_deg / 2, -90, 90))) - np.sin(
+        np.radians(np.clip(lat - dlat_deg / 2, -90, 90))
+    )
     return EARTH_AUTHALIC_RADIUS_M**2 * np.radians(dlon_deg) * band
 
 
 def total_pg_c_yr(flux_gc_m2_yr, area_m2, axis=-1):
     """Σ flux [g C m-2 yr-1] × area [m²] / 1e15 → Pg C yr-1 along ``axis`` (None: all); NaN skipped."""
     return np.nansum(np.asarray(flux_gc_m2_yr, "f8") * np.asarray(area_m2, "f8"), axis=axis) / G_PER_PG
-

@@ -62,8 +62,10 @@ def soil_model_rh(root: str | Path | None = None) -> xr.Dataset:
             raise UserError("missing variable(s) " + ", ".join(missing), file=folder / fname, field=missing[0])
         day = sum(ds[v].isel(time=0).astype("f8") for v in variables)
         out[name] = (day * DAYS_PER_YEAR).assign_attrs(
-            units="g C m-2 yr-1", long_name=f"{name} heterotrophic respiration, 2000-2010 mean",
-            source=f"{fname}: {' + '.join(variables)} (g C m-2 day-1) x 365")
+            units="g C m-2 yr-1",
+            long_name=f"{name} heterotrophic respiration, 2000-2010 mean",
+            source=f"{fname}: {' + '.join(variables)} (g C m-2 day-1) x 365",
+        )
         if area is None:
             area = (ds["landarea"].astype("f8") * 1e6).assign_attrs(units="m2", long_name="land area (ice and water 0)")
     # ice and open-water cells (land area 0) carry zeros or NaN in the files: no land flux there
@@ -79,9 +81,12 @@ def soil_model_rh(root: str | Path | None = None) -> xr.Dataset:
 def soil_model_totals(root: str | Path | None = None) -> pd.DataFrame:
     """Global Rh of each soil model, Pg C yr-1."""
     ds = soil_model_rh(root)
-    return pd.DataFrame({"model": list(SOIL_MODELS),
-                         "rh_pg_c_yr": [float(total_pg_c_yr(ds[m], ds["land_area_m2"], axis=None))
-                                        for m in SOIL_MODELS]})
+    return pd.DataFrame(
+        {
+            "model": list(SOIL_MODELS),
+            "rh_pg_c_yr": [float(total_pg_c_yr(ds[m], ds["land_area_m2"], axis=None)) for m in SOIL_MODELS],
+        }
+    )
 
 
 def values_at(field: xr.DataArray, lat, lon, max_distance_km: float = 0.0) -> np.ndarray:
@@ -108,19 +113,34 @@ def published_global_rh(root: str | Path | None = None) -> pd.DataFrame:
     cm = _read_csv(f, ["year", "model", "units", "value"])
     if set(cm["units"]) != {"g yr-1"}:
         raise UserError(f"unexpected units {sorted(set(cm['units']))}", file=f, field="units")
-    parts.append(pd.DataFrame({"source": "CMIP6", "model": cm["model"], "member": cm.get("ensemble", ""),
-                               "year": cm["year"], "rh_pg_c_yr": cm["value"] / G_PER_PG}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "source": "CMIP6",
+                "model": cm["model"],
+                "member": cm.get("ensemble", ""),
+                "year": cm["year"],
+                "rh_pg_c_yr": cm["value"] / G_PER_PG,
+            }
+        )
+    )
     f = base / "rh_changes" / "all_annual_global_rh.csv"
     isi = _read_csv(f, ["year"]).melt(id_vars="year", var_name="model", value_name="g_yr")
-    parts.append(pd.DataFrame({"source": "ISIMIP2a", "model": isi["model"], "year": isi["year"],
-                               "rh_pg_c_yr": isi["g_yr"] / G_PER_PG}))
+    parts.append(
+        pd.DataFrame(
+            {"source": "ISIMIP2a", "model": isi["model"], "year": isi["year"], "rh_pg_c_yr": isi["g_yr"] / G_PER_PG}
+        )
+    )
     for name, label in (("hashimoto2015_rh.txt", "Hashimoto et al. 2015"), ("tang2020_rh.txt", "Tang et al. 2020")):
         f = base / "landmodels" / name
         if not f.is_file():
             raise UserError("published Rh series not found", file=f)
         t = pd.read_csv(f, comment="#", header=None, names=["year", "rh_pg_c_yr"])
-        parts.append(pd.DataFrame({"source": label, "model": label, "year": t["year"].round().astype(int),
-                                   "rh_pg_c_yr": t["rh_pg_c_yr"]}))
+        parts.append(
+            pd.DataFrame(
+                {"source": label, "model": label, "year": t["year"].round().astype(int), "rh_pg_c_yr": t["rh_pg_c_yr"]}
+            )
+        )
     return pd.concat(parts, ignore_index=True).fillna({"member": ""})
 
 

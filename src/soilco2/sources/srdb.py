@@ -15,26 +15,89 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from soilco2.accounting import Accounting, accounting_table
 from soilco2.errors import UserError
 from soilco2.paths import source_dir
-from soilco2.prep.qa import Accounting, accounting_table
 from soilco2.sources import srdb_vocab as vocab
 
 SRDB_FILE = "srdb-data.csv"
 REQUIRED_COLUMNS = (
-    "Record_number", "Study_number", "Site_name", "Country", "Latitude", "Longitude", "Manipulation",
-    "Study_midyear", "YearsOfData", "Quality_flag", "Duplicate_record", "Rs_annual", "Rh_annual",
+    "Record_number",
+    "Study_number",
+    "Site_name",
+    "Country",
+    "Latitude",
+    "Longitude",
+    "Manipulation",
+    "Study_midyear",
+    "YearsOfData",
+    "Quality_flag",
+    "Duplicate_record",
+    "Rs_annual",
+    "Rh_annual",
     *vocab.CATEGORICAL,
 )
 NUMERIC_COLUMNS = (
-    "Study_number", "Study_midyear", "YearsOfData", "Latitude", "Longitude", "Elevation", "Age_ecosystem",
-    "Age_disturbance", "Soil_BD", "Soil_CN", "Soil_sand", "Soil_silt", "Soil_clay", "MAT", "MAP", "PET",
-    "Study_temp", "Study_precip", "Collar_height", "Collar_depth", "Chamber_area", "Meas_interval",
-    "Annual_coverage", "Rs_annual", "Rs_annual_err", "Rs_interann_err", "Rlitter_annual", "Ra_annual",
-    "Rh_annual", "RC_annual", "Rs_spring", "Rs_summer", "Rs_autumn", "Rs_winter", "Rs_growingseason",
-    "Rs_wet", "Rs_dry", "RC_seasonal", "GPP", "ER", "NEP", "NPP", "ANPP", "BNPP", "NPP_FR", "TBCA",
-    "Litter_flux", "Rootlitter_flux", "TotDet_flux", "Ndep", "LAI", "BA", "C_veg_total", "C_AG", "C_BG",
-    "C_CR", "C_FR", "C_litter", "C_soilmineral", "C_soildepth",
+    "Study_number",
+    "Study_midyear",
+    "YearsOfData",
+    "Latitude",
+    "Longitude",
+    "Elevation",
+    "Age_ecosystem",
+    "Age_disturbance",
+    "Soil_BD",
+    "Soil_CN",
+    "Soil_sand",
+    "Soil_silt",
+    "Soil_clay",
+    "MAT",
+    "MAP",
+    "PET",
+    "Study_temp",
+    "Study_precip",
+    "Collar_height",
+    "Collar_depth",
+    "Chamber_area",
+    "Meas_interval",
+    "Annual_coverage",
+    "Rs_annual",
+    "Rs_annual_err",
+    "Rs_interann_err",
+    "Rlitter_annual",
+    "Ra_annual",
+    "Rh_annual",
+    "RC_annual",
+    "Rs_spring",
+    "Rs_summer",
+    "Rs_autumn",
+    "Rs_winter",
+    "Rs_growingseason",
+    "Rs_wet",
+    "Rs_dry",
+    "RC_seasonal",
+    "GPP",
+    "ER",
+    "NEP",
+    "NPP",
+    "ANPP",
+    "BNPP",
+    "NPP_FR",
+    "TBCA",
+    "Litter_flux",
+    "Rootlitter_flux",
+    "TotDet_flux",
+    "Ndep",
+    "LAI",
+    "BA",
+    "C_veg_total",
+    "C_AG",
+    "C_BG",
+    "C_CR",
+    "C_FR",
+    "C_litter",
+    "C_soilmineral",
+    "C_soildepth",
 )
 # Values of Manipulation meaning "no manipulation" (SRDB writes 'None'; a few are empty).
 UNMANIPULATED = ("", "none")
@@ -211,10 +274,15 @@ def duplicate_flags(df: pd.DataFrame) -> pd.DataFrame:
     ``duplicate_group`` numbers each set of duplicates (-1: unique); ``flag_duplicate`` is true
     for every member but the first (lowest row). Records without Rs_annual are never duplicates.
     """
-    keys = pd.DataFrame({
-        "lat": df["lat"].round(4), "lon": df["lon"].round(4), "y": df["study_midyear"],
-        "n": df["years_of_data"], "rs": df["rs_annual_gc_m2_yr"].round(3),
-    })
+    keys = pd.DataFrame(
+        {
+            "lat": df["lat"].round(4),
+            "lon": df["lon"].round(4),
+            "y": df["study_midyear"],
+            "n": df["years_of_data"],
+            "rs": df["rs_annual_gc_m2_yr"].round(3),
+        }
+    )
     has = keys["rs"].notna()
     grp = pd.Series(-1, index=df.index)
     dup = pd.Series(False, index=df.index)
@@ -227,8 +295,14 @@ def duplicate_flags(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"duplicate_group": grp.astype(int), "flag_duplicate": dup})
 
 
-def load_srdb(root: str | Path | None = None, *, manipulated: bool = False, drop_duplicates: bool = False,
-              drop_quality_codes: tuple[str, ...] = (), with_report: bool = False):
+def load_srdb(
+    root: str | Path | None = None,
+    *,
+    manipulated: bool = False,
+    drop_duplicates: bool = False,
+    drop_quality_codes: tuple[str, ...] = (),
+    with_report: bool = False,
+):
     """Read, clean and flag SRDB v5; return ``(records, accounting)``.
 
     ``root``: data root (with ``srdb/`` and ``grids/``) or the SRDB folder itself (the grids
@@ -261,8 +335,12 @@ def load_srdb(root: str | Path | None = None, *, manipulated: bool = False, drop
         ours[new], changes[col] = normalise_categorical(df[col], table)
     for src, new in (("MAT", "mat_c_reported"), ("MAP", "map_mm_reported")):
         ours[new] = df[src] if src in df else np.nan
-    for src, new in (("Rs_annual", "rs_annual_gc_m2_yr"), ("Rs_annual_err", "rs_annual_err_gc_m2_yr"),
-                     ("Rh_annual", "rh_annual_gc_m2_yr"), ("Ra_annual", "ra_annual_gc_m2_yr")):
+    for src, new in (
+        ("Rs_annual", "rs_annual_gc_m2_yr"),
+        ("Rs_annual_err", "rs_annual_err_gc_m2_yr"),
+        ("Rh_annual", "rh_annual_gc_m2_yr"),
+        ("Ra_annual", "ra_annual_gc_m2_yr"),
+    ):
         ours[new] = df[src] if src in df else np.nan
 
     codes = parse_quality_codes(df["Quality_flag"])
@@ -302,8 +380,14 @@ def load_srdb(root: str | Path | None = None, *, manipulated: bool = False, drop
     if drop_quality_codes:
         wanted = set(parse_quality_codes(pd.Series([",".join(drop_quality_codes)])).iloc[0].split(","))
         drop("quality_code", codes.map(lambda s: bool(wanted & set(s.split(",")))))
-    flag_cols = ["flag_no_coords", "flag_in_sea", "flag_mat_mismatch", "flag_duplicate", "flag_srdb_duplicate",
-                 "qc_problem"]
+    flag_cols = [
+        "flag_no_coords",
+        "flag_in_sea",
+        "flag_mat_mismatch",
+        "flag_duplicate",
+        "flag_srdb_duplicate",
+        "qc_problem",
+    ]
     ours["flag_any"] = ours[flag_cols].any(axis=1)
 
     if nonnumeric:
@@ -325,13 +409,15 @@ def flag_counts(records: pd.DataFrame) -> pd.Series:
 def biome_summary(records: pd.DataFrame, by: str = "biome") -> pd.DataFrame:
     """Records, records with Rs/Rh annual, and median Rs/Rh (g C m-2 yr-1) per category."""
     g = records.assign(**{by: records[by].fillna("<missing>")}).groupby(by, dropna=False)
-    out = pd.DataFrame({
-        "records": g.size(),
-        "with_rs_annual": g["rs_annual_gc_m2_yr"].count(),
-        "with_rh_annual": g["rh_annual_gc_m2_yr"].count(),
-        "median_rs_annual_gc_m2_yr": g["rs_annual_gc_m2_yr"].median().round(1),
-        "median_rh_annual_gc_m2_yr": g["rh_annual_gc_m2_yr"].median().round(1),
-    })
+    out = pd.DataFrame(
+        {
+            "records": g.size(),
+            "with_rs_annual": g["rs_annual_gc_m2_yr"].count(),
+            "with_rh_annual": g["rh_annual_gc_m2_yr"].count(),
+            "median_rs_annual_gc_m2_yr": g["rs_annual_gc_m2_yr"].median().round(1),
+            "median_rh_annual_gc_m2_yr": g["rh_annual_gc_m2_yr"].median().round(1),
+        }
+    )
     return out.sort_values("records", ascending=False)
 
 

@@ -28,8 +28,8 @@ import pandas as pd
 
 from soilco2.errors import UserError
 from soilco2.paths import data_root
-
-MISSING = -9999.0
+from soilco2.sources.fluxnet_era5 import read_dd
+from soilco2.sources.tower_csv import MISSING, read_tower_csv
 
 
 @dataclass(frozen=True)
@@ -54,40 +54,61 @@ class TowerSite:
 
 TOWER_SITES: dict[str, TowerSite] = {
     "us-wkg": TowerSite(
-        "us-wkg", "Etc/GMT+7",
+        "us-wkg",
+        "Etc/GMT+7",
         (TowerFile("sites/us-wkg/US-Wkg-fluxes.csv", {"precip_mm": "P_F", "ppfd_umol_m2_s": "PPFD_IN"}),),
         era5_daily="sites/us-wkg/AMF_US-Wkg_FLUXNET_ERA5_DD_1981-2021_3-5.csv",
         cosore_dataset="d20190617_SCOTT_WKG",
     ),
     "us-whs": TowerSite(
-        "us-whs", "Etc/GMT+7",
+        "us-whs",
+        "Etc/GMT+7",
         (
             TowerFile("sites/us-whs/US-Whs-fluxes.csv", {"precip_mm": "P_F", "ppfd_umol_m2_s": "PPFD_IN"}),
-            TowerFile("sites/us-whs/US-Whs-forcings-test.csv",
-                      {"air_temp_c": "TA_F", "sw_in_w_m2": "SW_IN_F", "soil_temp_c": "TS_F_MDS_3",
-                       "swc_m3_m3": "SWC_F_MDS_1"}),
+            TowerFile(
+                "sites/us-whs/US-Whs-forcings-test.csv",
+                {
+                    "air_temp_c": "TA_F",
+                    "sw_in_w_m2": "SW_IN_F",
+                    "soil_temp_c": "TS_F_MDS_3",
+                    "swc_m3_m3": "SWC_F_MDS_1",
+                },
+            ),
         ),
         cosore_dataset="d20190617_SCOTT_WHS",
     ),
     "us-hn1": TowerSite(
-        "us-hn1", "Etc/GMT+8",
+        "us-hn1",
+        "Etc/GMT+8",
         (
             TowerFile("sites/us-hn1/US-Hn1-fluxes.csv", {"precip_mm": "P_mm"}),
-            TowerFile("sites/us-hn1/US-Hn1-forcings.csv",
-                      {"air_temp_c": "Tair", "sw_in_w_m2": "Rg", "soil_temp_c": "TS_15cm", "swc_m3_m3": "SWC_15cm"}),
-            TowerFile("sites/us-hn1/US-Hn1-forcings-2019-06-01_to_2019-10-30_named.csv",
-                      {"air_temp_c": "Tair", "sw_in_w_m2": "Rg", "soil_temp_c": "TS_15cm", "swc_m3_m3": "SWC_15cm"},
-                      time="year_doy_hour", label_to_start_minutes=60),
+            TowerFile(
+                "sites/us-hn1/US-Hn1-forcings.csv",
+                {"air_temp_c": "Tair", "sw_in_w_m2": "Rg", "soil_temp_c": "TS_15cm", "swc_m3_m3": "SWC_15cm"},
+            ),
+            TowerFile(
+                "sites/us-hn1/US-Hn1-forcings-2019-06-01_to_2019-10-30_named.csv",
+                {"air_temp_c": "Tair", "sw_in_w_m2": "Rg", "soil_temp_c": "TS_15cm", "swc_m3_m3": "SWC_15cm"},
+                time="year_doy_hour",
+                label_to_start_minutes=60,
+            ),
         ),
         extra={"chamber": "sites/us-hn1/Hn1_chamber.csv"},
     ),
     "us-bi1": TowerSite(
-        "us-bi1", "Etc/GMT+8",
+        "us-bi1",
+        "Etc/GMT+8",
         (
             TowerFile("sites/us-bi1/US-Bi1-fluxes.csv", {"precip_mm": "P_F", "ppfd_umol_m2_s": "PPFD_IN"}),
-            TowerFile("sites/us-bi1/US-Bi1-forcings.csv",
-                      {"air_temp_c": "TA_F", "sw_in_w_m2": "SW_IN_F", "soil_temp_c": "TS_F_MDS_4",
-                       "swc_m3_m3": "SWC_F_MDS_1"}),
+            TowerFile(
+                "sites/us-bi1/US-Bi1-forcings.csv",
+                {
+                    "air_temp_c": "TA_F",
+                    "sw_in_w_m2": "SW_IN_F",
+                    "soil_temp_c": "TS_F_MDS_4",
+                    "swc_m3_m3": "SWC_F_MDS_1",
+                },
+            ),
         ),
         era5_daily="sites/us-bi1/AMF_US-Bi1_FLUXNET_ERA5_DD_1981-2021_3-5.csv",
         cosore_dataset="d20200214_SZUTU_BOULDINA",
@@ -102,15 +123,6 @@ def tower_site(site: str) -> TowerSite:
     return TOWER_SITES[key]
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise UserError("tower file not found", file=path)
-    try:
-        return pd.read_csv(path, na_values=[MISSING, str(int(MISSING))])
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise UserError(f"cannot parse as CSV ({err.__class__.__name__})", file=path) from None
-
-
 def read_halfhourly(
     path: str | Path,
     columns: dict[str, str],
@@ -120,7 +132,7 @@ def read_halfhourly(
 ) -> pd.DataFrame:
     """One tower file → DataFrame indexed by interval start (``time``), standard columns, NaN gaps."""
     path = Path(path)
-    raw = _read_csv(path)
+    raw = read_tower_csv(path)
     if time == "timestamp_end":
         if "TIMESTAMP_END" not in raw:
             raise UserError("no TIMESTAMP_END column", file=path, field="TIMESTAMP_END")
@@ -133,8 +145,11 @@ def read_halfhourly(
         for col in ("Year", "DoY", "Hour"):
             if col not in raw:
                 raise UserError("missing time column", file=path, field=col)
-        label = (pd.to_datetime(raw["Year"].astype(int).astype(str), format="%Y")
-                 + pd.to_timedelta(raw["DoY"] - 1, unit="D") + pd.to_timedelta(raw["Hour"], unit="h"))
+        label = (
+            pd.to_datetime(raw["Year"].astype(int).astype(str), format="%Y")
+            + pd.to_timedelta(raw["DoY"] - 1, unit="D")
+            + pd.to_timedelta(raw["Hour"], unit="h")
+        )
     else:
         raise ValueError(f"unknown time convention {time!r}")
     if label.isna().all():
@@ -154,8 +169,10 @@ def load_tower(site: str, root: str | Path | None = None, drivers: list[str] | N
     """All half-hourly tower files of ``site`` joined on interval start (later files fill gaps)."""
     spec = tower_site(site)
     root = data_root(root)
-    parts = [read_halfhourly(root / f.relpath, f.columns, time=f.time, label_to_start_minutes=f.label_to_start_minutes)
-             for f in spec.files]
+    parts = [
+        read_halfhourly(root / f.relpath, f.columns, time=f.time, label_to_start_minutes=f.label_to_start_minutes)
+        for f in spec.files
+    ]
     table = parts[0]
     for part in parts[1:]:
         table = table.combine_first(part)
@@ -170,8 +187,12 @@ def load_tower(site: str, root: str | Path | None = None, drivers: list[str] | N
 # half hours a day needs before its tower means / totals count (the shared files are gap-filled)
 MIN_HALFHOURS_PER_DAY = 40
 # tower column -> daily standard driver: means, and min/max for temperatures, as in the COSORE daily table
-_DAILY_MEANS = {"soil_temp_c": "soil_temp_c", "air_temp_c": "air_temp_c", "swc_m3_m3": "swc_m3_m3",
-                "ppfd_umol_m2_s": "par_umol_m2_s"}
+_DAILY_MEANS = {
+    "soil_temp_c": "soil_temp_c",
+    "air_temp_c": "air_temp_c",
+    "swc_m3_m3": "swc_m3_m3",
+    "ppfd_umol_m2_s": "par_umol_m2_s",
+}
 
 
 def tower_daily(site: str, root: str | Path | None = None) -> pd.DataFrame:
@@ -205,10 +226,9 @@ def cosore_towers() -> dict[str, str]:
 def read_era5_daily(path: str | Path) -> pd.DataFrame:
     """FLUXNET ERA5 daily file → DataFrame indexed by local date: ``precip_mm`` (day total), ``air_temp_c``
     (read by :func:`soilco2.sources.fluxnet_era5.read_dd`)."""
-    from soilco2.sources.fluxnet_era5 import read_dd
-
     return read_dd(path)[["era5_precip_mm", "era5_air_temp_c"]].rename(
-        columns={"era5_precip_mm": "precip_mm", "era5_air_temp_c": "air_temp_c"})
+        columns={"era5_precip_mm": "precip_mm", "era5_air_temp_c": "air_temp_c"}
+    )
 
 
 def read_hn1_chamber(path: str | Path, min_r2: float = 0.0) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -217,7 +237,7 @@ def read_hn1_chamber(path: str | Path, min_r2: float = 0.0) -> tuple[pd.DataFram
     Records with a missing flux/time or with ``Meas_R2`` below ``min_r2`` are dropped and counted.
     """
     path = Path(path)
-    raw = _read_csv(path)
+    raw = read_tower_csv(path)
     for col in ("Timestamp", "Rsoil", "Tchamber"):
         if col not in raw:
             raise UserError("missing column", file=path, field=col)

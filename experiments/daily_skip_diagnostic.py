@@ -1,12 +1,12 @@
 """Diagnostic for the linear-skip hypothesis (issue #3), on cached variant ensembles of
-benchmarks/daily_variants.py: do sites whose test period leaves the training temperature range
+experiments/daily_variants.py: do sites whose test period leaves the training temperature range
 gain from the linear path? Test days only, for information — never for choosing a variant.
 
-    .venv/bin/python benchmarks/daily_skip_diagnostic.py base skip_global skip_static
+    .venv/bin/python experiments/daily_skip_diagnostic.py base skip_global skip_static
 
 Per site: share of test days whose soil temperature lies outside the [min, max] of the site's
 training + validation days ("out of range"); groups: ≥ 25 % out of range vs the rest, and (as in
-docs/daily_experiments.md) in-situ soil temperature on every test day vs on none. Per group and
+docs/decisions.md) in-situ soil temperature on every test day vs on none. Per group and
 variant (4-member ensemble means): median test NSE, KGE, variability ratio α and |β − 1|.
 """
 
@@ -31,7 +31,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from soilco2.metrics import score
-    from soilco2.pipelines.daily import DailyConfig, prepare
+    from soilco2.pipelines.daily import prepare
+    from soilco2.pipelines.daily_config import DailyConfig
     from soilco2.pipelines.daily_data import TEST, TRAIN, VALIDATION
 
     cfg = DailyConfig.model_validate(yaml.safe_load((ROOT / "configs" / "daily.yaml").read_text()))
@@ -44,10 +45,15 @@ def main() -> None:
             lo, hi = np.nanmin(temp[i, tr]), np.nanmax(temp[i, tr])
             out_share[i] = float(np.mean((temp[i, te] < lo) | (temp[i, te] > hi)))
     avail = ds["avail_soil_temp_c"].transpose("site", "time").values
-    insitu = np.array([np.mean(avail[i, a.split[i] == TEST]) if (a.split[i] == TEST).any() else np.nan
-                       for i in range(a.n_sites)])
-    groups = {"out_of_range": out_share >= args.threshold, "in_range": out_share < args.threshold,
-              "insitu_all_test_days": insitu == 1, "insitu_no_test_day": insitu == 0}
+    insitu = np.array(
+        [np.mean(avail[i, a.split[i] == TEST]) if (a.split[i] == TEST).any() else np.nan for i in range(a.n_sites)]
+    )
+    groups = {
+        "out_of_range": out_share >= args.threshold,
+        "in_range": out_share < args.threshold,
+        "insitu_all_test_days": insitu == 1,
+        "insitu_no_test_day": insitu == 0,
+    }
     print(json.dumps({"sites": {k: int(v.sum()) for k, v in groups.items()}, "threshold": args.threshold}))
     for name in args.variants:
         d = args.cache / name
@@ -60,13 +66,25 @@ def main() -> None:
                 rows.append(None)
                 continue
             o, p = obs[i, m], pred[i, m]
-            rows.append(score(o, p, ("nse", "kge")) | {"alpha": float(np.std(p) / np.std(o)),
-                                                        "abs_beta_1": float(abs(np.mean(p) / np.mean(o) - 1))})
+            rows.append(
+                score(o, p, ("nse", "kge"))
+                | {"alpha": float(np.std(p) / np.std(o)), "abs_beta_1": float(abs(np.mean(p) / np.mean(o) - 1))}
+            )
         for g, sel in groups.items():
             r = [rows[i] for i in np.flatnonzero(sel) if rows[i] is not None]
-            print(json.dumps({"variant": name, "group": g, "sites": len(r),
-                              **{f"median_{k}": round(float(np.nanmedian([x[k] for x in r])), 3)
-                                 for k in ("nse", "kge", "alpha", "abs_beta_1")}}))
+            print(
+                json.dumps(
+                    {
+                        "variant": name,
+                        "group": g,
+                        "sites": len(r),
+                        **{
+                            f"median_{k}": round(float(np.nanmedian([x[k] for x in r])), 3)
+                            for k in ("nse", "kge", "alpha", "abs_beta_1")
+                        },
+                    }
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -1,15 +1,15 @@
 """Post-hoc corrections of S1 LSTM predictions, each fitted on training days only — diagnostics of
-where the test-period error comes from (docs/daily_experiments.md, session 4); none is part of the pipeline.
+where the test-period error comes from (docs/decisions.md, E04); none is part of the pipeline.
 
-    .venv/bin/python benchmarks/daily_posthoc.py ports runs/daily       # chamber-port composition
-    .venv/bin/python benchmarks/daily_posthoc.py lastbias runs/daily    # bias of the last training days
-    .venv/bin/python benchmarks/daily_posthoc.py lastbias inner8_rec365 --pick 0 1 2 3 4 5   # nested check
-    .venv/bin/python benchmarks/daily_posthoc.py meanbias inner8_fthl90 --pick 0 1 2 3 4 5   # retransformation bias
-    .venv/bin/python benchmarks/daily_posthoc.py anchor inner8_fthl90 --pick 0 1 2 3 4 5     # decaying last error
-    .venv/bin/python benchmarks/daily_posthoc.py inflate inner8_rec365 --pick 0 1 2 3 4 5   # amplitude
-    .venv/bin/python benchmarks/daily_posthoc.py blend inner8_fthl90 --other inner8_fthl90_global --pick 0 1 2 3 4 5
-    .venv/bin/python benchmarks/daily_posthoc.py mix inner8_fthl90:3 --with s12_h32:3   # members of two variants
-    .venv/bin/python benchmarks/daily_posthoc.py aggregate i75_default --pick 0 1 2 3 4 5   # median of the members
+    .venv/bin/python experiments/daily_posthoc.py ports runs/daily       # chamber-port composition
+    .venv/bin/python experiments/daily_posthoc.py lastbias runs/daily    # bias of the last training days
+    .venv/bin/python experiments/daily_posthoc.py lastbias inner8_rec365 --pick 0 1 2 3 4 5   # nested check
+    .venv/bin/python experiments/daily_posthoc.py meanbias inner8_fthl90 --pick 0 1 2 3 4 5   # retransformation bias
+    .venv/bin/python experiments/daily_posthoc.py anchor inner8_fthl90 --pick 0 1 2 3 4 5     # decaying last error
+    .venv/bin/python experiments/daily_posthoc.py inflate inner8_rec365 --pick 0 1 2 3 4 5   # amplitude
+    .venv/bin/python experiments/daily_posthoc.py blend inner8_fthl90 --other inner8_fthl90_global --pick 0 1 2 3 4 5
+    .venv/bin/python experiments/daily_posthoc.py mix inner8_fthl90:3 --with s12_h32:3   # members of two variants
+    .venv/bin/python experiments/daily_posthoc.py aggregate i75_default --pick 0 1 2 3 4 5   # median of the members
 
 ``ports``: per-port daily means on training days are fitted as day level × port factor
 (alternating least squares, factors of ports with ≥ 5 training days, mean 1); each day's
@@ -82,7 +82,7 @@ def port_factors(per_port: np.ndarray, iterations: int = 50) -> np.ndarray:
 def ports(run: Path) -> None:
     import pandas as pd
 
-    from soilco2.sources.cosore import load_records
+    from soilco2.prep.cosore_records import load_records
 
     ds, obs, split, pred = _run_arrays(run)
     time = pd.DatetimeIndex(ds["time"].values)
@@ -166,7 +166,8 @@ def meanbias(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
 
 def inflate(obs: np.ndarray, split: np.ndarray, pred: np.ndarray) -> None:
     for label, space, gamma in [("variance matching", "flux", None)] + [
-            (f"gamma {g} {s}", s, g) for s in ("flux", "arcsinh") for g in (1.1, 1.2, 1.3)]:
+        (f"gamma {g} {s}", s, g) for s in ("flux", "arcsinh") for g in (1.1, 1.2, 1.3)
+    ]:
         out = pred.copy()
         for i in range(pred.shape[0]):
             m = (split[i] == TRAIN) & np.isfinite(pred[i]) & np.isfinite(obs[i])
@@ -199,7 +200,11 @@ def mix(parts: list[str], cache: Path, draws: int) -> None:
     for _ in range(draws):
         members = [m for pool, n in pools for m in rng.sample(pool, n)]
         rows.append({k: v for k, v in _scores(np.mean(members, 0), obs, split).items() if k.startswith("test")})
-    print(json.dumps({"mix": parts, "draws": draws} | {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}))
+    print(
+        json.dumps(
+            {"mix": parts, "draws": draws} | {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+        )
+    )
 
 
 def aggregate(target: str, pick: list[int], cache: Path) -> None:
@@ -231,7 +236,9 @@ def main() -> None:
             ap.error("blend needs --other")
         blend(*_arrays(args.target, args.pick, args.cache), _arrays(args.other, args.pick, args.cache)[2])
     else:
-        {"lastbias": lastbias, "anchor": anchor, "meanbias": meanbias, "inflate": inflate}[args.what](*_arrays(args.target, args.pick, args.cache))
+        {"lastbias": lastbias, "anchor": anchor, "meanbias": meanbias, "inflate": inflate}[args.what](
+            *_arrays(args.target, args.pick, args.cache)
+        )
 
 
 if __name__ == "__main__":

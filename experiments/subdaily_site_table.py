@@ -1,6 +1,6 @@
 """Markdown results table of an S2 run folder (the per-site tables of docs/subdaily.md).
 
-    .venv/bin/python benchmarks/subdaily_site_table.py runs/subdaily_oyonarte_short
+    .venv/bin/python experiments/subdaily_site_table.py runs/subdaily_oyonarte_short
 
 Prints the per-model table (test r / NSE at the headline past length, best Q10 by test r) and the
 extrapolation test r / NSE per past length.
@@ -14,8 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-TORCH = {"pastfuture_lstm": "past/future LSTM", "oneway_lstm": "one-way LSTM", "mlp_pastfuture": "MLP past+future",
-         "mlp_past": "MLP past"}
+TORCH = {
+    "pastfuture_lstm": "past/future LSTM",
+    "oneway_lstm": "one-way LSTM",
+    "mlp_pastfuture": "MLP past+future",
+    "mlp_past": "MLP past",
+}
 Q10 = ("q10", "q10_swc_power", "q10_swc_logistic", "lloyd_taylor")
 
 
@@ -40,10 +44,12 @@ def table(run: Path) -> str:
     n = {c: max(v["n"] for v in s[c].values()) for c in scen}
     sweep = pd.read_parquet(run / "sweep.parquet")
     out.append("")
-    out.append(f"headline past (h, chosen on validation): {s['headline_past_hours']}; test n: {n}; "
-               f"hold-out: {s.get('holdout')}; inputs: {s['inputs']}; warnings: {s.get('warnings')}; "
-               f"past lengths {sorted(sweep.past_hours.dropna().unique().tolist())}; "
-               f"total {s['total_seconds']:.0f} s")
+    out.append(
+        f"headline past (h, chosen on validation): {s['headline_past_hours']}; test n: {n}; "
+        f"hold-out: {s.get('holdout')}; inputs: {s['inputs']}; warnings: {s.get('warnings')}; "
+        f"past lengths {sorted(sweep.past_hours.dropna().unique().tolist())}; "
+        f"total {s['total_seconds']:.0f} s"
+    )
     return "\n".join(out)
 
 
@@ -58,11 +64,15 @@ def per_length(run: Path, scenario: str = "extrapolation") -> str:
     for m, label in TORCH.items():
         g = sw[sw.model == m].set_index("past_hours")
         if len(g):
-            out.append(f"| {label} | " + " | ".join(f"{g.loc[h, 'r']:.3f} / {g.loc[h, 'nse']:.3f}" for h in hours) + " |")
+            out.append(
+                f"| {label} | " + " | ".join(f"{g.loc[h, 'r']:.3f} / {g.loc[h, 'nse']:.3f}" for h in hours) + " |"
+            )
     return "\n".join(out)
 
 
 if __name__ == "__main__":
     for arg in sys.argv[1:]:
-        print(f"### {arg}\n\n{table(Path(arg))}\n\ntest r / NSE per past length, extrapolation:\n\n"
-              f"{per_length(Path(arg))}\n")
+        print(
+            f"### {arg}\n\n{table(Path(arg))}\n\ntest r / NSE per past length, extrapolation:\n\n"
+            f"{per_length(Path(arg))}\n"
+        )

@@ -3,10 +3,10 @@
 Each variant is configs/daily.yaml with dotted overrides; its members' flux predictions are saved
 under --cache (outside the repo) so ensembles of any size can be scored afterwards.
 
-    .venv/bin/python benchmarks/daily_variants.py base --members 0 1 2 3 --from-run runs/daily
-    .venv/bin/python benchmarks/daily_variants.py cosine training.lr_schedule=cosine --members 0 1
-    .venv/bin/python benchmarks/daily_variants.py --score base cosine     # ensembles of all cached members
-    .venv/bin/python benchmarks/daily_variants.py --score base --pick 0 1 2 7 --inflate 1.1
+    .venv/bin/python experiments/daily_variants.py base --members 0 1 2 3 --from-run runs/daily
+    .venv/bin/python experiments/daily_variants.py cosine training.lr_schedule=cosine --members 0 1
+    .venv/bin/python experiments/daily_variants.py --score base cosine     # ensembles of all cached members
+    .venv/bin/python experiments/daily_variants.py --score base --pick 0 1 2 7 --inflate 1.1
 
 Variants that differ only in ``training.finetune_*`` share their all-site members: each is trained
 once and kept under <cache>/allsite/<hash of the rest of the config and of the package's
@@ -56,8 +56,10 @@ def _site_scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray, lab: int)
             rows.append({})
             continue
         tr = obs[i, (split[i] == TRAIN) & np.isfinite(obs[i])]
-        rows.append(score(obs[i, m], pred[i, m], ("nse", "kge", "r"))
-                    | {"mse_ratio": np.mean((obs[i, m] - pred[i, m]) ** 2) / max(np.var(tr), 1e-6)})
+        rows.append(
+            score(obs[i, m], pred[i, m], ("nse", "kge", "r"))
+            | {"mse_ratio": np.mean((obs[i, m] - pred[i, m]) ** 2) / max(np.var(tr), 1e-6)}
+        )
     out = {k: np.array([r.get(k, np.nan) for r in rows]) for k in ("nse", "kge", "r", "mse_ratio")}
     return out | {"n": np.array(n)}
 
@@ -138,7 +140,8 @@ def _fit(a, cfg, seed: int, allsite: Path):
     all-site model read from ``allsite`` when an earlier variant left it there."""
     import torch
 
-    from soilco2.pipelines.daily import finetune_member, new_model, train_member
+    from soilco2.pipelines.daily_members import finetune_member, train_member
+    from soilco2.pipelines.daily_model import new_model
 
     if allsite.exists():
         model = new_model(a, cfg.model)
@@ -160,23 +163,42 @@ def main() -> None:
     ap.add_argument("--members", type=int, nargs="*", default=[0])
     ap.add_argument("--from-run", type=Path, default=None, help="reuse this run's checkpoints (no training)")
     ap.add_argument("--score", nargs="*", default=None, help="score cached variants")
-    ap.add_argument("--context", choices=["full", "window"], default="full",
-                    help="window: predict each window_days block from warmup_days of context only")
+    ap.add_argument(
+        "--context",
+        choices=["full", "window"],
+        default="full",
+        help="window: predict each window_days block from warmup_days of context only",
+    )
     ap.add_argument("--pick", type=int, nargs="*", default=None, help="with --score: only these members")
-    ap.add_argument("--inflate", type=float, default=1.0,
-                    help="with --score: scale the ensemble's anomaly around its mean training-day prediction")
-    ap.add_argument("--against", default=None,
-                    help="with --score: also compare site by site with this cached variant (same members)")
+    ap.add_argument(
+        "--inflate",
+        type=float,
+        default=1.0,
+        help="with --score: scale the ensemble's anomaly around its mean training-day prediction",
+    )
+    ap.add_argument(
+        "--against",
+        default=None,
+        help="with --score: also compare site by site with this cached variant (same members)",
+    )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
-    ap.add_argument("--inner", action="store_true",
-                    help="nested check: drop the test days, split the rest (--inner-fraction) so that 'test' below "
-                         "is the end of the default split's training days")
-    ap.add_argument("--inner-fraction", type=float, default=0.9,
-                    help="with --inner: the inner train fraction (0.9: the old validation slice; 0.8: an inner "
-                         "test as long, relative to the record, as the real one)")
+    ap.add_argument(
+        "--inner",
+        action="store_true",
+        help="nested check: drop the test days, split the rest (--inner-fraction) so that 'test' below "
+        "is the end of the default split's training days",
+    )
+    ap.add_argument(
+        "--inner-fraction",
+        type=float,
+        default=0.9,
+        help="with --inner: the inner train fraction (0.9: the old validation slice; 0.8: an inner "
+        "test as long, relative to the record, as the real one)",
+    )
     args = ap.parse_args()
 
-    from soilco2.pipelines.daily import DailyConfig, load_members, prepare
+    from soilco2.pipelines.daily import load_members, prepare
+    from soilco2.pipelines.daily_config import DailyConfig
     from soilco2.pipelines.daily_data import TARGET
 
     if args.score is not None:
@@ -192,8 +214,13 @@ def main() -> None:
                 if args.inflate != 1.0:
                     level = np.array([np.nanmean(p[i, split[i] == 0]) for i in range(p.shape[0])])[:, None]
                     p = level + args.inflate * (p - level)
-                res = {"variant": name, "members": k, "files": [f.stem for f in files[:k]], "inflate": args.inflate,
-                       **_scores(p, obs, split)}
+                res = {
+                    "variant": name,
+                    "members": k,
+                    "files": [f.stem for f in files[:k]],
+                    "inflate": args.inflate,
+                    **_scores(p, obs, split),
+                }
                 if args.against:
                     base = np.mean([np.load(args.cache / args.against / f"{f.stem}.npy") for f in files[:k]], 0)
                     res |= _paired(p, base, obs, split)
@@ -232,8 +259,14 @@ def main() -> None:
             scaled = model.predict(a)
         pred = a.to_flux(scaled, scaler)
         np.save(d / f"member_{k}.npy", pred)
-        line = {"variant": args.name, "member": k, "seconds": round(time.perf_counter() - t0, 1), **info,
-                **_scores(pred, obs, a.split), "overrides": args.overrides}
+        line = {
+            "variant": args.name,
+            "member": k,
+            "seconds": round(time.perf_counter() - t0, 1),
+            **info,
+            **_scores(pred, obs, a.split),
+            "overrides": args.overrides,
+        }
         print(json.dumps(line), flush=True)
         with open(args.cache / "variants.jsonl", "a") as f:
             f.write(json.dumps(line) + "\n")

@@ -108,6 +108,14 @@ VALUE_CASES = [
     ("global", "seed", -1),
     ("global", "max_features", float("nan")),
     ("global", "unknown_key", 3),
+    ("global", "covariates", ["mat_c", "leaf_area"]),
+    ("global", "covariates", []),
+    ("global", "sampling", "by_biome"),
+    ("global", "rh_model", "ratio"),
+    ("global", "train_fraction", 1.0),
+    ("global", "quantile_every", 0),
+    ("global", "n_workers", 0),
+    ("global", "landcover_file", "/no/such/landcover.tif"),
     ("subdaily", "mi.max_lag_hours", 1e9),
     ("subdaily", "mi.max_lag_hours", float("inf")),
     ("subdaily", "search.lr", [float("inf")]),
@@ -127,7 +135,8 @@ def test_config_value_is_refused_naming_the_field(which, field, value, tmp_path,
     cfg.write_text(yaml.safe_dump(data))
     before = _snapshot(finished_run)
     code, err = run_cli(capsys, *command, cfg, "--out", finished_run)
-    assert_one_line_error(code, err, "bad.yaml", field)
+    named = value if field == "landcover_file" else "bad.yaml"  # a missing input file is named itself
+    assert_one_line_error(code, err, named, field)
     assert _snapshot(finished_run) == before
 
 
@@ -233,3 +242,15 @@ def test_output_path_under_a_file(which, tmp_path, capsys):
     blocker.write_text("x")
     code, err = run_cli(capsys, *CONFIGS[which][1], CONFIGS[which][0], "--out", blocker / "run")
     assert_one_line_error(code, err, "a_file")
+
+
+@pytest.mark.realdata
+def test_unreachable_dask_scheduler(tmp_path, finished_run, capsys, data_root, monkeypatch):
+    monkeypatch.setenv("SOILCO2_DATA", str(data_root))
+    data = yaml.safe_load(CONFIGS["global"][0].read_text()) | {"scheduler_address": "tcp://127.0.0.1:9"}
+    cfg = tmp_path / "cluster.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    before = _snapshot(finished_run)
+    code, err = run_cli(capsys, "global", "run", cfg, "--out", finished_run)
+    assert_one_line_error(code, err, "scheduler_address", "127.0.0.1:9")
+    assert _snapshot(finished_run) == before

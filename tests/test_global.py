@@ -293,3 +293,59 @@ def test_tiny_run_with_climate_strata_and_independent_rh(data_root, tmp_path):
     assert (out / "strata.parquet").is_file() and not (out / "run_scores.parquet").exists()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["paper_protocol"] is None and summary["independent_rh_above_rs_cell_share"] is None
+
+
+@pytest.mark.realdata
+def test_runs_on_two_dask_workers_give_the_same_numbers(data_root, tmp_path):
+    """The runs are pure functions of (seed, run): a two-worker local cluster maps the same."""
+    from soilco2.pipelines.global_ import run_global
+
+    base = dict(
+        data_root=str(data_root),
+        n_bootstrap=4,
+        n_trees=8,
+        cv_folds=3,
+        seed=2,
+        figures=False,
+        chunk_runs=1,
+        quantile_every=2,
+        explain_runs=1,
+        crossing_runs=1,
+    )
+    one = run_global(GlobalConfig(out_dir=str(tmp_path / "one"), **base), progress=False)
+    two = run_global(GlobalConfig(out_dir=str(tmp_path / "two"), n_workers=2, **base), progress=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(one / "totals.parquet"), pd.read_parquet(two / "totals.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(one / "run_scores.parquet"), pd.read_parquet(two / "run_scores.parquet")
+    )
+
+
+@pytest.mark.realdata
+@pytest.mark.browser
+def test_global_page_in_headless_chromium(data_root, tmp_path):
+    """The S3 run's page: no console error, every figure decodes."""
+    import os
+    import shutil
+
+    from soilco2.pipelines.global_ import run_global
+
+    if not (shutil.which("chromedriver") or os.path.exists("/usr/bin/chromedriver")):
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("chromium/chromedriver missing in CI (run scripts/ensure-chromium.sh)")
+        pytest.skip("chromium/chromedriver not installed")
+    from soilco2.report.browser import check_page
+
+    cfg = GlobalConfig(
+        data_root=str(data_root),
+        out_dir=str(tmp_path / "run"),
+        n_bootstrap=3,
+        n_trees=8,
+        cv_folds=3,
+        seed=0,
+        explain_runs=2,
+        quantile_every=2,
+    )
+    out = run_global(cfg, progress=False)
+    res = check_page(out / "index.html", table_id="none")
+    assert res.console_errors == [], res.console_all
+    assert res.n_images >= 7 and res.broken_images == []

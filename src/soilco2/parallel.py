@@ -62,7 +62,7 @@ def dask_client(scheduler_address: str | None, n_workers: int, *, field: str):
     cluster = None
     if scheduler_address:
         try:
-            client = Client(scheduler_address, timeout="20s")
+            client = Client(scheduler_address, timeout="10s")
         except (OSError, TimeoutError) as err:
             raise UserError(f"cannot reach the Dask scheduler {scheduler_address} ({err})", field=field) from None
     else:

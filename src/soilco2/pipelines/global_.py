@@ -59,6 +59,12 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
     from soilco2.pipelines import global_outputs as outputs
     from soilco2.pipelines.global_cv import cross_validate, cross_validate_fraction
     from soilco2.pipelines.global_runs import fraction_table, prepare, run_all, total_statistics
+    from soilco2.pipelines.global_tables import (
+        convergence_table,
+        ecosystem_totals,
+        landcover_agreement,
+        latitude_profiles,
+    )
     from soilco2.prep.global_table import covariate_grid, grid_coverage, training_table
     from soilco2.sources.grids import total_pg_c_yr
     from soilco2.sources.landcover import igbp_fractions
@@ -115,7 +121,9 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
         for flux in (*FLUXES, "ra"):  # the median maps exist for the quantile runs only
             totals[f"{flux}_from_q50_pg_c_yr"] = np.nan
             totals.loc[qruns, f"{flux}_from_q50_pg_c_yr"] = total_pg_c_yr(boot["draws_q50"][flux], area)
+        conv_table, conv_first = convergence_table(totals)
         summary = {
+            "convergence_runs": conv_first,
             "totals_pg_c_yr": {f: interval(totals[f"{f}_pg_c_yr"]) for f in ("rs", "rh", "ra")},
             "totals_from_q50_pg_c_yr": {
                 f: interval(totals[f"{f}_from_q50_pg_c_yr"].dropna()) for f in ("rs", "rh", "ra")
@@ -131,7 +139,10 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
             "ra_negative_cell_share": float(np.mean(np.median(boot["draws"]["ra"], axis=0) < 0)),
             "ra_negative_in_any_run_cell_share": float(np.mean((boot["draws"]["ra"] < 0).any(axis=0))),
             "independent_rh_above_rs_cell_share": float(np.mean(boot["crossing"])) if boot["crossing"] else None,
-            "total_statistics_pg_c_yr": {f: total_statistics(totals[f"{f}_pg_c_yr"]) for f in ("rs", "rh", "ra")},
+            "total_statistics_pg_c_yr": {
+                f: total_statistics(totals[f"{f}_pg_c_yr"]) | _cell_spread_integrals(boot["draws"][f], area)
+                for f in ("rs", "rh", "ra")
+            },
             "sampling": cfg.sampling,
             "rh_model": cfg.rh_model,
             "paper_protocol": _paper_protocol(boot["scores"]),
@@ -145,6 +156,16 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
         }
         t3 = time.perf_counter()
         outputs.write_tables(out, tables, accounting, cv_metrics, cv_oof, totals, boot, cfg)
+        conv_table.to_parquet(out / "convergence.parquet", index=False)
+        latitude_profiles(boot["draws"], cells, area).to_parquet(out / "latitude_profiles.parquet", index=False)
+        if "igbp" in cells.columns:
+            eco = ecosystem_totals(boot["draws"], cells, area)
+            eco.to_parquet(out / "ecosystem_totals.parquet", index=False)
+            summary["ecosystem_totals_pg_c_yr"] = (
+                eco.set_index("igbp")[["rs_pg_c_yr", "rh_pg_c_yr", "ra_pg_c_yr"]].round(3).to_dict(orient="index")
+            )
+            both = pd.concat([tables["rs"], tables["rh"]], ignore_index=True)
+            landcover_agreement(both).to_parquet(out / "landcover_agreement.parquet", index=False)
         maps = outputs.map_arrays(grid, cells, boot, cfg)
         outputs.write_maps(out / "maps.nc", grid, cells, boot, cfg, maps)
         timings["outputs_s"] = time.perf_counter() - t3
@@ -168,3 +189,14 @@ def _paper_protocol(scores: pd.DataFrame) -> dict | None:
         return None
     cols = ["r2", "rmse_gc_m2_yr", "bias_gc_m2_yr", "r", "coverage_90", "shared_cell_share", "n"]
     return {f: {c: float(g[c].median()) for c in cols} for f, g in scores.groupby("flux")}
+
+
+def _cell_spread_integrals(draws: np.ndarray, area: np.ndarray) -> dict:
+    """The area integral of each cell's spread over runs (Pg C/yr): what a "global SD" is when
+    it sums per-cell SDs (much wider than the SD of the global total, which is ``sd``)."""
+    sd = draws.std(axis=0, ddof=1, dtype="f8") if len(draws) > 1 else np.zeros(draws.shape[1])
+    mad = np.median(np.abs(draws - np.median(draws, axis=0)), axis=0)
+    return {
+        "cell_sd_area_integral": float(np.sum(sd * area) / 1e15),
+        "cell_mad_area_integral": float(np.sum(mad * area) / 1e15),
+    }

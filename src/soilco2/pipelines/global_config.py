@@ -17,6 +17,7 @@ ALL_COVARIATES = (
     "gs_precip_mm", "gs_length_months", "sw_mj_m2_day", "aridity_index",
     "lc_forest", "lc_shrub", "lc_savanna", "lc_grass", "lc_crop",
 )  # fmt: skip
+DEFAULT_COVARIATES = ("mat_c", "map_mm", "sun_pct_mean", "tmin_c", "prec_cv", "whc_mm", "soc_mg_ha")
 LANDCOVER_COVARIATES = ("lc_forest", "lc_shrub", "lc_savanna", "lc_grass", "lc_crop")
 ALLOWED_DROP_FLAGS = (
     "flag_mat_mismatch",
@@ -71,6 +72,9 @@ class GlobalConfig(StrictModel):
         description="every that many runs fit quantile forests (5/50/95 % maps, interval "
         "coverage); the others fit plain forests for the mean map, which is several times faster",
     )
+    explain_runs: int = Field(
+        10, ge=0, le=10_000, description="runs that also compute permutation importance and partial dependence"
+    )
     chunk_runs: int = Field(10, ge=1, le=10_000, description="runs per Dask task")
     n_workers: int = Field(1, ge=1, le=256, description="local Dask worker processes (1: no Dask)")
     scheduler_address: str | None = Field(None, description="Dask scheduler of a cluster, e.g. tcp://host:8786")
@@ -88,7 +92,7 @@ class GlobalConfig(StrictModel):
     )
     max_features: float = Field(0.5, gt=0, le=1, description="share of covariates tried at each split")
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.5, 0.95])
-    covariates: list[str] = Field(default_factory=lambda: [c for c in ALL_COVARIATES if c != "abs_lat_deg"])
+    covariates: list[str] = Field(default_factory=lambda: list(DEFAULT_COVARIATES))
     cv_folds: int = Field(5, ge=2, le=50)
     cv_group_deg: float = Field(0.5, gt=0, description="records in one cell of this size share a CV fold")
     strata: StrataConfig = Field(default_factory=StrataConfig)

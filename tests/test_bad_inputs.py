@@ -180,7 +180,7 @@ USAGE_CASES = [
     (["daily", "gapfill", "x", "--neighbours", "0"], "neighbours"),
     (["daily", "predict", "x"], "cosore"),
     (["global", "run"], "config"),
-    (["global", "score"], "run_dir"),
+    (["global", "benchmark"], "run_dir"),
     (["subdaily", "run"], "config"),
     (["data", "build", "--out"], "--out"),
 ]
@@ -204,7 +204,7 @@ def test_help_without_traceback(args, capsys):
 
 
 # ---------------------------------------------------------------- run folders and outputs
-RUN_COMMANDS = [["daily", "evaluate"], ["daily", "report"], ["daily", "gapfill"], ["global", "score"]]
+RUN_COMMANDS = [["daily", "evaluate"], ["daily", "report"], ["daily", "gapfill"], ["global", "benchmark"]]
 
 
 @pytest.mark.parametrize("command", RUN_COMMANDS, ids=[" ".join(c) for c in RUN_COMMANDS])

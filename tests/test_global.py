@@ -249,25 +249,27 @@ def test_tiny_real_run_writes_every_output(data_root, tmp_path):
     bins = pd.read_parquet(out / "vegetation_bins.parquet")
     rs_bins = bins[bins["table"] == "rs"].set_index("bin")
     assert rs_bins["area_share"].sum() == pytest.approx(1.0) and rs_bins["n_records"].sum() == acc["rs"]["kept"]
-    # process models: units checked by their global totals (tens of Pg C/yr)
-    from soilco2.pipelines.global_landmodels import score_landmodels
+    # the bundled soil models through the generic model-file path: units checked by their totals
+    from pathlib import Path
 
-    scores = score_landmodels(out, data_root)
-    assert set(scores["model"]) == {"casa_clm", "corpse", "mimics"}
-    assert scores["total_pg_c_yr"].between(30, 90).all() and scores["map_map_total_pg_c_yr"].between(20, 100).all()
-    assert (scores["srdb_n"] + scores["srdb_n_outside_model_land"] == acc["rh"]["kept"]).all()
-    assert (out / "landmodel_scores.json").is_file()
-    from soilco2.pipelines.global_landmodels import compare_published_totals
+    from soilco2.config import load_config
+    from soilco2.pipelines.global_benchmark_config import BenchmarkConfig
+    from soilco2.pipelines.global_benchmark_run import run_benchmark
 
-    pub = compare_published_totals(out, data_root).set_index("source")
-    assert {"CMIP6", "ISIMIP2a", "Hashimoto et al. 2015", "Tang et al. 2020"} <= set(pub.index)
-    assert (
-        pub.loc["CMIP6", "models"] == 15
-        and pub.loc["CMIP6", "min"] <= pub.loc["CMIP6", "median"] <= pub.loc["CMIP6", "max"]
-    )
-    assert pub.filter(like="this run", axis=0)["median"].iloc[0] == pytest.approx(
-        summary["totals_pg_c_yr"]["rh"]["mean"]
-    )
+    bcfg = load_config(Path(__file__).parents[1] / "configs" / "global_benchmark.yaml", BenchmarkConfig)
+    bench = run_benchmark(out, bcfg.model_copy(update={"data_root": str(data_root), "figures": False}), progress=False)
+    scores = pd.read_parquet(bench / "scores.parquet").set_index("model")
+    assert set(scores.index) == {"casa_clm", "corpse", "mimics"} and set(scores["flux"]) == {"rh"}
+    assert scores["total_pg_c_yr"].between(50, 60).all()  # 54.3 / 55.0 / 55.0 Pg C/yr (g C m-2 d-1 x 365)
+    assert (scores["srdb_n"] > 0.95 * acc["rh"]["kept"]).all()
+    assert scores[["bias_score", "spatial_score", "overall_score"]].stack().between(0, 1).all()
+    pub = pd.read_parquet(bench / "published.parquet")
+    assert {"CMIP6", "ISIMIP2a", "Hashimoto et al. 2015", "Tang et al. 2020"} <= set(pub["source"])
+    assert (pub["source"] == "CMIP6").sum() == 15
+    sites = pd.read_parquet(bench / "isimip_sites.parquet")
+    assert len(sites) == 8 and (sites["n"] > 50).all()
+    eco = pd.read_parquet(bench / "ecosystems.parquet")
+    assert eco["ours_pg_c_yr"].sum() == pytest.approx(summary["totals_pg_c_yr"]["rh"]["mean"], rel=0.1)
     # same seed -> identical numbers
     out2 = run_global(cfg.model_copy(update={"out_dir": str(tmp_path / "run2"), "figures": False}), progress=False)
     pd.testing.assert_frame_equal(totals, pd.read_parquet(out2 / "totals.parquet"))
@@ -349,3 +351,16 @@ def test_global_page_in_headless_chromium(data_root, tmp_path):
     res = check_page(out / "index.html", table_id="none")
     assert res.console_errors == [], res.console_all
     assert res.n_images >= 7 and res.broken_images == []
+    # the process-model benchmark page
+    from pathlib import Path
+
+    from soilco2.config import load_config
+    from soilco2.pipelines.global_benchmark_config import BenchmarkConfig
+    from soilco2.pipelines.global_benchmark_run import run_benchmark
+
+    bcfg = load_config(Path(__file__).parents[1] / "configs" / "global_benchmark.yaml", BenchmarkConfig)
+    bench = run_benchmark(out, bcfg.model_copy(update={"data_root": str(data_root)}), progress=False)
+    res = check_page(bench / "index.html", table_id="none")
+    assert res.console_errors == [], res.console_all
+    assert res.n_images == 2 and res.broken_images == []
+    assert 'id="scores"' in (bench / "index.html").read_text()

@@ -70,46 +70,61 @@ def run(
 
 
 @app.command()
-def score(
+def benchmark(
     run_dir: Path = typer.Argument(..., help="run folder written by 'soilco2 global run'"),
-    data_root: Path | None = typer.Option(None, "--data-root", help="data root holding benchmarks/landmodels"),
+    models: list[Path] = typer.Argument(
+        None, help="model NetCDF files (rs / rh / ra found by name or CF standard name)"
+    ),
+    config: Path | None = typer.Option(None, "--config", help="benchmark YAML (models with names, variables, units)"),
+    flux: list[str] = typer.Option(None, "--flux", help="with model files: read only these fluxes"),
+    units: str | None = typer.Option(
+        None, "--units", help="with model files: units, when the files' attribute is wrong"
+    ),
+    period: tuple[int, int] | None = typer.Option(None, "--period", help="years averaged, e.g. --period 2000 2010"),
+    out: Path | None = typer.Option(None, help="output folder (default: RUN_DIR/benchmark)"),
+    quiet: bool = typer.Option(False, help="no progress bars"),
 ) -> None:
-    """Score CASA-CLM, CORPSE and MIMICS Rh against the run's SRDB Rh records and its Rh map."""
+    """Score process models' Rs / Rh / Ra (any regular-grid CF-NetCDF) against SRDB and the run's maps
+    (ILAMB bias and spatial scores), by latitude and ecosystem; published totals; the budget table."""
     from rich.table import Table
 
-    from soilco2.pipelines.global_landmodels import score_landmodels
+    from soilco2.config import load_config, validate
+    from soilco2.pipelines.global_benchmark_config import BenchmarkConfig
+    from soilco2.pipelines.global_benchmark_run import run_benchmark
 
-    df = score_landmodels(run_dir, data_root)
-    cols = {
-        "model": "model",
-        "total_pg_c_yr": "total Pg",
-        "srdb_n": "SRDB n",
-        "srdb_r": "SRDB r",
-        "srdb_bias_gc_m2_yr": "SRDB bias",
-        "srdb_median_ratio_model_over_obs": "SRDB ratio",
-        "map_r_area_weighted": "map r",
-        "map_bias_gc_m2_yr": "map bias",
-        "map_model_total_pg_c_yr": "model Pg (shared cells)",
-        "map_map_total_pg_c_yr": "S3 map Pg (shared cells)",
-    }
-    t = Table(
-        title="process-model Rh vs the run's SRDB Rh records and its Rh map (g C m-2 yr-1; bias = model - reference)"
-    )
-    for label in cols.values():
-        t.add_column(label, justify="right")
-    for _, row in df.iterrows():
+    cfg = load_config(config, BenchmarkConfig) if config else BenchmarkConfig()
+    extra = []
+    for p in models or []:
+        spec = {"name": p.stem.replace(" ", "_")[:60] or "model", "path": str(p)}
+        if flux:
+            spec["fluxes"] = list(flux)
+        if units:
+            spec["units"] = {f: units for f in (flux or ["rs", "rh", "ra"])}
+        extra.append(spec)
+    update = {"models": [m.model_dump() for m in cfg.models] + extra}
+    if period is not None:
+        update["period"] = list(period)
+    cfg = validate(cfg.model_dump() | update, BenchmarkConfig, file=config or "<command line>")
+    folder = run_benchmark(run_dir, cfg, out, progress=not quiet)
+    import pandas as pd
+
+    scores = pd.read_parquet(folder / "scores.parquet")
+    t = Table(title="process models vs SRDB records and the run's maps (g C m-2 yr-1; bias = model - reference)")
+    cols = [
+        "model",
+        "flux",
+        "total_pg_c_yr",
+        "srdb_n",
+        "srdb_r",
+        "map_r",
+        "bias_score",
+        "spatial_score",
+        "overall_score",
+    ]
+    cols = [c for c in cols if c in scores]
+    for c in cols:
+        t.add_column(c, justify="right")
+    for _, row in scores.iterrows():
         t.add_row(*[f"{row[c]:.3g}" if isinstance(row[c], float) else str(row[c]) for c in cols])
     console.print(t)
-    from soilco2.pipelines.global_landmodels import compare_published_totals
-
-    pub = compare_published_totals(run_dir, data_root)
-    t = Table(title="global Rh, Pg C yr-1: published series (per-model means over 2000-2010) and this run")
-    for label in ("source", "models", "median", "min", "max"):
-        t.add_column(label, justify="right")
-    for _, row in pub.iterrows():
-        t.add_row(str(row["source"]), str(row["models"]), *(f"{row[c]:.1f}" for c in ("median", "min", "max")))
-    console.print(t)
-    console.print(
-        f"written: {run_dir / 'landmodel_scores.parquet'}, {run_dir / 'landmodel_scores.json'}, "
-        f"{run_dir / 'published_rh_totals.parquet'}"
-    )
+    console.print(f"benchmark folder: [bold]{folder}[/] (index.html, scores.parquet, budget.parquet, ...)")

@@ -124,7 +124,10 @@ class TrainingConfig(StrictModel):
         1,
         gt=0,
         le=64,
-        description="ensemble members trained at once, one process each (each with `threads` torch threads)",
+        description="ensemble members trained at once, one Dask worker process each (each with `threads` torch threads)",
+    )
+    scheduler_address: str | None = Field(
+        None, description="Dask scheduler of a cluster that trains the members, e.g. tcp://host:8786; none = local"
     )
 
     @property

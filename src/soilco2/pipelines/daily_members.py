@@ -170,9 +170,11 @@ def finetune_member(
     return Member(model, states)
 
 
-def _member_job(a: DailyArrays, cfg_data: dict, seed: int, checkpoint: Path, label: str, queue):
-    """One ensemble member in a worker process: its state dict, per-site states and training
-    result; epoch progress goes to ``queue`` as (label, done, total, info)."""
+def _member_task(shared: tuple, task: tuple, report):
+    """One ensemble member on a worker: its state dict, per-site states and training result;
+    epoch progress goes to ``report(label, done, total, info)``."""
+    a, cfg_data = shared
+    seed, checkpoint, label = task
     cfg = DailyConfig.model_validate(cfg_data)
     member, res = fit_member(
         a,
@@ -180,20 +182,20 @@ def _member_job(a: DailyArrays, cfg_data: dict, seed: int, checkpoint: Path, lab
         seed,
         checkpoint=checkpoint,
         show_progress=False,
-        on_epoch=lambda done, total, info: queue.put((label, done, total, info)),
+        on_epoch=lambda done, total, info: report(label, done, total, info),
     )
     return member.model.state_dict(), member.site_states, res
 
 
 def train_members(a: DailyArrays, cfg: DailyConfig, checkpoints: Path, *, show_progress: bool = True):
-    """The ensemble's members (seeds seed, seed+1, ...), ``training.workers`` at a time in worker
-    processes; the same models as one after another. Returns (Members, per-member history rows)."""
+    """The ensemble's members (seeds seed, seed+1, ...), ``training.workers`` at a time on Dask
+    workers; the same models as one after another. Returns (Members, per-member history rows)."""
     n = cfg.training.ensemble
     labels = [f"member {k + 1}/{n}" for k in range(n)]
     paths = [checkpoints / f"member_{k}.pt" for k in range(n)]
     seeds = [cfg.training.seed + k for k in range(n)]
     workers = min(cfg.training.workers, n)
-    if workers == 1:
+    if workers == 1 and not cfg.training.scheduler_address:
         results = [
             fit_member(a, cfg, seeds[k], checkpoint=paths[k], show_progress=show_progress, label=labels[k])
             for k in range(n)
@@ -212,43 +214,22 @@ def train_members(a: DailyArrays, cfg: DailyConfig, checkpoints: Path, *, show_p
 
 
 def _train_in_processes(a, cfg, seeds, paths, labels, workers: int, show_progress: bool):
-    import multiprocessing
-    import queue as queue_lib
-    from concurrent.futures import ProcessPoolExecutor, wait
-    from multiprocessing.managers import SyncManager
-
-    from soilco2.parallel import die_with_parent, stop_children
+    """The members on Dask (:func:`soilco2.parallel.map_tasks`: ``workers`` local processes, or the
+    cluster at ``training.scheduler_address``), each with its epoch progress bar."""
+    from soilco2.parallel import map_tasks
     from soilco2.training import epoch_progress
 
-    ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
-    cfg_data = cfg.model_dump(mode="json")
-    manager = SyncManager(ctx=ctx)
-    manager.start(die_with_parent)  # the workers and the queue's server die with this process
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent)
-    try:
-        with epoch_progress(show_progress) as progress:
-            updates = manager.Queue()
-            tasks = {lab: progress.add_task(lab, total=cfg.training.epochs, info="waiting") for lab in labels}
-            futures = [
-                pool.submit(_member_job, a, cfg_data, s, p, lab, updates) for s, p, lab in zip(seeds, paths, labels)
-            ]
-            pending = set(futures)
-            while pending:
-                _, pending = wait(pending, timeout=0.5)
-                while True:
-                    try:
-                        lab, done, total, info = updates.get_nowait()
-                    except queue_lib.Empty:
-                        break
-                    progress.update(tasks[lab], completed=done, total=total, info=info)
-            states = [f.result() for f in futures]
-    except BaseException:  # an interrupt or a failed member: stop the others now, not after their jobs
-        pool.shutdown(wait=False, cancel_futures=True)
-        stop_children()
-        raise
-    pool.shutdown()
-    manager.shutdown()
-
+    with epoch_progress(show_progress) as progress:
+        bars = {lab: progress.add_task(lab, total=cfg.training.epochs, info="waiting") for lab in labels}
+        states = map_tasks(
+            _member_task,
+            (a, cfg.model_dump(mode="json")),
+            list(zip(seeds, paths, labels, strict=True)),
+            n_workers=workers,
+            scheduler_address=cfg.training.scheduler_address,
+            field="training.scheduler_address",
+            on_update=lambda lab, done, total, info: progress.update(bars[lab], completed=done, total=total, info=info),
+        )
     results = []
     for state, site_states, res in states:
         model = new_model(a, cfg.model)

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from soilco2.config import dump_config
-from soilco2.parallel import dask_client
 
 GRID_KEYS = ("hidden_size", "dropout", "window_days", "seed")
 
@@ -70,13 +69,15 @@ def run_trial(ds, cfg_data: dict, params: dict) -> dict:
     }
 
 
+def _trial_task(shared: tuple, params: dict) -> dict:
+    return run_trial(shared[0], shared[1], params)
+
+
 def tune_run(cfg, out: str | Path | None = None, *, ds=None, show_progress: bool = True) -> tuple[Path, dict]:
     """Run the grid on Dask; returns the tune folder and the best trial: lowest loss over the
     validation days of all sites (the per-site medians of NSE/KGE on the short validation slices
     are reported, but too noisy to rank by)."""
-    from distributed import as_completed
-    from rich.progress import Progress
-
+    from soilco2.parallel import map_tasks
     from soilco2.pipelines.daily_inputs import load_daily_dataset
 
     dest = Path(out) if out else Path(cfg.run_dir) / f"{cfg.name}-tune"
@@ -85,15 +86,16 @@ def tune_run(cfg, out: str | Path | None = None, *, ds=None, show_progress: bool
         ds = load_daily_dataset(cfg.data)
     grid = trial_grid(cfg.tune)
     t0 = time.perf_counter()
-    rows = []
-    with dask_client(cfg.tune.scheduler_address, cfg.tune.n_workers, field="tune.scheduler_address") as client:
-        ds_remote = client.scatter(ds, broadcast=True)
-        futures = [client.submit(run_trial, ds_remote, cfg.model_dump(mode="json"), p, pure=False) for p in grid]
-        with Progress(disable=not show_progress) as progress:
-            task = progress.add_task(f"tune ({len(grid)} trials)", total=len(grid))
-            for fut in as_completed(futures):
-                rows.append(fut.result())
-                progress.advance(task)
+    rows = map_tasks(
+        _trial_task,
+        (ds, cfg.model_dump(mode="json")),
+        grid,
+        n_workers=cfg.tune.n_workers,
+        scheduler_address=cfg.tune.scheduler_address,
+        field="tune.scheduler_address",
+        label=f"tune ({len(grid)} trials)",
+        progress=show_progress,
+    )
     trials = pd.DataFrame(rows).sort_values(["val_loss", "val_median_nse"], ascending=[True, False])
     trials.to_parquet(dest / "trials.parquet", index=False)
     best = {k: (v.item() if hasattr(v, "item") else v) for k, v in trials.iloc[[0]].to_dict("records")[0].items()}

@@ -1,10 +1,11 @@
 """S3: annual global soil respiration (Rs, Rh, Ra = Rs − Rh) from SRDB with quantile forests.
 
-Steps (``run_global``): covariate grid and SRDB training tables (``prep.global_table``) →
-grouped k-fold CV (no 0.5° location in two folds) → area-weighted stratified bootstrap: each
-draw resamples the training records so that every climate stratum (MAT × MAP class) holds its
-share of global land area, fits one Rs and one Rh forest and predicts every complete land cell
-→ per-cell median and 5–95 % across draws, Ra per draw, global totals per draw (Pg C/yr).
+Steps (``run_global``): covariate grid and SRDB training tables (``build_inputs``) → with
+``covariates: auto``, every subset of the candidate predictors by grouped-CV RMSE
+(``global_selection``) → grouped k-fold CV, the headline skill (``global_cv``) → the runs
+(``global_runs``): each draws 80 % of the records by vegetation bin, fits an Rs forest and an
+Rh/Rs forest, maps every complete land cell and scores the 20 % it held out → per-cell and
+global statistics over the runs, tables, maps, figures and the page (``global_outputs``).
 Method after Lu et al. 2021 (ERL 16 054048).
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from soilco2.errors import UserError
-from soilco2.files import run_folder, write_json, write_manifest
+from soilco2.files import run_folder, write_json, write_manifest, write_parquet
 from soilco2.pipelines.global_config import LANDCOVER_COVARIATES, LU2021_PG_C_YR, GlobalConfig
 
 FLUXES = ("rs", "rh")
@@ -52,23 +53,52 @@ def covariates_outside_training(
     return ((x < q.loc[lo]) | (x > q.loc[hi])).sum(axis=1).to_numpy(dtype="i1")
 
 
+def build_inputs(cfg: GlobalConfig, root: Path) -> tuple[pd.DataFrame, dict, dict]:
+    """The covariate grid (with land cover and NDVI when the config needs them) and the SRDB
+    training tables ``rs``, ``rh`` (and ``pairs`` with the fraction model), with their accounting."""
+    from soilco2.pipelines.global_runs import fraction_table
+    from soilco2.prep.global_table import covariate_grid, grid_coverage, training_table
+    from soilco2.sources.landcover import igbp_fractions
+    from soilco2.sources.srdb import load_srdb
+    from soilco2.sources.vegetation_index import ndvi_max
+
+    wanted = cfg.all_covariates()
+    needs_lc = cfg.sampling != "climate_strata" or any(c in LANDCOVER_COVARIATES for c in wanted)
+    grid = covariate_grid(
+        root,
+        igbp_fractions(cfg.landcover_file) if needs_lc else None,
+        ndvi_max(cfg.ndvi_file) if "ndvi_max" in wanted else None,
+    )
+    records, srdb_acc = load_srdb(root)
+    tables = {}
+    accounting = {"srdb": srdb_acc.to_dict(orient="records")[0] if hasattr(srdb_acc, "to_dict") else srdb_acc}
+    for flux in FLUXES:
+        tables[flux], accounting[flux] = training_table(
+            records, grid, flux, drop_flags=tuple(cfg.drop_flags), max_distance_km=cfg.max_distance_km
+        )
+        if len(tables[flux]) < 2 * cfg.cv_folds:
+            raise UserError(f"only {len(tables[flux])} {flux} records left for training", field="drop_flags")
+    if cfg.rh_model == "fraction":
+        tables["pairs"], accounting["rh_fraction"] = fraction_table(tables["rh"])
+    accounting["grid"] = grid_coverage(grid)
+    return grid, tables, accounting
+
+
 def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, progress: bool = True) -> Path:
     """Run the S3 pipeline and write the run folder ``cfg.out_dir``; returns its path."""
     from soilco2.config import dump_config
     from soilco2.paths import data_root
     from soilco2.pipelines import global_outputs as outputs
     from soilco2.pipelines.global_cv import cross_validate, cross_validate_fraction
-    from soilco2.pipelines.global_runs import fraction_table, prepare, run_all, total_statistics
+    from soilco2.pipelines.global_runs import prepare, run_all, total_statistics
+    from soilco2.pipelines.global_selection import select_covariates, selection_summary
     from soilco2.pipelines.global_tables import (
         convergence_table,
         ecosystem_totals,
         landcover_agreement,
         latitude_profiles,
     )
-    from soilco2.prep.global_table import covariate_grid, grid_coverage, training_table
     from soilco2.sources.grids import total_pg_c_yr
-    from soilco2.sources.landcover import igbp_fractions
-    from soilco2.sources.srdb import load_srdb
 
     t0 = time.perf_counter()
     timings = {}
@@ -77,23 +107,15 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
     with run_folder(Path(cfg.out_dir), "global") as out:
         dump_config(cfg, out / "config.yaml")
 
-        needs_lc = cfg.sampling != "climate_strata" or any(c in LANDCOVER_COVARIATES for c in cfg.covariates)
-        grid = covariate_grid(root, igbp_fractions(cfg.landcover_file) if needs_lc else None)
-        records, srdb_acc = load_srdb(root)
-        tables, accounting = (
-            {},
-            {"srdb": srdb_acc.to_dict(orient="records")[0] if hasattr(srdb_acc, "to_dict") else srdb_acc},
-        )
-        for flux in FLUXES:
-            tables[flux], accounting[flux] = training_table(
-                records, grid, flux, drop_flags=tuple(cfg.drop_flags), max_distance_km=cfg.max_distance_km
-            )
-            if len(tables[flux]) < 2 * cfg.cv_folds:
-                raise UserError(f"only {len(tables[flux])} {flux} records left for training", field="drop_flags")
-        if cfg.rh_model == "fraction":
-            tables["pairs"], accounting["rh_fraction"] = fraction_table(tables["rh"])
-        accounting["grid"] = grid_coverage(grid)
+        grid, tables, accounting = build_inputs(cfg, root)
         timings["inputs_s"] = time.perf_counter() - t0
+        selection = None
+        if cfg.covariates == "auto":  # every subset of the candidates, by grouped-CV RMSE
+            t_sel = time.perf_counter()
+            selection, picked = select_covariates(tables, cfg, progress)
+            write_parquet(selection, out / "selection.parquet", index=False)
+            cfg = cfg.model_copy(update={"covariates": picked})
+            timings["selection_s"] = time.perf_counter() - t_sel
 
         t1 = time.perf_counter()
         cv = [cross_validate(tables["rs"], cfg, "rs")]
@@ -110,8 +132,17 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
         cells = grid[grid["complete"]].reset_index(drop=True)
         area = land_area_m2(cells)
         data, sampling = prepare(tables, cells, cfg, area)
+        if cfg.climate is not None:  # every year of the user's monthly climate
+            from soilco2.pipelines.global_runs import _fitted_tables, spread_runs
+            from soilco2.pipelines.global_years import year_inputs
+
+            runs = sorted(spread_runs(cfg.n_bootstrap, cfg.climate.runs))  # spread: no Dask task gets them all
+            data["years"] = year_inputs(cfg, root, cells, data, _fitted_tables(cfg), progress) | {
+                "area": area,
+                "runs": runs,
+            }
         boot = run_all(data, cfg, progress=progress) | sampling
-        boot["outside"] = {f: covariates_outside_training(tables[f], cells, cfg.covariates) for f in FLUXES}
+        boot["outside"] = {f: covariates_outside_training(tables[f], cells, cfg.covariates_of(f)) for f in FLUXES}
         timings["runs_s"] = time.perf_counter() - t2
 
         totals = pd.DataFrame({"draw": np.arange(cfg.n_bootstrap)})
@@ -122,6 +153,8 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
             totals[f"{flux}_from_q50_pg_c_yr"] = np.nan
             totals.loc[qruns, f"{flux}_from_q50_pg_c_yr"] = total_pg_c_yr(boot["draws_q50"][flux], area)
         conv_table, conv_first = convergence_table(totals)
+        t3 = time.perf_counter()
+        stats = outputs.cell_stats(boot)
         summary = {
             "convergence_runs": conv_first,
             "totals_pg_c_yr": {f: interval(totals[f"{f}_pg_c_yr"]) for f in ("rs", "rh", "ra")},
@@ -140,11 +173,13 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
             "ra_negative_in_any_run_cell_share": float(np.mean((boot["draws"]["ra"] < 0).any(axis=0))),
             "independent_rh_above_rs_cell_share": float(np.mean(boot["crossing"])) if boot["crossing"] else None,
             "total_statistics_pg_c_yr": {
-                f: total_statistics(totals[f"{f}_pg_c_yr"]) | _cell_spread_integrals(boot["draws"][f], area)
+                f: total_statistics(totals[f"{f}_pg_c_yr"]) | _cell_spread_integrals(stats[f], area)
                 for f in ("rs", "rh", "ra")
             },
             "sampling": cfg.sampling,
             "rh_model": cfg.rh_model,
+            "selected_covariates": {f: cfg.covariates_of(f) for f in FLUXES},
+            "selection": selection_summary(selection, cfg) if selection is not None else None,
             "paper_protocol": _paper_protocol(boot["scores"]),
             "mapped_land_area_m2": accounting["grid"]["covered_land_area_m2"],
             "extrapolated_land_area_share": {  # >= 1 covariate outside the training records' min-max range
@@ -154,7 +189,6 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
             "n_trees": cfg.n_trees,
             "seed": cfg.seed,
         }
-        t3 = time.perf_counter()
         outputs.write_tables(out, tables, accounting, cv_metrics, cv_oof, totals, boot, cfg)
         conv_table.to_parquet(out / "convergence.parquet", index=False)
         latitude_profiles(boot["draws"], cells, area).to_parquet(out / "latitude_profiles.parquet", index=False)
@@ -166,7 +200,11 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
             )
             both = pd.concat([tables["rs"], tables["rh"]], ignore_index=True)
             landcover_agreement(both).to_parquet(out / "landcover_agreement.parquet", index=False)
-        maps = outputs.map_arrays(grid, cells, boot, cfg)
+        if "year_totals" in boot:
+            from soilco2.pipelines.global_years import write_year_outputs
+
+            summary["interannual"] = write_year_outputs(out, grid, cells, boot, data["years"], cfg)
+        maps = outputs.map_arrays(grid, cells, stats, boot, cfg)
         outputs.write_maps(out / "maps.nc", grid, cells, boot, cfg, maps)
         timings["outputs_s"] = time.perf_counter() - t3
         if cfg.figures:
@@ -191,12 +229,10 @@ def _paper_protocol(scores: pd.DataFrame) -> dict | None:
     return {f: {c: float(g[c].median()) for c in cols} for f, g in scores.groupby("flux")}
 
 
-def _cell_spread_integrals(draws: np.ndarray, area: np.ndarray) -> dict:
+def _cell_spread_integrals(stats: dict, area: np.ndarray) -> dict:
     """The area integral of each cell's spread over runs (Pg C/yr): what a "global SD" is when
     it sums per-cell SDs (much wider than the SD of the global total, which is ``sd``)."""
-    sd = draws.std(axis=0, ddof=1, dtype="f8") if len(draws) > 1 else np.zeros(draws.shape[1])
-    mad = np.median(np.abs(draws - np.median(draws, axis=0)), axis=0)
     return {
-        "cell_sd_area_integral": float(np.sum(sd * area) / 1e15),
-        "cell_mad_area_integral": float(np.sum(mad * area) / 1e15),
+        "cell_sd_area_integral": float(np.sum(stats["sd"] * area) / 1e15),
+        "cell_mad_area_integral": float(np.sum(stats["mad"] * area) / 1e15),
     }

@@ -15,10 +15,19 @@ LU2021_PG_C_YR = {"rs": 85.5, "rh": 50.3, "ra": 35.2}  # Lu et al. 2021, ERL 16 
 ALL_COVARIATES = (
     "mat_c", "map_mm", "sun_pct_mean", "tmin_c", "prec_cv", "whc_mm", "soc_mg_ha", "abs_lat_deg",
     "gs_precip_mm", "gs_length_months", "sw_mj_m2_day", "aridity_index",
-    "lc_forest", "lc_shrub", "lc_savanna", "lc_grass", "lc_crop",
+    "lc_forest", "lc_shrub", "lc_savanna", "lc_grass", "lc_crop", "ndvi_max",
 )  # fmt: skip
 DEFAULT_COVARIATES = ("mat_c", "map_mm", "sun_pct_mean", "tmin_c", "prec_cv", "whc_mm", "soc_mg_ha")
 LANDCOVER_COVARIATES = ("lc_forest", "lc_shrub", "lc_savanna", "lc_grass", "lc_crop")
+# the candidates of `covariates: auto`: 12 give 4095 subsets per flux (docs/global.md: selection)
+SELECTION_CANDIDATES = DEFAULT_COVARIATES + (
+    "gs_precip_mm",
+    "gs_length_months",
+    "sw_mj_m2_day",
+    "aridity_index",
+    "ndvi_max",
+)
+MAX_SELECTION_CANDIDATES = 16  # 2^16 - 1 = 65,535 subsets per flux
 ALLOWED_DROP_FLAGS = (
     "flag_mat_mismatch",
     "qc_problem",
@@ -43,6 +52,58 @@ class StrataConfig(StrictModel):
     def _ascending(cls, v: list[float]) -> list[float]:
         if any(b <= a for a, b in zip(v, v[1:])):
             raise ValueError("edges must be strictly ascending")
+        return v
+
+
+class SelectionConfig(StrictModel):
+    """Complete combinatorial predictor selection (``covariates: auto``): every non-empty subset
+    of ``candidates``, ranked by grouped-CV RMSE of a forest of ``n_trees`` trees."""
+
+    candidates: list[str] = Field(default_factory=lambda: list(SELECTION_CANDIDATES))
+    n_trees: int = Field(30, ge=1, le=1000, description="trees of each subset's forests (the ranking, not the map)")
+    rule: Literal["best", "one_se"] = Field(
+        "best",
+        description="best: the lowest CV RMSE; one_se: the smallest subset within one standard error "
+        "(over folds) of the lowest",
+    )
+    chunk_subsets: int = Field(32, ge=1, le=100_000, description="subsets per Dask task")
+
+    @field_validator("candidates")
+    @classmethod
+    def _candidates(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if c not in ALL_COVARIATES]
+        if bad:
+            raise ValueError(f"unknown predictor {bad[0]!r}; known: {', '.join(ALL_COVARIATES)}")
+        if not v or len(set(v)) != len(v):
+            raise ValueError("candidates must be distinct and at least one")
+        if len(v) > MAX_SELECTION_CANDIDATES:
+            raise ValueError(
+                f"{len(v)} candidates give {2 ** len(v) - 1:,} subsets per flux; at most "
+                f"{MAX_SELECTION_CANDIDATES} ({2**MAX_SELECTION_CANDIDATES - 1:,} subsets)"
+            )
+        return v
+
+
+class ClimateConfig(StrictModel):
+    """Year-by-year maps from a monthly climate file (CRU TS, ERA5 monthly, ...): the covariates
+    that come from the climate are recomputed for every year; the others stay as they are."""
+
+    path: str
+    variables: dict[Literal["temp_c", "prec_mm_month", "sun_pct", "cloud_pct"], str] = Field(
+        ...,
+        description="our name -> the file's variable (e.g. CRU TS: temp_c: tmp, prec_mm_month: pre, cloud_pct: cld)",
+    )
+    units: dict[Literal["temp_c", "prec_mm_month", "sun_pct", "cloud_pct"], str] = Field(
+        default_factory=dict, description="units for variables whose attribute is missing or wrong"
+    )
+    years: tuple[int, int]
+    runs: int = Field(20, ge=1, le=10_000, description="runs (spread over all) that map every year")
+
+    @field_validator("years")
+    @classmethod
+    def _years(cls, v):
+        if v[0] > v[1]:
+            raise ValueError("years: first after last")
         return v
 
 
@@ -79,6 +140,7 @@ class GlobalConfig(StrictModel):
     n_workers: int = Field(1, ge=1, le=256, description="local Dask worker processes (1: no Dask)")
     scheduler_address: str | None = Field(None, description="Dask scheduler of a cluster, e.g. tcp://host:8786")
     landcover_file: str | None = Field(None, description="MCD12C1 GeoTIFF (default: the installed package's file)")
+    ndvi_file: str | None = Field(None, description="0.05° NDVI-maximum GeoTIFF (default: the BESS-JPL package's file)")
     crossing_runs: int = Field(
         10,
         ge=0,
@@ -92,7 +154,12 @@ class GlobalConfig(StrictModel):
     )
     max_features: float = Field(0.5, gt=0, le=1, description="share of covariates tried at each split")
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.5, 0.95])
-    covariates: list[str] = Field(default_factory=lambda: list(DEFAULT_COVARIATES))
+    covariates: Literal["auto"] | list[str] | dict[Literal["rs", "rh"], list[str]] = Field(
+        default_factory=lambda: list(DEFAULT_COVARIATES),
+        description="predictors of both forests (a list), of each ({rs: [...], rh: [...]}; with rh_model "
+        "fraction, rh names the Rh/Rs forest's), or auto: the best subset of selection.candidates for each",
+    )
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
     cv_folds: int = Field(5, ge=2, le=50)
     cv_group_deg: float = Field(0.5, gt=0, description="records in one cell of this size share a CV fold")
     strata: StrataConfig = Field(default_factory=StrataConfig)
@@ -100,6 +167,7 @@ class GlobalConfig(StrictModel):
     max_distance_km: float = Field(
         100.0, gt=0, description="records off the grid take the nearest complete cell within this"
     )
+    climate: ClimateConfig | None = Field(None, description="year-by-year maps from a monthly climate file")
     n_jobs: int = Field(1, ge=1)
     figures: bool = True
 
@@ -114,11 +182,32 @@ class GlobalConfig(StrictModel):
 
     @field_validator("covariates")
     @classmethod
-    def _covariates(cls, v: list[str]) -> list[str]:
-        bad = [c for c in v if c not in ALL_COVARIATES]
-        if bad or not v or len(set(v)) != len(v):
-            raise ValueError(f"covariates must be distinct names from {', '.join(ALL_COVARIATES)}")
+    def _covariates(cls, v):
+        if v == "auto":
+            return v
+        for names in v.values() if isinstance(v, dict) else [v]:
+            bad = [c for c in names if c not in ALL_COVARIATES]
+            if bad:
+                raise ValueError(f"unknown predictor {bad[0]!r}; known: {', '.join(ALL_COVARIATES)}")
+            if not names or len(set(names)) != len(names):
+                raise ValueError("covariates must be distinct names, at least one")
+        if isinstance(v, dict) and set(v) != {"rs", "rh"}:
+            raise ValueError("covariates per flux need both rs and rh")
         return v
+
+    def covariates_of(self, flux: str) -> list[str]:
+        """The predictors of ``flux`` ('rs'; 'rh' or 'pairs': the Rh or Rh/Rs forest)."""
+        if self.covariates == "auto":
+            raise RuntimeError("covariates: auto is resolved by the selection before the forests are fitted")
+        if isinstance(self.covariates, dict):
+            return list(self.covariates["rs" if flux == "rs" else "rh"])
+        return list(self.covariates)
+
+    def all_covariates(self) -> list[str]:
+        """Every predictor the run can use (with auto: every candidate)."""
+        if self.covariates == "auto":
+            return list(self.selection.candidates)
+        return list(dict.fromkeys(self.covariates_of("rs") + self.covariates_of("rh")))
 
     @field_validator("drop_flags")
     @classmethod

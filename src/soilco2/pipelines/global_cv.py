@@ -49,7 +49,7 @@ def cross_validate(table: pd.DataFrame, cfg: GlobalConfig, flux: str) -> tuple[p
     rng = np.random.default_rng([cfg.seed, 7, FLUXES.index(flux)])
     groups = location_groups(table["lat"], table["lon"], cfg.cv_group_deg)
     folds = grouped_folds(groups, cfg.cv_folds, rng)
-    X, y = table[list(cfg.covariates)].to_numpy("f8"), table["flux_gc_m2_yr"].to_numpy("f8")
+    X, y = table[cfg.covariates_of(flux)].to_numpy("f8"), table["flux_gc_m2_yr"].to_numpy("f8")
     pred = np.full((len(y), 3), np.nan)  # mean, q05, q95
     rows = []
     for f in range(cfg.cv_folds):
@@ -101,8 +101,8 @@ def cross_validate_fraction(tables: dict, cfg: GlobalConfig) -> tuple[pd.DataFra
     g_pairs = location_groups(pairs["lat"], pairs["lon"], cfg.cv_group_deg)
     g_rs = location_groups(rs["lat"], rs["lon"], cfg.cv_group_deg)
     folds = grouped_folds(g_pairs, cfg.cv_folds, rng)
-    cov = list(cfg.covariates)
-    Xp, Xr = pairs[cov].to_numpy("f8"), rs[cov].to_numpy("f8")
+    cov_rs, cov_f = cfg.covariates_of("rs"), cfg.covariates_of("rh")
+    Xp, Xpr, Xr = pairs[cov_f].to_numpy("f8"), pairs[cov_rs].to_numpy("f8"), rs[cov_rs].to_numpy("f8")
     obs = pairs["flux_gc_m2_yr"].to_numpy("f8")
     pred = np.full((len(pairs), 3), np.nan)
     qs = list(cfg.quantiles)
@@ -116,9 +116,9 @@ def cross_validate_fraction(tables: dict, cfg: GlobalConfig) -> tuple[pd.DataFra
         mf = QuantileForest(cfg.n_trees, qs, seed=cfg.seed * 1000 + 500 + f, **kw).fit(
             Xp[~test], pairs["fraction"][~test]
         )
-        qr, qf = mr.predict_quantiles(Xp[test]), mf.predict_quantiles(Xp[test])
+        qr, qf = mr.predict_quantiles(Xpr[test]), mf.predict_quantiles(Xp[test])
         pred[test] = np.column_stack(
-            [mr.predict(Xp[test]) * mf.predict(Xp[test]), qr[:, i05] * qf[:, i05], qr[:, i95] * qf[:, i95]]
+            [mr.predict(Xpr[test]) * mf.predict(Xp[test]), qr[:, i05] * qf[:, i05], qr[:, i95] * qf[:, i95]]
         )
         rows.append({"flux": "rh", "fold": str(f), **interval_metrics(obs[test], *pred[test].T)})
     rows.append({"flux": "rh", "fold": "all", **interval_metrics(obs, *pred.T)})

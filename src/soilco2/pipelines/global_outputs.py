@@ -57,35 +57,38 @@ def _full(values: np.ndarray, grid_shape, i, j) -> np.ndarray:
     return a
 
 
-def map_arrays(grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg) -> dict:
-    """Full-grid (lat, lon) arrays: <q>_mean / _median / _sd / _mad / _cv_pct / _p05 / _p95 over
-    the runs for Rs, Rh, Ra and the ratios Rh/Rs, Ra/Rs; <flux>_qrf_qNN the forests' quantiles."""
-    from soilco2.models.forest import quantile_name
+def cell_stats(boot) -> dict[str, dict[str, np.ndarray]]:
+    """Per mapped cell, :func:`~soilco2.pipelines.global_runs.cell_statistics` over the runs for
+    Rs, Rh, Ra and the ratios Rh/Rs, Ra/Rs (computed once: the maps, the figures and the summary's
+    area integrals of the per-cell spread all read them)."""
     from soilco2.pipelines.global_runs import cell_statistics
 
-    shape, i, j = grid.attrs["shape"], cells["i"].to_numpy(), cells["j"].to_numpy()
-    arrays = {}
     draws = dict(boot["draws"])
     with np.errstate(divide="ignore", invalid="ignore"):
         rs = draws["rs"]
         draws["rh_rs"] = np.where(rs > 0, draws["rh"] / rs, np.nan).astype("f4")
         draws["ra_rs"] = np.where(rs > 0, draws["ra"] / rs, np.nan).astype("f4")
     draws.pop("fraction", None)
-    for flux, d in draws.items():
+    return {flux: cell_statistics(np.nan_to_num(d) if flux not in NAMES else d) for flux, d in draws.items()}
+
+
+def map_arrays(grid: pd.DataFrame, cells: pd.DataFrame, stats: dict, boot, cfg) -> dict:
+    """Full-grid (lat, lon) arrays: <q>_mean / _median / _sd / _mad / _cv_pct / _p05 / _p95 over
+    the runs for Rs, Rh, Ra and the ratios Rh/Rs, Ra/Rs (``stats``: :func:`cell_stats`);
+    <flux>_qrf_qNN the forests' quantiles."""
+    from soilco2.models.forest import quantile_name
+
+    shape, i, j = grid.attrs["shape"], cells["i"].to_numpy(), cells["j"].to_numpy()
+    arrays = {}
+    for flux, st in stats.items():
         label = NAMES.get(flux, {"rh_rs": "ratio Rh/Rs", "ra_rs": "ratio Ra/Rs"}.get(flux, flux))
         units = UNITS if flux in NAMES else "1"
-        stats = cell_statistics(np.nan_to_num(d) if flux not in NAMES else d)
-        for name, v in stats.items():
+        for name, v in st.items():
+            what = "of the forest mean" if name in ("p05", "p95") else ""
             arrays[f"{flux}_{name}"] = (
                 _full(v, shape, i, j),
-                f"{label}, {name} over {cfg.n_bootstrap} runs",
+                f"{label}, {name} over {cfg.n_bootstrap} runs {what}".strip(),
                 "percent" if name == "cv_pct" else units,
-            )
-        for name, q in (("p05", 0.05), ("p95", 0.95)):
-            arrays[f"{flux}_{name}"] = (
-                _full(np.quantile(d, q, axis=0), shape, i, j),
-                f"{label}, {name} over {cfg.n_bootstrap} runs of the forest mean",
-                units,
             )
     for flux, qs in boot["qrf"].items():
         for k, q in enumerate(cfg.quantiles):
@@ -287,6 +290,7 @@ def write_figures_and_html(
                 + body.get("convergence", ""), "totals"),
         Section("Maps", body["maps_median"] + body["maps_interval"] + body.get("profiles", ""), "maps"),
         Section("Skill: grouped CV and the paper's protocol", table_html(protocol, digits=3) + body["cv_scatter"], "cv"),
+        Section("Predictors", _predictors_html(out, summary), "predictors"),
         Section("What drives the map", (table_html(tables["importance"], digits=1) if "importance" in tables else "")
                 + body.get("partial_dependence", ""), "explain"),
         Section("Per ecosystem (IGBP)", table_html(tables["ecosystem_totals"], digits=2)
@@ -294,6 +298,8 @@ def write_figures_and_html(
         Section("Training records", table_html(acc, digits=0), "records"),
         Section("Sampling: vegetation bins or climate strata", _strata_html(boot, cfg), "strata"),
     ]  # fmt: skip
+    if (out / "years.parquet").is_file():
+        sections.insert(2, Section("Year by year", _years_html(out, summary, plt), "years"))
     ext = summary["extrapolated_land_area_share"]
     intro = (
         f"<p>{cfg.n_bootstrap} runs (sampling: {cfg.sampling}; Rh model: {cfg.rh_model}), {cfg.n_trees} trees per "
@@ -304,6 +310,53 @@ def write_figures_and_html(
         f"{summary['ra_negative_cell_share']:.1%} of mapped cells.</p>"
     )
     (out / "index.html").write_text(page("soilco2 S3: global annual soil respiration", intro, sections))
+
+
+def _years_html(out: Path, summary: dict, plt) -> str:
+    """The interannual series from the climate file: yearly means ± 2 SD over the year runs, trends."""
+    from soilco2.report.html import figure_html, png_data_uri, table_html
+
+    y = pd.read_parquet(out / "years.parquet")
+    inter = summary["interannual"]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for flux in ("rs", "rh", "ra"):
+        m, sd = y[f"{flux}_pg_c_yr_mean"], y[f"{flux}_pg_c_yr_std"].fillna(0)
+        ax.plot(y["year"], m, marker="o", label=flux.upper())
+        ax.fill_between(y["year"], m - 2 * sd, m + 2 * sd, alpha=0.2)
+    ax.set(xlabel="year", ylabel="Pg C/yr")
+    ax.legend()
+    fig.tight_layout()
+    uri = png_data_uri(fig)
+    plt.close(fig)
+    rows = pd.DataFrame(
+        [{"flux": f, "slope Pg C/yr per yr": inter[f]["slope_per_year"], "95 % low": inter[f]["slope_ci95"][0],
+          "95 % high": inter[f]["slope_ci95"][1], "p": inter[f]["p_value"]} for f in ("rs", "rh", "ra")
+         if "slope_ci95" in inter[f]]
+    )  # fmt: skip
+    caption = f"climate {Path(inter['file']).name}, {inter['runs']} runs mapped every year (band: ± 2 SD over them)"
+    return figure_html(uri, caption, "interannual series") + (table_html(rows, digits=3) if len(rows) else "")
+
+
+def _predictors_html(out: Path, summary: dict) -> str:
+    """The predictors of each forest and, after a selection, its ten best subsets per flux."""
+    from soilco2.report.html import table_html
+
+    picked = summary["selected_covariates"]
+    html = "".join(f"<p>{f}: <code>{', '.join(v)}</code></p>" for f, v in picked.items())
+    sel = summary.get("selection")
+    if not sel:
+        return html + "<p>Given in the config (no selection in this run).</p>"
+    t = pd.read_parquet(out / "selection.parquet")
+    cols = ["flux", "rank", "covariates", "n_covariates", "rmse", "rmse_se", "r2"]
+    notes = " ".join(
+        f"{f}: {sel[f]['subsets']} subsets, {sel[f]['within_one_se']} within one SE of the best." for f in ("rs", "rh")
+    )
+    return (
+        html + f'<p class="note">Every subset of {len(sel["candidates"])} candidates ranked by grouped-CV RMSE '
+        f"(rule: {sel['rule']}; {sel['n_trees']} trees per forest). {notes} "
+        "Rh's RMSE is that of the Rh/Rs fraction with the fraction model.</p>"
+        + table_html(t[t["rank"] <= 10][cols], digits=3)
+    )
 
 
 def _extra_figures(out: Path, plt) -> dict:

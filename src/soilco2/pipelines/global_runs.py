@@ -56,6 +56,13 @@ def _score(obs, mean, lo, hi) -> dict:
     }
 
 
+def spread_runs(n_runs: int, k: int) -> set[int]:
+    """``k`` run indices spread evenly over ``range(n_runs)`` (the runs that also explain or fit an
+    independent Rh forest: spread, so that no Dask task gets all the slow runs)."""
+    k = min(k, n_runs)
+    return set(np.linspace(0, n_runs - 1, k).round().astype(int).tolist()) if k > 0 else set()
+
+
 def _fitted_tables(cfg) -> tuple[str, str]:
     return ("rs", "pairs") if cfg.rh_model == "fraction" else ("rs", "rh")
 
@@ -75,9 +82,9 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
     qs = list(cfg.quantiles)
     i05, i95 = qs.index(0.05), qs.index(0.95)
     fitted = _fitted_tables(cfg)
-    Xc = data["Xc"]
-    out = {"runs": list(runs), "maps": {k: np.empty((len(runs), len(Xc)), "f4") for k in fitted},
-           "q": {}, "scores": [], "crossing": [], "explain": []}  # fmt: skip
+    n_cells = len(data["rs"]["Xc"])
+    out = {"runs": list(runs), "maps": {k: np.empty((len(runs), n_cells), "f4") for k in fitted},
+           "q": {}, "scores": [], "crossing": [], "explain": [], "year_totals": [], "year_sum": None, "year_n": 0}  # fmt: skip
 
     def plain_forest(seed):  # the mean-map forest of the runs without quantiles
         return RandomForestRegressor(
@@ -94,6 +101,7 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
             return stratified_bootstrap(d["strata"], d["weights"], rng), np.array([], int)
         return split_run(d["p"], rng, cfg.train_fraction)
 
+    explain, crossing = spread_runs(cfg.n_bootstrap, cfg.explain_runs), spread_runs(cfg.n_bootstrap, cfg.crossing_runs)
     for r, b in enumerate(runs):
         quantile_run = b % cfg.quantile_every == 0
         models, split = {}, {}
@@ -105,12 +113,12 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
                 m = QuantileForest(
                     cfg.n_trees, qs, min_samples_leaf=cfg.min_samples_leaf, max_features=cfg.max_features, seed=seed
                 ).fit(d["X"][train], d["y"][train])
-                q = m.predict_quantiles(Xc)
+                q = m.predict_quantiles(d["Xc"])
                 out["q"].setdefault(name, []).append(q.T.astype("f4"))
             else:
                 m = plain_forest(seed).fit(d["X"][train], d["y"][train])
             models[name], split[name] = m, (train, test)
-            out["maps"][name][r] = m.predict(Xc)
+            out["maps"][name][r] = m.predict(d["Xc"])
         for flux in FLUXES:  # the run's held-out records
             name = "rs" if flux == "rs" else fitted[1]
             d, (train, test) = data[name], split[name]
@@ -118,13 +126,14 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
                 continue
             X = d["X"][test]
             if flux == "rh" and cfg.rh_model == "fraction":
-                mean, obs = models["rs"].predict(X) * models["pairs"].predict(X), d["rh"][test]
+                Xr = d["X_union"][test][:, d["idx_rs"]]
+                mean, obs = models["rs"].predict(Xr) * models["pairs"].predict(X), d["rh"][test]
             else:
                 mean, obs = models[name].predict(X), d["y"][test]
             lo = hi = np.full(len(test), np.nan)
             if quantile_run:
                 if flux == "rh" and cfg.rh_model == "fraction":
-                    qr, qf = models["rs"].predict_quantiles(X), models["pairs"].predict_quantiles(X)
+                    qr, qf = models["rs"].predict_quantiles(Xr), models["pairs"].predict_quantiles(X)
                     lo, hi = qr[:, i05] * qf[:, i05], qr[:, i95] * qf[:, i95]
                 else:
                     q = models[name].predict_quantiles(X)
@@ -140,14 +149,34 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
                     "shared_cell_share": shared_cell_share(d["cell"][train], d["cell"][test]),
                 }
             )
-        if b < cfg.explain_runs:
+        if b in explain:
             out["explain"].extend(explain_run(b, models, split, data, cfg))
-        if cfg.rh_model == "fraction" and b < cfg.crossing_runs:  # where an independent Rh forest would cross Rs
+        if "years" in data and b in data["years"]["runs"]:  # year-by-year maps from a climate file
+            _map_years(out, b, models, data, cfg, fitted)
+        if cfg.rh_model == "fraction" and b in crossing:  # where an independent Rh forest would cross Rs
             d = data["rh"]
             train, _ = draw(d, b, 9)
-            indep = plain_forest(b).fit(d["X"][train], d["y"][train]).predict(Xc)
+            indep = plain_forest(b).fit(d["X"][train], d["y"][train]).predict(d["Xc"])
             out["crossing"].append(float(np.mean(indep > out["maps"]["rs"][r])))
     return out
+
+
+def _map_years(out: dict, b: int, models: dict, data: dict, cfg: GlobalConfig, fitted) -> None:
+    from soilco2.pipelines.global_years import predict_years
+
+    maps = predict_years(models, data, cfg, fitted)
+    area = data["years"]["area"]
+    tot = np.nansum(maps.astype("f8") * area, axis=2) / 1e15  # (year, flux)
+    for y, row in zip(data["years"]["years"], tot, strict=True):
+        out["year_totals"].append(
+            {"run": b, "year": y, "rs_pg_c_yr": row[0], "rh_pg_c_yr": row[1], "ra_pg_c_yr": row[2]}
+        )
+    out["year_sum"] = maps.astype("f8") if out["year_sum"] is None else out["year_sum"] + maps
+    out["year_n"] += 1
+
+
+def _run_chunk_task(shared: tuple, runs: list[int]) -> dict:
+    return run_chunk(shared[0], shared[1], runs)
 
 
 def explain_run(b: int, models: dict, split: dict, data: dict, cfg: GlobalConfig, grid: int = 20) -> list[dict]:
@@ -161,19 +190,19 @@ def explain_run(b: int, models: dict, split: dict, data: dict, cfg: GlobalConfig
     for flux in FLUXES:
         name = "rs" if flux == "rs" else fitted[1]
         d, (train, test) = data[name], split[name]
-        if flux == "rh" and cfg.rh_model == "fraction":
+        if flux == "rh" and cfg.rh_model == "fraction":  # on the union of both forests' predictors
 
-            def predict(X):
-                return models["rs"].predict(X) * models["pairs"].predict(X)
+            def predict(X, d=d):
+                return models["rs"].predict(X[:, d["idx_rs"]]) * models["pairs"].predict(X[:, d["idx_fraction"]])
 
-            y = d["rh"]
+            y, Xall, names = d["rh"], d["X_union"], d["union"]
         else:
-            predict, y = models[name].predict, d["y"]
+            predict, y, Xall, names = models[name].predict, d["y"], d["X"], d["covariates"]
         rng = np.random.default_rng([cfg.seed, b, 11])
         if len(test) >= 10:
-            X = d["X"][test]
+            X = Xall[test]
             base = np.mean((predict(X) - y[test]) ** 2)
-            for k, cov in enumerate(cfg.covariates):
+            for k, cov in enumerate(names):
                 rise = []
                 for _ in range(3):
                     Xp = X.copy()
@@ -189,9 +218,9 @@ def explain_run(b: int, models: dict, split: dict, data: dict, cfg: GlobalConfig
                         "x": np.nan,
                     }
                 )
-        Xt = d["X"][train][:1000]  # partial dependence: a fixed subset of the training records
-        for k, cov in enumerate(cfg.covariates):
-            for v in np.unique(np.quantile(d["X"][:, k], np.linspace(0.02, 0.98, grid))):  # one grid for all runs
+        Xt = Xall[train][:1000]  # partial dependence: a fixed subset of the training records
+        for k, cov in enumerate(names):
+            for v in np.unique(np.quantile(Xall[:, k], np.linspace(0.02, 0.98, grid))):  # one grid for all runs
                 Xv = Xt.copy()
                 Xv[:, k] = v
                 rows.append(
@@ -210,33 +239,20 @@ def explain_run(b: int, models: dict, split: dict, data: dict, cfg: GlobalConfig
 def run_all(data: dict, cfg: GlobalConfig, progress: bool = True) -> dict:
     """Every run, in chunks over Dask workers (``n_workers`` local processes, or the cluster at
     ``scheduler_address``), or in this process when ``n_workers`` is 1. ``data``: per table
-    (``rs``, ``rh`` and, with the fraction model, ``pairs``) the covariates ``X``, target ``y``,
-    0.5° cells ``cell`` and the sampler; ``Xc`` the mapped cells.
+    (``rs``, ``rh`` and, with the fraction model, ``pairs``) its ``covariates``, their values ``X``
+    on the records and ``Xc`` on the mapped cells, target ``y``, 0.5° cells ``cell`` and the sampler.
 
     Returns per-run maps ``draws[flux]`` (run, cell) of Rs, Rh, Ra (and ``fraction``), the
     quantile runs' median maps ``draws_q50`` and mean quantile maps ``qrf``, held-out scores per
     run ``scores`` and ``crossing`` (share of cells where an independent Rh forest exceeds Rs)."""
-    from soilco2.progress import track
+    from soilco2.parallel import map_tasks
 
     n = cfg.n_bootstrap
     chunks = [list(range(a, min(a + cfg.chunk_runs, n))) for a in range(0, n, cfg.chunk_runs)]
     cfg_data = cfg.model_dump(mode="json")
     label = f"runs (Rs and {'Rh/Rs' if cfg.rh_model == 'fraction' else 'Rh'} forests)"
-    if cfg.n_workers == 1 and not cfg.scheduler_address:
-        parts = [run_chunk(data, cfg_data, c) for c in track(chunks, label, progress)]
-    else:
-        from distributed import as_completed
-
-        from soilco2.parallel import dask_client
-
-        parts = []
-        with dask_client(cfg.scheduler_address, cfg.n_workers, field="scheduler_address") as client:
-            remote = client.scatter(data, broadcast=True)
-            futures = [client.submit(run_chunk, remote, cfg_data, c, pure=False) for c in chunks]
-            done = as_completed(futures)
-            for fut in track(list(range(len(futures))), label, progress):
-                parts.append(next(done).result())
-        parts.sort(key=lambda p: p["runs"][0])
+    parts = map_tasks(_run_chunk_task, (data, cfg_data), chunks, n_workers=cfg.n_workers,
+                      scheduler_address=cfg.scheduler_address, label=label, progress=progress)  # fmt: skip
     fitted = _fitted_tables(cfg)
     draws = {k: np.concatenate([p["maps"][k] for p in parts]) for k in fitted}
     qruns = {k: [q for p in parts for q in p["q"].get(k, [])] for k in fitted}
@@ -255,20 +271,25 @@ def run_all(data: dict, cfg: GlobalConfig, progress: bool = True) -> dict:
         qrf["rh"] = qrf["rs"] * fq  # bounds from the two forests' quantiles
     draws["ra"] = draws["rs"] - draws["rh"]  # same run index: consistent uncertainty
     q50["ra"] = q50["rs"] - q50["rh"]
-    return {"draws": draws, "draws_q50": q50, "qrf": qrf, "scores": scores, "crossing": crossing, "explain": explain,
+    years = {}
+    if "years" in data:
+        sums = [p["year_sum"] for p in parts if p["year_sum"] is not None]
+        years = {"year_totals": pd.DataFrame([r for p in parts for r in p["year_totals"]]),
+                 "year_maps": (sum(sums) / sum(p["year_n"] for p in parts)).astype("f4")}  # fmt: skip
+    return years | {"draws": draws, "draws_q50": q50, "qrf": qrf, "scores": scores, "crossing": crossing, "explain": explain,
             "quantile_runs": [b for b in range(n) if b % cfg.quantile_every == 0]}  # fmt: skip
 
 
 def cell_statistics(values: np.ndarray) -> dict[str, np.ndarray]:
     """Per cell over runs (axis 0): mean, median, SD, MAD (median absolute deviation from the
-    median, unscaled) and CV % (SD / mean × 100)."""
+    median, unscaled), CV % (SD / mean × 100) and the 5th and 95th percentiles."""
     mean = values.mean(axis=0, dtype="f8")
-    median = np.median(values, axis=0)
+    p05, median, p95 = np.quantile(values, [0.05, 0.5, 0.95], axis=0)  # one partial sort for the three
     sd = values.std(axis=0, ddof=1, dtype="f8") if len(values) > 1 else np.zeros(values.shape[1])
     mad = np.median(np.abs(values - median), axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         cv = np.where(np.abs(mean) > 0, sd / np.abs(mean) * 100.0, np.nan)
-    return {"mean": mean, "median": median, "sd": sd, "mad": mad, "cv_pct": cv}
+    return {"mean": mean, "median": median, "sd": sd, "mad": mad, "cv_pct": cv, "p05": p05, "p95": p95}
 
 
 def total_statistics(per_run_pg: np.ndarray) -> dict:
@@ -311,8 +332,7 @@ def prepare(tables: dict, cells: pd.DataFrame, cfg: GlobalConfig, area_m2: np.nd
     from soilco2.prep.global_table import location_groups
     from soilco2.sources.landcover import IGBP
 
-    cov = list(cfg.covariates)
-    data = {"Xc": cells[cov].to_numpy("f8")}
+    data = {}
     named = {"rs": tables["rs"], "rh": tables["rh"]}
     if cfg.rh_model == "fraction":
         named["pairs"] = tables["pairs"]
@@ -328,13 +348,20 @@ def prepare(tables: dict, cells: pd.DataFrame, cfg: GlobalConfig, area_m2: np.nd
         fractions = np.stack([cells[f"lc_{c}"].to_numpy("f8") for c in IGBP])
         area_share = vegetated_area_shares(fractions, area_m2)
     for name, t in named.items():
+        cov = cfg.covariates_of(name)
         d = {
+            "covariates": cov,
             "X": t[cov].to_numpy("f8"),
+            "Xc": cells[cov].to_numpy("f8"),
             "y": t["fraction" if name == "pairs" else "flux_gc_m2_yr"].to_numpy("f8"),
             "cell": location_groups(t["cell_lat"], t["cell_lon"], 0.5),
         }
-        if name == "pairs":
+        if name == "pairs":  # Rh = Rs forest x fraction forest, each on its own predictors
             d["rh"] = t["flux_gc_m2_yr"].to_numpy("f8")
+            union = list(dict.fromkeys(cfg.covariates_of("rs") + cov))
+            d["union"], d["X_union"] = union, t[union].to_numpy("f8")
+            d["idx_rs"] = [union.index(c) for c in cfg.covariates_of("rs")]
+            d["idx_fraction"] = [union.index(c) for c in cov]
         if cfg.sampling == "climate_strata":
             d["strata"] = assign_strata(t["mat_c"], t["map_mm"], cfg.strata)
             groups = location_groups(t["lat"], t["lon"], cfg.cv_group_deg)

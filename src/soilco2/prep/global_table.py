@@ -20,7 +20,8 @@ sunshine and extraterrestrial radiation, Angström–Prescott; PAR is about half
 ``aridity_index`` (annual precipitation / Hargreaves PET, in place of relative humidity), and
 with the MODIS land cover the area fractions of the cell in forest (``lc_forest``: ENF, EBF,
 DNF, DBF, MF), shrubland (``lc_shrub``: CSH, OSH), savanna (``lc_savanna``: WSA, SAV), grassland
-(``lc_grass``) and cropland (``lc_crop``: CRO, CVM).
+(``lc_grass``) and cropland (``lc_crop``: CRO, CVM), and the annual maximum NDVI (``ndvi_max``,
+in place of GLASS LAI; ``soilco2.sources.vegetation_index``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ LANDCOVER_GROUPS = {
     "lc_grass": ("GRA",),
     "lc_crop": ("CRO", "CVM"),
 }
-CANDIDATES = COVARIATES + CLIMATE_CANDIDATES + tuple(LANDCOVER_GROUPS)
+CANDIDATES = COVARIATES + CLIMATE_CANDIDATES + tuple(LANDCOVER_GROUPS) + ("ndvi_max",)
 WHC_MISSING = -1.0
 FLUX_COLUMNS = {"rs": "rs_annual_gc_m2_yr", "rh": "rh_annual_gc_m2_yr"}
 # Flags (from load_srdb) that remove a record from training, in the order they are counted.
@@ -50,25 +51,53 @@ DEFAULT_DROP_FLAGS = ("flag_mat_mismatch", "qc_problem", "flag_duplicate")
 TABLE_DROP_REASONS = ("no_coords", "in_sea", "off_land_grid", "missing_covariate")
 
 
-def _block_mean(values: np.ndarray, factor: int) -> np.ndarray:
-    """Mean of valid (finite) sub-cells in factor×factor blocks; NaN where none is valid."""
-    n, m = values.shape
-    b = values.reshape(n // factor, factor, m // factor, factor)
-    ok = np.isfinite(b)
-    count = ok.sum(axis=(1, 3))
-    total = np.where(ok, b, 0.0).sum(axis=(1, 3), dtype="f8")
+CLIMATE_COVARIATES = ("mat_c", "map_mm", "sun_pct_mean", "tmin_c", "prec_cv") + CLIMATE_CANDIDATES
+
+
+def climate_fields(temp_c, prec_mm_month, sun_pct, tmin_c, lat) -> dict[str, np.ndarray]:
+    """The covariates that come from the monthly climate, on a (lat, lon) grid: ``temp_c``,
+    ``prec_mm_month``, ``sun_pct`` are (12, lat, lon), ``tmin_c`` (lat, lon), ``lat`` the
+    grid's latitudes. The same function serves the BIOME4 climatology and each year of a user's
+    monthly climate file."""
+    from soilco2.climate import pet_hargreaves_monthly_mm, shortwave_mj_m2_day
+
+    prec = np.asarray(prec_mm_month, "f8")
+    temp = np.moveaxis(np.asarray(temp_c, "f8"), 0, -1)  # (lat, lon, month)
+    prec_m = np.moveaxis(prec, 0, -1)
+    sun = np.moveaxis(np.asarray(sun_pct, "f8"), 0, -1)
+    mat, annual_p = temp.mean(-1), prec_m.sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan)
+        mean_p = prec.mean(axis=0)
+        prec_cv = np.where(mean_p > 0, prec.std(axis=0) / mean_p, 0.0)
+    prec_cv[~np.isfinite(mean_p)] = np.nan
+    lat2 = np.broadcast_to(np.asarray(lat, "f8")[:, None], mat.shape)
+    growing, full = temp > 0, np.isfinite(temp).all(-1)
+    with np.errstate(invalid="ignore"):
+        pet = pet_hargreaves_monthly_mm(temp, sun, lat2).sum(-1)
+        return {
+            "mat_c": mat,
+            "map_mm": annual_p,
+            "sun_pct_mean": sun.mean(-1),
+            "tmin_c": np.asarray(tmin_c, "f8"),
+            "prec_cv": prec_cv,
+            "gs_precip_mm": np.where(full, np.where(growing, prec_m, 0.0).sum(-1), np.nan),
+            "gs_length_months": np.where(full, growing.sum(-1).astype("f8"), np.nan),
+            "sw_mj_m2_day": shortwave_mj_m2_day(sun, lat2).mean(-1),
+            "aridity_index": annual_p / np.maximum(pet, 1.0),
+        }
 
 
-def covariate_grid(root: str | Path | None = None, landcover: np.ndarray | None = None) -> pd.DataFrame:
+def covariate_grid(
+    root: str | Path | None = None, landcover: np.ndarray | None = None, ndvi: np.ndarray | None = None
+) -> pd.DataFrame:
     """One row per 0.5° cell with land fraction > 0: ``i, j, lat, lon, land_fraction,
     cell_area_m2``, the ``COVARIATES``, the climate candidates and ``complete`` (all
     ``COVARIATES`` finite). With ``landcover`` (IGBP class fractions, class × lat × lon from
     north, :func:`soilco2.sources.landcover.igbp_fractions`): every class's fraction ``lc_<CLASS>``,
     the groups of ``LANDCOVER_GROUPS``, the dominant vegetated class ``igbp`` and
-    ``vegetated_fraction``."""
-    from soilco2.climate import pet_hargreaves_monthly_mm, shortwave_mj_m2_day
+    ``vegetated_fraction``. With ``ndvi`` (lat × lon from north,
+    :func:`soilco2.sources.vegetation_index.ndvi_max`): ``ndvi_max``, 0 where a cell with climate
+    has no valid NDVI pixel (ice; counted as ``ndvi_filled_cells`` in ``out.attrs``)."""
     from soilco2.sources import grids
 
     ds = grids.biome4_climatology(root)
@@ -76,40 +105,20 @@ def covariate_grid(root: str | Path | None = None, landcover: np.ndarray | None 
     lat, lon = ds["lat"].values, ds["lon"].values
     if not (np.allclose(lat, lf["lat"].values) and np.allclose(lon, lf["lon"].values)):
         raise UserError("BIOME4 and land-fraction grids are not the same 0.5° grid", file=grids.grids_dir(root))
-    prec = ds["prec_mm_month"].values.astype("f8")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_p = prec.mean(axis=0)
-        prec_cv = np.where(mean_p > 0, prec.std(axis=0) / mean_p, 0.0)
-    prec_cv[~np.isfinite(mean_p)] = np.nan
     soc = grids.soc_grid(root)
     factor = soc.shape[0] // lat.size
     if soc.shape != (lat.size * factor, lon.size * factor):
         raise UserError("SOC raster does not nest in the 0.5° grid", file=grids.grids_dir(root), field="soc_mg_ha")
-    soc05 = _block_mean(soc.values, factor)
     whc = ds["whc_mm"].values.astype("f8")
     clim_ok = np.isfinite(ds["mat_c"].values) & np.isfinite(ds["map_mm"].values)
-    whc = np.where(clim_ok & ~np.isfinite(whc), WHC_MISSING, whc)
-    fields = {
-        "mat_c": ds["mat_c"].values,
-        "map_mm": ds["map_mm"].values,
-        "sun_pct_mean": ds["sun_pct"].values.mean(axis=0),
-        "tmin_c": ds["tmin_c"].values,
-        "prec_cv": prec_cv,
-        "whc_mm": whc,
-        "soc_mg_ha": soc05,
+    fields = climate_fields(
+        ds["temp_c"].values, ds["prec_mm_month"].values, ds["sun_pct"].values, ds["tmin_c"].values, lat
+    )
+    fields |= {
+        "whc_mm": np.where(clim_ok & ~np.isfinite(whc), WHC_MISSING, whc),
+        "soc_mg_ha": grids.block_mean(soc.values, factor),
         "abs_lat_deg": np.broadcast_to(np.abs(lat)[:, None], whc.shape),
     }
-    temp = np.moveaxis(ds["temp_c"].values.astype("f8"), 0, -1)  # (lat, lon, month)
-    prec_m = np.moveaxis(prec, 0, -1)
-    sun = np.moveaxis(ds["sun_pct"].values.astype("f8"), 0, -1)
-    lat2 = np.broadcast_to(lat[:, None], whc.shape)
-    growing = temp > 0
-    with np.errstate(invalid="ignore"):
-        fields["gs_precip_mm"] = np.where(np.isfinite(temp).all(-1), np.where(growing, prec_m, 0.0).sum(-1), np.nan)
-        fields["gs_length_months"] = np.where(np.isfinite(temp).all(-1), growing.sum(-1).astype("f8"), np.nan)
-        fields["sw_mj_m2_day"] = shortwave_mj_m2_day(sun, lat2).mean(-1)
-        pet = pet_hargreaves_monthly_mm(temp, sun, lat2).sum(-1)
-        fields["aridity_index"] = ds["map_mm"].values / np.maximum(pet, 1.0)
     i, j = np.nonzero(lf.values > 0)
     out = pd.DataFrame(
         {
@@ -141,6 +150,13 @@ def covariate_grid(root: str | Path | None = None, landcover: np.ndarray | None 
         out["igbp"] = dom["igbp"]
         out["vegetated_fraction"] = dom["vegetated_fraction"]
     out["complete"] = out[list(COVARIATES)].notna().all(axis=1)
+    if ndvi is not None:
+        if ndvi.shape != (lat.size, lon.size):
+            raise UserError(f"NDVI {ndvi.shape} does not fit the {lat.size} x {lon.size} grid", field="ndvi_file")
+        v = ndvi[(lat.size - 1 - i) if lat[0] < lat[-1] else i, j]
+        filled = out["complete"].to_numpy() & ~np.isfinite(v)
+        out["ndvi_max"] = np.where(filled, 0.0, v)
+        out.attrs["ndvi_filled_cells"] = int(filled.sum())
     out.attrs["shape"] = (lat.size, lon.size)
     out.attrs["lat"], out.attrs["lon"] = lat, lon
     return out

@@ -288,6 +288,17 @@ def _cell_index(lat_c: np.ndarray, lon_c: np.ndarray, lat: np.ndarray, lon: np.n
     return i, j
 
 
+def block_mean(values: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of valid (finite) sub-cells in factor×factor blocks; NaN where none is valid."""
+    n, m = values.shape
+    b = values.reshape(n // factor, factor, m // factor, factor)
+    ok = np.isfinite(b)
+    count = ok.sum(axis=(1, 3))
+    total = np.where(ok, b, 0.0).sum(axis=(1, 3), dtype="f8")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     """Great-circle distance (km)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)

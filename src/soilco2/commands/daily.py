@@ -134,3 +134,22 @@ def tune(
 
 if hasattr(daily_report, "report"):
     app.command("report")(daily_report.report)
+
+
+@app.command()
+def export(
+    source: Path = typer.Argument(..., help="a daily config YAML or a run folder (its config.yaml)"),
+    out: Path = typer.Argument(..., help="output folder (created; a folder soilco2 did not write is refused)"),
+    fmt: str = typer.Option("neuralhydrology", "--format", help="neuralhydrology: its generic-dataset layout"),
+    quiet: bool = typer.Option(False, help="no progress bars"),
+) -> None:
+    """Write the daily dataset, inputs and temporal split in another tool's format (neuralhydrology)."""
+    from soilco2.errors import UserError
+    from soilco2.pipelines.daily_export import export_neuralhydrology
+
+    if fmt != "neuralhydrology":
+        raise UserError(f"unknown format {fmt!r} (known: neuralhydrology)", field="--format")
+    folder = export_neuralhydrology(source, out, progress=not quiet)
+    console.print(
+        f"neuralhydrology dataset: [bold]{folder}[/] (time_series/, attributes/, sites.txt, periods.csv, nh_config.yml)"
+    )

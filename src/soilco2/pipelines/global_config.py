@@ -40,6 +40,15 @@ ALLOWED_DROP_FLAGS = (
 )
 
 
+def check_predictors(names: list[str], what: str) -> None:
+    """Known predictor names, distinct, at least one (a ValueError for pydantic otherwise)."""
+    bad = [c for c in names if c not in ALL_COVARIATES]
+    if bad:
+        raise ValueError(f"unknown predictor {bad[0]!r}; known: {', '.join(ALL_COVARIATES)}")
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"{what} must be distinct names, at least one")
+
+
 class StrataConfig(StrictModel):
     """Climate strata = MAT class × MAP class of each 0.5° cell (BIOME4 climatology)."""
 
@@ -71,11 +80,7 @@ class SelectionConfig(StrictModel):
     @field_validator("candidates")
     @classmethod
     def _candidates(cls, v: list[str]) -> list[str]:
-        bad = [c for c in v if c not in ALL_COVARIATES]
-        if bad:
-            raise ValueError(f"unknown predictor {bad[0]!r}; known: {', '.join(ALL_COVARIATES)}")
-        if not v or len(set(v)) != len(v):
-            raise ValueError("candidates must be distinct and at least one")
+        check_predictors(v, "candidates")
         if len(v) > MAX_SELECTION_CANDIDATES:
             raise ValueError(
                 f"{len(v)} candidates give {2 ** len(v) - 1:,} subsets per flux; at most "
@@ -186,11 +191,7 @@ class GlobalConfig(StrictModel):
         if v == "auto":
             return v
         for names in v.values() if isinstance(v, dict) else [v]:
-            bad = [c for c in names if c not in ALL_COVARIATES]
-            if bad:
-                raise ValueError(f"unknown predictor {bad[0]!r}; known: {', '.join(ALL_COVARIATES)}")
-            if not names or len(set(names)) != len(names):
-                raise ValueError("covariates must be distinct names, at least one")
+            check_predictors(names, "covariates")
         if isinstance(v, dict) and set(v) != {"rs", "rh"}:
             raise ValueError("covariates per flux need both rs and rh")
         return v

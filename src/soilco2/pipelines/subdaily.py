@@ -198,9 +198,24 @@ def _scores(obs, sim) -> dict:
     return {k: s[k] for k in (*SCORES, "n")}
 
 
+def _sweep_fit(shared: tuple, task: tuple[float, str]) -> tuple[np.ndarray, int]:
+    """One fit of the sweep (a Dask task): (scaled predictions of every window, best epoch)."""
+    past_s, fut_s, y_s, labels, best_hp, cfg_data, interval, scenario = shared
+    hours, name = task
+    cfg = SubdailyConfig.model_validate(cfg_data)
+    P = _steps(hours, interval)
+    _, z, res = fit_torch(
+        name, past_s[:, -P:], fut_s, y_s, labels, cfg=cfg, seed=cfg.seed,
+        label=f"{scenario} {name} past={hours:g}h", **best_hp[name],
+    )  # fmt: skip
+    return z, res.best_epoch
+
+
 def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
     """The whole S2 run; returns the summary dict (also written to ``summary.json``)."""
     from rich.console import Console
+
+    from soilco2.parallel import map_tasks
 
     console = Console(quiet=not cfg.show_progress)
     t_start = time.perf_counter()
@@ -289,35 +304,36 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
                 if best is None or res.best_val_loss < best[0]:
                     best = (res.best_val_loss, hp)
             best_hp[name] = best[1]
-        for hours in cfg.sweep.past_hours:
-            P = _steps(hours, interval)
-            for name in torch_models:
-                model, z, res = fit_torch(
-                    name,
-                    past_s[:, -P:],
-                    fut_s,
-                    y_s,
-                    labels,
-                    cfg=cfg,
-                    seed=cfg.seed,
-                    label=f"{scenario} {name} past={hours:g}h",
-                    **best_hp[name],
+        # the sweep: every (past length, model) fit is independent -> one Dask task each (no bars on workers)
+        on_dask = cfg.sweep.n_workers > 1 or cfg.sweep.scheduler_address
+        sweep_cfg = cfg.model_dump(mode="json") | ({"show_progress": False} if on_dask else {})
+        tasks = [(float(hours), name) for hours in cfg.sweep.past_hours for name in torch_models]
+        fits = map_tasks(
+            _sweep_fit,
+            (past_s, fut_s, y_s, labels, best_hp, sweep_cfg, interval, scenario),
+            tasks,
+            n_workers=cfg.sweep.n_workers,
+            scheduler_address=cfg.sweep.scheduler_address,
+            field="sweep.scheduler_address",
+            label=f"{scenario}: sweep ({len(tasks)} fits)",
+            progress=cfg.show_progress and cfg.sweep.n_workers > 1,
+        )
+        for (hours, name), (z, best_epoch) in zip(tasks, fits, strict=True):
+            p = sc.flux(z)
+            preds[(scenario, name, hours)] = p
+            for split, code in (("train", prep.TRAIN), ("validation", prep.VAL), ("test", prep.TEST)):
+                rows.append(
+                    {
+                        "scenario": scenario,
+                        "model": name,
+                        "past_hours": hours,
+                        "split": split,
+                        **_scores(win.target[labels == code], p[labels == code]),
+                        "best_epoch": best_epoch,
+                        "members": 1,
+                        **best_hp[name],
+                    }
                 )
-                p = sc.flux(z)
-                preds[(scenario, name, float(hours))] = p
-                for split, code in (("train", prep.TRAIN), ("validation", prep.VAL), ("test", prep.TEST)):
-                    rows.append(
-                        {
-                            "scenario": scenario,
-                            "model": name,
-                            "past_hours": float(hours),
-                            "split": split,
-                            **_scores(win.target[labels == code], p[labels == code]),
-                            "best_epoch": res.best_epoch,
-                            "members": 1,
-                            **best_hp[name],
-                        }
-                    )
         # headline: the past length chosen on validation; its torch models become seed ensembles
         headline[scenario] = headline_hours(pd.DataFrame(rows), scenario)
         for name in torch_models if cfg.train.ensemble > 1 else []:

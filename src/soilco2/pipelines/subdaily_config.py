@@ -50,6 +50,8 @@ class SweepSection(StrictModel):
     sample_past_hours: float | None = Field(
         None, gt=0, le=24 * 60
     )  # samples need this much gap-free past (None: the longest length)
+    n_workers: int = Field(1, ge=1, le=256, description="local Dask workers fitting past lengths at once (1: here)")
+    scheduler_address: str | None = Field(None, description="Dask scheduler of a cluster, e.g. tcp://host:8786")
 
 
 class SearchSection(StrictModel):

@@ -28,7 +28,8 @@ def test_export_holds_our_inputs_target_and_split(data_root, tmp_path):
     assert sorted(p.stem for p in (out / "time_series").glob("*.nc")) == sorted(sites) and len(sites) == 3
     nh = yaml.safe_load((out / "nh_config.yml").read_text())
     attrs = pd.read_csv(out / "attributes" / "attributes.csv", index_col=0)
-    assert list(attrs.index) == sites and list(attrs.columns) == nh["static_attributes"]
+    assert list(attrs.index) == sites and set(nh["static_attributes"]) <= set(attrs.columns)
+    assert (attrs[nh["static_attributes"]].std() > 0).all()  # nh refuses constant attributes
     periods = pd.read_csv(out / "periods.csv", parse_dates=["train_start", "train_end", "test_start", "test_end"])
     from soilco2.config import load_config
     from soilco2.pipelines.daily_config import DailyConfig
@@ -44,6 +45,7 @@ def test_export_holds_our_inputs_target_and_split(data_root, tmp_path):
             obs = ds["flux_umol_m2_s"].sel(site=p["site"], time=ts["date"]).values
             np.testing.assert_allclose(ts["flux_umol_m2_s"].values, obs, rtol=1e-6)  # raw µmol m-2 s-1
             assert np.isfinite(np.stack([ts[v].values for v in nh["dynamic_inputs"]])).all()  # 0 where missing
+            assert set(ts.data_vars) - {"flux_umol_m2_s"} >= set(nh["dynamic_inputs"])
         assert p["test_start"] == split.test_start[p["site"]]  # our temporal 80/20 split
         assert p["train_start"] < p["train_end"] < p["test_start"] <= p["test_end"]
     assert nh["seq_length"] == cfg.training.warmup_days + cfg.training.window_days

@@ -98,8 +98,9 @@ def nh_config(cfg, a, data_dir: str) -> dict:
         "max_updates_per_epoch": int(t.batches_per_epoch),  # our epoch: that many batches
         "seq_length": int(t.warmup_days + t.window_days),  # our unscored warm-up + scored window
         "predict_last_n": int(t.window_days),
-        "dynamic_inputs": list(a.dynamic_features),
-        "static_attributes": list(a.static_features),
+        "dynamic_inputs": _varying(a),
+        # nh refuses attributes that are constant over the sites (they carry nothing either)
+        "static_attributes": [f for k, f in enumerate(a.static_features) if np.nanstd(a.x_static[:, k]) > 0],
         "target_variables": [TARGET],
         "clip_targets_to_zero": [TARGET],
         "device": "cpu",
@@ -109,6 +110,13 @@ def nh_config(cfg, a, data_dir: str) -> dict:
         "save_weights_every": int(t.epochs),
         "seed": int(t.seed),
     }
+
+
+def _varying(a) -> list[str]:
+    """Dynamic inputs that vary over the training days: nh scales each input by its SD there and
+    gets NaN (so no valid sample) from a constant one, e.g. an availability channel always 1."""
+    train = a.split == 0
+    return [f for k, f in enumerate(a.dynamic_features) if np.std(a.x_dynamic[:, :, k][train]) > 0]
 
 
 def export_neuralhydrology(source: str | Path, out: str | Path, progress: bool = True) -> Path:

@@ -176,6 +176,7 @@ def main() -> None:
     ours, nh = [], []
     for seed in args.seeds:
         ours.append(run_ours(cfg, seed))
+        (work / f"ours_seed{seed}.json").write_text(json.dumps(ours[-1], indent=1, default=str))
         out = work / f"nh_seed{seed}.json"
         env = os.environ | {"PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
         t, c = time.perf_counter(), _cpu()

@@ -106,6 +106,9 @@ def main() -> None:
     steps_per_epoch = min(cfg.max_updates_per_epoch or len(trainer.loader), len(trainer.loader))
     run_dir = Path(cfg.run_dir)
     weights = sorted(run_dir.glob("model_epoch*.pt"))
+    # every test day with its full seq_length of history (training's predict_last_n would load only
+    # seq_length - predict_last_n days before the period and skip its first days)
+    cfg.update_config({"predict_last_n": 1})
     tester = get_tester(cfg=cfg, run_dir=run_dir, period="test", init_model=True)
     target = cfg_dict["target_variables"][0]
     curve = []

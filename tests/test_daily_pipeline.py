@@ -168,6 +168,35 @@ def test_predict_new_cosore_folder(tiny_run: Path, tmp_path: Path, cosore_root: 
     assert set(m["split"]) == {"all", "train", "test"} and (m.loc[m["split"] == "all", "n"] > 100).all()
 
 
+def test_predict_with_spot_measurements_sets_the_level(tiny_run: Path, tmp_path: Path, cosore_root: Path):
+    """`predict --spots`: a few of the site's own days set its level (a factor on the LSTM series,
+    in levels.parquet); a spot outside the driver span is one message with exit 2."""
+    new = tmp_path / "new_cosore" / "datasets"
+    new.mkdir(parents=True)
+    (new / NEW_SITE).symlink_to(cosore_root / "datasets" / NEW_SITE)
+    res = soilco2("daily", "predict", tiny_run, "--cosore", tmp_path / "new_cosore", "--out", tmp_path / "plain")
+    assert res.returncode == 0, res.stderr
+    with xr.open_dataset(tmp_path / "plain" / "predictions.nc") as ds:
+        obs = ds["obs"].sel(site=NEW_SITE).to_series().dropna()
+        plain = ds["lstm"].sel(site=NEW_SITE).to_series()
+    spots = obs.iloc[:: max(len(obs) // 6, 1)][:6]
+    f = tmp_path / "spots.csv"
+    pd.DataFrame({"date": spots.index.strftime("%Y-%m-%d"), "flux_umol_m2_s": spots.values}).to_csv(f, index=False)
+    res = soilco2("daily", "predict", tiny_run, "--cosore", tmp_path / "new_cosore", "--out", tmp_path / "spots",
+                  "--spots", f)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    levels = pd.read_parquet(tmp_path / "spots" / "levels.parquet").set_index("site")
+    assert levels.loc[NEW_SITE, "n_spots"] == 6 and levels.loc[NEW_SITE, "source"] == "spots"
+    with xr.open_dataset(tmp_path / "spots" / "predictions.nc") as ds:
+        scaled = ds["lstm"].sel(site=NEW_SITE).to_series()
+    np.testing.assert_allclose(scaled.dropna(), plain.dropna() * levels.loc[NEW_SITE, "factor"], rtol=1e-5)
+    bad = tmp_path / "late.csv"
+    bad.write_text("date,flux_umol_m2_s\n2031-01-01,2.0\n")
+    res = soilco2("daily", "predict", tiny_run, "--cosore", tmp_path / "new_cosore", "--out", tmp_path / "bad",
+                  "--spots", bad)  # fmt: skip
+    assert res.returncode == 2 and "late.csv" in res.stderr and "outside the driver span" in res.stderr
+
+
 def test_gapfill_keeps_observations_and_fills_the_span(tiny_run: Path, tmp_path: Path):
     res = soilco2("daily", "gapfill", tiny_run, "--out", tmp_path / "gf")
     assert res.returncode == 0, res.stderr

@@ -80,13 +80,46 @@ def predict(
     run: Path = typer.Argument(..., help="run folder written by 'soilco2 daily train'"),
     cosore: Path = typer.Option(..., "--cosore", help="folder in COSORE layout (datasets/<name>/...)"),
     out: Path | None = typer.Option(None, help="output folder (default RUN/predict/<folder name>)"),
+    spots: Path | None = typer.Option(
+        None, "--spots", help="CSV of spot measurements: date, flux_umol_m2_s[, site, soil_temp_c]"
+    ),
+    level: str = typer.Option(
+        "auto", "--level", help="prior of each site's level: none, annual_map, srdb, spots (= none + spots), auto"
+    ),
+    global_run: Path | None = typer.Option(None, "--global-run", help="S3 run folder for --level annual_map"),
+    radius_km: float = typer.Option(5.0, "--radius-km", help="SRDB records this close set the level (--level srdb)"),
+    between_site_sd: float = typer.Option(0.5, "--between-site-sd", help="SD of a site's log level around its prior"),
 ) -> None:
-    """Apply a trained run to other COSORE-layout datasets (new sites); score where observed."""
+    """Apply a trained run to other COSORE-layout datasets (new sites); score where observed. With
+    --spots or --level, each site's level is set from an annual map, SRDB records or spot measurements."""
     import json
 
+    from soilco2.errors import UserError
     from soilco2.pipelines.daily import predict_run
 
-    dest = predict_run(run, cosore, out)
+    known = ("none", "annual_map", "srdb", "spots", "auto")
+    if level not in known:
+        raise UserError(f"unknown level source {level!r} (known: {', '.join(known)})", field="--level")
+    if level == "auto":  # the richest source given: map, then spots alone, else the plain LSTM
+        level = "annual_map" if global_run else ("spots" if spots else "none")
+    if level == "annual_map" and global_run is None:
+        raise UserError("--level annual_map needs --global-run RUN (an S3 run folder)", field="--global-run")
+    if level == "spots" and spots is None:
+        raise UserError("--level spots needs --spots FILE", field="--spots")
+    if not (0 < radius_km <= 500) or not (0 < between_site_sd <= 5):
+        raise UserError("--radius-km must be in (0, 500] and --between-site-sd in (0, 5]", field="--radius-km")
+    settings = None
+    if level != "none" or spots is not None:
+        from soilco2.pipelines.daily_level import read_spots
+
+        settings = {"source": "none" if level == "spots" else level, "spots": read_spots(spots) if spots else None,
+                    "spots_file": spots, "between_site_sd": between_site_sd, "global_run": global_run,
+                    "radius_km": radius_km}  # fmt: skip
+        if level == "srdb":
+            from soilco2.sources.srdb import load_srdb
+
+            settings["srdb"] = load_srdb()[0].dropna(subset=["rs_annual_gc_m2_yr", "lat", "lon"])
+    dest = predict_run(run, cosore, out, level=settings)
     _print_summary(json.loads((dest / "summary.json").read_text()), f"predictions in {dest}")
 
 

@@ -224,11 +224,18 @@ def evaluate_run(run: str | Path, *, ds: xr.Dataset | None = None) -> dict:
 
 
 def predict_run(
-    run: str | Path, cosore_dir: str | Path | None, out: str | Path | None = None, *, ds: xr.Dataset | None = None
+    run: str | Path,
+    cosore_dir: str | Path | None,
+    out: str | Path | None = None,
+    *,
+    ds: xr.Dataset | None = None,
+    level: dict | None = None,
 ) -> Path:
     """Apply a trained run to the datasets of another COSORE-layout directory (new sites): writes
     predictions.nc and, where there are observations, metrics.parquet (split 'all' = every
-    observed day, and train/test on the same temporal split)."""
+    observed day, and train/test on the same temporal split). ``level``: the keyword arguments of
+    :func:`soilco2.pipelines.daily_level.site_levels` (source, spots, ...) to set each site's level
+    (the factors go to levels.parquet)."""
     run = Path(run)
     cfg = load_run_config(run)
     scalers, site = _load_scaler(run)
@@ -239,6 +246,13 @@ def predict_run(
     t0 = _time.perf_counter()
     preds = ensemble_predict(models, a, scalers)
     seconds = _time.perf_counter() - t0
+    levels = None
+    if level is not None:
+        from soilco2.pipelines.daily_level import site_levels, spot_sd_from_run
+
+        level = {"spot_sd": spot_sd_from_run(run)} | level
+        lat, lon = (ds[c].sel(site=a.sites).values for c in ("lat_deg", "lon_deg"))
+        preds, levels = site_levels(preds, a, lat, lon, **level)
     dest = Path(out) if out else run / "predict" / (Path(cosore_dir).resolve().name if cosore_dir else "dataset")
     obs = ds[TARGET].transpose("site", "time").values
     splits = {"all": (TRAIN, VALIDATION, TEST), "train": (TRAIN, VALIDATION), "test": (TEST,)}
@@ -248,6 +262,9 @@ def predict_run(
         write_parquet(metrics, tmp / "metrics.parquet", index=False)
         write_with(tmp / "predictions.nc", lambda f: write_predictions(predictions_dataset(ds, a, preds), f))
         write_parquet(sites_table(ds, a), tmp / "sites.parquet", index=False)
+        if levels is not None:
+            write_parquet(levels, tmp / "levels.parquet", index=False)
+            summary["levels"] = levels.to_dict(orient="records")
         write_json(tmp / "summary.json", summary)
         write_manifest(tmp, ["predictions.nc", "metrics.parquet"], kind="daily_predict")
     return dest

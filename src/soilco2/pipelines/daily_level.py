@@ -1,0 +1,232 @@
+"""The level of a new site's daily series: the LSTM gives the day-to-day shape, the level comes
+from what a site PI has — an S3 annual map, SRDB records nearby, a few manual measurements.
+
+The level is a multiplicative factor ``k`` on the LSTM series, updated in log space (a normal
+prior, normal likelihood: conjugate):
+
+- prior from the annual map (``annual_map``: the run's Rs at the site's 0.5° cell, with its SD over
+  runs) or from SRDB annual Rs records within a radius (``srdb``): log k₀ = log(level / the
+  series' mean over its span), SD from the level's relative spread and ``between_site_sd``;
+  without a level source the prior is log k₀ = 0 with SD ``between_site_sd``;
+- each spot measurement y at a day with series value s gives log(y / s) with SD ``spot_sd``
+  (day-to-day error of the series in log space plus measurement error);
+- posterior: precision = 1/σ₀² + n/σₛ², mean = (log k₀/σ₀² + Σ log(yᵢ/sᵢ)/σₛ²) / precision.
+
+The series is multiplied by exp(mean) and its 5–95 % band widened by exp(±1.645 σ_post): the band
+widens when the level is uncertain and narrows as spots are added. 1 µmol CO2 m⁻² s⁻¹ over a year
+is 378.7 g C m⁻² yr⁻¹ (12.011 g/mol × 31.536 Ms).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from soilco2.errors import UserError
+
+GC_M2_YR_PER_UMOL_M2_S = 12.011e-6 * 365 * 86400  # 378.7
+MAX_PLAUSIBLE_UMOL = 100.0
+SPOT_COLUMNS = {"date", "flux_umol_m2_s", "soil_temp_c", "site"}
+Z90 = 1.6449
+
+
+@dataclass
+class Level:
+    """A level for one site: log factor and its SD, and where it came from."""
+
+    log_k: float
+    sd: float
+    source: str
+    n_spots: int = 0
+    level_umol_m2_s: float | None = None
+
+
+def read_spots(path: str | Path) -> pd.DataFrame:
+    """A hand-written CSV of spot measurements: ``date``, ``flux_umol_m2_s`` (µmol CO2 m⁻² s⁻¹),
+    optional ``soil_temp_c`` and ``site`` (needed when the prediction has several sites).
+    Every problem is one :class:`UserError` naming the file and the column."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError("spots file not found", file=path)
+    try:
+        df = pd.read_csv(path, comment="#")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise UserError(f"not a readable CSV ({err.__class__.__name__})", file=path) from None
+    unknown = sorted(set(df.columns) - SPOT_COLUMNS)
+    if unknown:
+        raise UserError(
+            f"unknown column {unknown[0]!r} (known: {', '.join(sorted(SPOT_COLUMNS))})", file=path, field=unknown[0]
+        )
+    for need in ("date", "flux_umol_m2_s"):
+        if need not in df.columns:
+            raise UserError("missing column", file=path, field=need)
+    if df.empty:
+        raise UserError("no spot measurement in the file", file=path)
+    dates = pd.to_datetime(df["date"], errors="coerce")
+    if dates.isna().any():
+        row = int(np.flatnonzero(dates.isna())[0])
+        raise UserError(
+            f"unparsable date {df['date'].iloc[row]!r} (row {row + 1}; use YYYY-MM-DD)", file=path, field="date"
+        )
+    flux = pd.to_numeric(df["flux_umol_m2_s"], errors="coerce")
+    if flux.isna().any() or not np.isfinite(flux).all():
+        raise UserError("a flux value is missing or not a number", file=path, field="flux_umol_m2_s")
+    if (flux > MAX_PLAUSIBLE_UMOL).any():
+        raise UserError(
+            f"value {flux.max():g} above {MAX_PLAUSIBLE_UMOL:g} µmol m-2 s-1: surely another unit "
+            "(g C m-2 per day or per year?); give µmol CO2 m-2 s-1",
+            file=path,
+            field="flux_umol_m2_s",
+        )
+    if (flux <= 0).any():
+        raise UserError("flux values must be positive (soil CO2 efflux)", file=path, field="flux_umol_m2_s")
+    out = pd.DataFrame({"date": dates.dt.normalize(), "flux_umol_m2_s": flux.astype(float)})
+    if "site" in df.columns:
+        out["site"] = df["site"].astype(str)
+    if "soil_temp_c" in df.columns:
+        out["soil_temp_c"] = pd.to_numeric(df["soil_temp_c"], errors="coerce")
+    return out
+
+
+def prior_from_level(
+    level_umol: float, level_sd_umol: float, series_mean: float, between_site_sd: float, source: str
+) -> Level:
+    """The prior of log k from an annual level (µmol m⁻² s⁻¹) and its SD."""
+    rel = np.log1p((level_sd_umol / level_umol) ** 2) if level_umol > 0 else 1.0
+    return Level(
+        log_k=float(np.log(level_umol / series_mean)),
+        sd=float(np.sqrt(rel + between_site_sd**2)),
+        source=source,
+        level_umol_m2_s=float(level_umol),
+    )
+
+
+def update(prior: Level, series: np.ndarray, spot_index: np.ndarray, spot_flux: np.ndarray, spot_sd: float) -> Level:
+    """The conjugate update of ``prior`` with spots (``spot_index`` into ``series``)."""
+    s = series[spot_index]
+    ok = np.isfinite(s) & (s > 0) & np.isfinite(spot_flux) & (spot_flux > 0)
+    if not ok.any():
+        return prior
+    r = np.log(spot_flux[ok] / s[ok])
+    precision = 1 / prior.sd**2 + ok.sum() / spot_sd**2
+    mean = (prior.log_k / prior.sd**2 + r.sum() / spot_sd**2) / precision
+    source = f"{prior.source}+spots" if prior.source != "none" else "spots"
+    return Level(float(mean), float(np.sqrt(1 / precision)), source, int(ok.sum()), prior.level_umol_m2_s)
+
+
+def apply_level(preds: dict[str, np.ndarray], level: Level) -> dict[str, np.ndarray]:
+    """The series times exp(log k); its band times exp(log k ± 1.645 σ) on top of its own spread."""
+    k = np.exp(level.log_k)
+    out = dict(preds)
+    out["lstm"] = preds["lstm"] * k
+    if "lstm_p05" in preds:
+        out["lstm_p05"] = preds["lstm_p05"] * k * np.exp(-Z90 * level.sd)
+        out["lstm_p95"] = preds["lstm_p95"] * k * np.exp(Z90 * level.sd)
+    return out
+
+
+def annual_map_level(global_run: str | Path, lat: float, lon: float) -> tuple[float, float]:
+    """Rs of the S3 run at the site's 0.5° cell as a mean flux (µmol m⁻² s⁻¹) and its SD over runs;
+    a site outside the map's land cells is a :class:`UserError`."""
+    import xarray as xr
+
+    maps = Path(global_run) / "maps.nc"
+    if not maps.is_file():
+        raise UserError("not an S3 run folder (no maps.nc)", file=maps, field="--global-run")
+    with xr.open_dataset(maps) as ds:
+        cell = ds[["rs_mean", "rs_sd"]].sel(lat=lat, lon=lon, method="nearest")
+        mean, sd = float(cell["rs_mean"]), float(cell["rs_sd"])
+    if not np.isfinite(mean):
+        raise UserError(
+            f"the site ({lat:.3f}, {lon:.3f}) is outside the annual map's land cells", file=maps, field="rs_mean"
+        )
+    return mean / GC_M2_YR_PER_UMOL_M2_S, sd / GC_M2_YR_PER_UMOL_M2_S
+
+
+def srdb_level(records: pd.DataFrame, lat: float, lon: float, radius_km: float, years=None) -> tuple[float, float, int]:
+    """Mean SRDB annual Rs (µmol m⁻² s⁻¹) of the records within ``radius_km`` (years in ``years``
+    when any is), their SD (0 for one record) and count; a :class:`UserError` when there is none."""
+    from soilco2.sources.grids import haversine_km
+
+    d = haversine_km(lat, lon, records["lat"].to_numpy(), records["lon"].to_numpy())
+    near = records[d <= radius_km]
+    if years is not None and "study_midyear" in near and near["study_midyear"].round().isin(years).any():
+        near = near[near["study_midyear"].round().isin(years)]
+    if near.empty:
+        raise UserError(
+            f"no SRDB annual Rs record within {radius_km:g} km of ({lat:.3f}, {lon:.3f})", field="--level srdb"
+        )
+    v = near["rs_annual_gc_m2_yr"].to_numpy(float) / GC_M2_YR_PER_UMOL_M2_S
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, int(len(v))
+
+
+def spot_sd_from_run(run: str | Path) -> float:
+    """The day-to-day SD of log(observed / LSTM) within sites on the run's training days (each
+    site's own mean removed): how far one spot measurement says something about the level."""
+    import xarray as xr
+
+    with xr.open_dataset(Path(run) / "predictions.nc") as ds:
+        obs, sim, split = (ds[v].transpose("site", "time").values for v in ("obs", "lstm", "split"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.log(obs / sim)
+    r[~((split == 0) & np.isfinite(r))] = np.nan
+    dev = r - np.nanmean(r, axis=1, keepdims=True)
+    return float(np.sqrt(np.nanmean(dev**2)))
+
+
+def site_levels(
+    preds: dict[str, np.ndarray],
+    a,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    *,
+    source: str,
+    spots: pd.DataFrame | None,
+    spot_sd: float,
+    between_site_sd: float,
+    global_run=None,
+    srdb=None,
+    radius_km: float = 5.0,
+    spots_file=None,
+) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Each site's level (prior from ``source``: none, annual_map or srdb; then the spots) applied
+    to the predictions; returns the new predictions and one row per site."""
+    out = {k: v.copy() for k, v in preds.items()}
+    rows = []
+    for i, site in enumerate(a.sites):
+        span = slice(a.start[i], a.stop[i])
+        series = preds["lstm"][i]
+        mean = float(np.nanmean(series[span]))
+        if source == "annual_map":
+            level, sd = annual_map_level(global_run, float(lat[i]), float(lon[i]))
+            prior = prior_from_level(level, sd, mean, between_site_sd, "annual_map")
+        elif source == "srdb":
+            years = sorted(set(a.time[span].year))
+            level, sd, _ = srdb_level(srdb, float(lat[i]), float(lon[i]), radius_km, years)
+            prior = prior_from_level(level, sd, mean, between_site_sd, "srdb")
+        else:
+            prior = Level(0.0, between_site_sd, "none")
+        level = prior
+        if spots is not None:
+            mine = spots[spots["site"] == site] if "site" in spots else spots
+            if len(mine):
+                idx = a.time.get_indexer(mine["date"])
+                inside = (idx >= a.start[i]) & (idx < a.stop[i])
+                if not inside.all():
+                    bad = mine["date"].iloc[int(np.flatnonzero(~inside)[0])].date()
+                    raise UserError(
+                        f"date {bad} outside the driver span of {site} ({a.time[a.start[i]].date()} to "
+                        f"{a.time[a.stop[i] - 1].date()})",
+                        file=spots_file,
+                        field="date",
+                    )
+                level = update(prior, series, idx, mine["flux_umol_m2_s"].to_numpy(float), spot_sd)
+        one = apply_level({k: v[i] for k, v in preds.items() if k.startswith("lstm")}, level)
+        for k, v in one.items():
+            out[k][i] = v
+        rows.append({"site": site, "source": level.source, "factor": float(np.exp(level.log_k)), "log_k": level.log_k,
+                     "log_k_sd": level.sd, "n_spots": level.n_spots, "level_umol_m2_s": level.level_umol_m2_s})  # fmt: skip
+    return out, pd.DataFrame(rows)

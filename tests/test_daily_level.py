@@ -1,0 +1,79 @@
+"""A new site's level from spot measurements (and an annual level as prior): the conjugate update
+finds a known level, its band narrows with more spots, and every bad spots file is one message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from soilco2.errors import UserError
+from soilco2.pipelines.daily_level import Level, apply_level, prior_from_level, read_spots, update
+
+
+def _site(seed=0, n_days=730, true_factor=2.0, day_sd=0.3):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_days)
+    shape = 2.0 + 1.5 * np.sin(2 * np.pi * t / 365)  # the LSTM's shape, right up to a factor
+    truth = true_factor * shape * np.exp(rng.normal(0, day_sd, n_days))
+    return shape, truth, rng
+
+
+@pytest.mark.parametrize("k", [1, 3, 6, 12, 48])
+def test_spots_recover_a_known_level_and_the_band_narrows(k):
+    shape, truth, rng = _site()
+    prior = Level(0.0, 0.5, "none")
+    estimates, sds = [], []
+    for draw in range(200):  # many draws of k spot days
+        idx = np.sort(rng.choice(shape.size, k, replace=False))
+        post = update(prior, shape, idx, truth[idx], spot_sd=0.3)
+        estimates.append(post.log_k)
+        sds.append(post.sd)
+    expected_sd = np.sqrt(1 / (1 / 0.5**2 + k / 0.3**2))
+    assert np.allclose(sds, expected_sd)
+    shrink = (k / 0.3**2) / (1 / 0.5**2 + k / 0.3**2)  # the prior at log k = 0 pulls the estimate down
+    assert np.mean(estimates) == pytest.approx(shrink * np.log(2.0), abs=3 * 0.3 / np.sqrt(k * 200))
+    if k >= 6:  # the 90 % posterior interval covers the true level (the prior's pull is small by then)
+        assert np.mean(np.abs(np.array(estimates) - np.log(2.0)) <= 1.6449 * expected_sd) > 0.85
+
+
+def test_annual_level_prior_and_band():
+    shape, truth, _ = _site()
+    prior = prior_from_level(level_umol=2.0 * shape.mean(), level_sd_umol=0.2, series_mean=shape.mean(),
+                             between_site_sd=0.1, source="annual_map")  # fmt: skip
+    assert np.exp(prior.log_k) == pytest.approx(2.0)
+    preds = {"lstm": shape, "lstm_p05": shape * 0.9, "lstm_p95": shape * 1.1}
+    out = apply_level(preds, prior)
+    np.testing.assert_allclose(out["lstm"], 2 * shape)
+    assert (out["lstm_p05"] < 2 * shape * 0.9).all() and (out["lstm_p95"] > 2 * shape * 1.1).all()  # wider band
+    tight = apply_level(preds, Level(prior.log_k, 0.01, "x"))
+    assert (tight["lstm_p95"] - tight["lstm_p05"] < out["lstm_p95"] - out["lstm_p05"]).all()
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "spots.csv"
+    p.write_text(text)
+    return p
+
+
+def test_spots_reader_reads_a_hand_written_file(tmp_path):
+    p = _write(tmp_path, "# survey\ndate,flux_umol_m2_s,soil_temp_c\n2015-05-01,3.2,12.5\n2015-06-03,4.1,\n")
+    df = read_spots(p)
+    assert list(df["flux_umol_m2_s"]) == [3.2, 4.1] and df["date"].iloc[1] == pd.Timestamp("2015-06-03")
+
+
+@pytest.mark.parametrize(
+    "text, field, message",
+    [
+        ("date,flux,temp\n2015-05-01,3.2,1\n", "flux", "unknown column"),
+        ("date,flux_umol_m2_s\n2015-13-45,3.2\n", "date", "unparsable date"),
+        ("date,flux_umol_m2_s\n2015-05-01,950\n", "flux_umol_m2_s", "surely another unit"),
+        ("date,flux_umol_m2_s\n2015-05-01,-1\n", "flux_umol_m2_s", "positive"),
+        ("date,flux_umol_m2_s\n2015-05-01,abc\n", "flux_umol_m2_s", "not a number"),
+        ("flux_umol_m2_s\n3.2\n", "date", "missing column"),
+    ],
+)
+def test_bad_spots_files_name_file_and_field(tmp_path, text, field, message):
+    with pytest.raises(UserError) as e:
+        read_spots(_write(tmp_path, text))
+    assert message in str(e.value) and "spots.csv" in str(e.value) and f"'{field}'" in str(e.value)

@@ -85,12 +85,15 @@ def run_ours(cfg, seed: int) -> dict:
     ds, a, scaler = prepare(cfg)
     obs = ds["flux_umol_m2_s"].transpose("site", "time").sel(site=a.sites, time=a.time).values
 
-    def medians(members) -> dict:
+    def medians(members, per_site: bool = False) -> dict:
         preds = ensemble_predict(members, a, scaler)
         m = score_predictions(obs, a.split, {"lstm": preds["lstm"]}, a.sites)
         t = m[(m["model"] == "lstm") & (m["split"] == "test")]
-        return {"median_test_kge": float(t["kge"].median()), "median_test_nse": float(t["nse"].median()),
-                "median_test_r": float(t["r"].median()), "sites_scored": int(len(t))}  # fmt: skip
+        out = {"median_test_kge": float(t["kge"].median()), "median_test_nse": float(t["nse"].median()),
+               "median_test_r": float(t["r"].median()), "sites_scored": int(len(t))}  # fmt: skip
+        if per_site:
+            out["per_site"] = t[["site", "kge", "nse", "r"]].to_dict(orient="records")
+        return out
 
     work = Path(f"/tmp/soilco2_peer_seed{seed}")
     work.mkdir(exist_ok=True)
@@ -113,10 +116,11 @@ def run_ours(cfg, seed: int) -> dict:
     member = finetune_member(model, a, cfg, seed, show_progress=False)
     finetune_s = time.perf_counter() - t1
     cpu = _cpu() - c0
-    final = medians([member])
+    final = medians([member], per_site=True)
     tc = cfg.training
     steps = tc.epochs * tc.batches_per_epoch
-    curve.append({"epoch": "fine-tuned", "seconds": loop_s + finetune_s, **final})
+    curve.append({"epoch": "fine-tuned", "seconds": loop_s + finetune_s,
+                  **{k: v for k, v in final.items() if k != "per_site"}})  # fmt: skip
     return {
         "seed": seed,
         **final,
@@ -130,6 +134,21 @@ def run_ours(cfg, seed: int) -> dict:
         "timesteps_per_second": steps * tc.batch_size * (tc.warmup_days + tc.window_days) / loop_s,
         "curve": curve,
     }
+
+
+def common_site_medians(ours: list[dict], nh: list[dict]) -> dict:
+    """Per seed, the medians over the sites both scored (neuralhydrology needs seq_length days of
+    drivers before a test day, so it cannot score sites whose test days lack them)."""
+    out = {"sites": [], "soilco2": {"kge": [], "nse": []}, "neuralhydrology": {"kge": [], "nse": []}}
+    for o, n in zip(ours, nh, strict=True):
+        per = {"soilco2": {p["site"]: p for p in o.get("per_site", [])},
+               "neuralhydrology": {p["site"]: p for p in n.get("per_site", [])}}  # fmt: skip
+        common = sorted(per["soilco2"].keys() & per["neuralhydrology"].keys())
+        out["sites"].append(len(common))
+        for name, rows in per.items():
+            for m in ("kge", "nse"):
+                out[name][m].append(float(np.median([rows[s][m] for s in common])) if common else None)
+    return out
 
 
 def _time_to(curve: list[dict], kge: float) -> float | None:
@@ -201,6 +220,7 @@ def main() -> None:
     result = {
         "soilco2": s_ours,
         "neuralhydrology": s_nh,
+        "common_sites": common_site_medians(ours, nh),
         "speed_ratio": float(np.median(to_skill_nh) / np.median(ok)) if len(ok) == len(ours) else None,
         "time_to_nh_final_kge_seconds": {"soilco2": to_skill_ours, "neuralhydrology": to_skill_nh},
         "step_ratio": s_nh["seconds_per_step"]["median"] / s_ours["seconds_per_step"]["median"],

@@ -138,6 +138,7 @@ def main() -> None:
         "median_test_nse": float(final["nse"].median()),
         "median_test_r": float(final["r"].median()),
         "sites_scored": int(len(final)),
+        "per_site": final[["site", "kge", "nse", "r"]].to_dict(orient="records"),
         "curve": curve,
     }
     Path(args.out).write_text(json.dumps(result, indent=1))

@@ -21,8 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soilco2.errors import UserError
-
 TARGET = "flux_umol_m2_s"
 
 
@@ -31,10 +29,10 @@ def _load_config(source: Path):
     from soilco2.pipelines.daily_config import DailyConfig
 
     source = Path(source)
-    if source.is_dir():
-        if not (source / "config.yaml").is_file():
-            raise UserError("not a daily run folder (no config.yaml)", file=source)
-        return load_config(source / "config.yaml", DailyConfig)
+    if source.is_dir():  # a run folder: its config as trained, checked against its manifest
+        from soilco2.pipelines.daily import load_run_config
+
+        return load_run_config(source)
     return load_config(source, DailyConfig)
 
 

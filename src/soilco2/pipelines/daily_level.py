@@ -128,20 +128,24 @@ def apply_level(preds: dict[str, np.ndarray], level: Level) -> dict[str, np.ndar
     return out
 
 
-def annual_map_level(global_run: str | Path, lat: float, lon: float) -> tuple[float, float]:
-    """Rs of the S3 run at the site's 0.5° cell as a mean flux (µmol m⁻² s⁻¹) and its SD over runs;
-    a site outside the map's land cells is a :class:`UserError`."""
+def annual_map_level(global_run: str | Path, lat, lon) -> tuple[np.ndarray, np.ndarray]:
+    """Rs of the S3 run at each site's 0.5° cell as a mean flux (µmol m⁻² s⁻¹) and its SD over runs
+    (the map read once for all sites); a site outside the map's land cells is a :class:`UserError`."""
     import xarray as xr
 
     maps = Path(global_run) / "maps.nc"
     if not maps.is_file():
         raise UserError("not an S3 run folder (no maps.nc)", file=maps, field="--global-run")
+    lat, lon = np.atleast_1d(np.asarray(lat, float)), np.atleast_1d(np.asarray(lon, float))
+    points = {"lat": xr.DataArray(lat, dims="site"), "lon": xr.DataArray(lon, dims="site")}
     with xr.open_dataset(maps) as ds:
-        cell = ds[["rs_mean", "rs_sd"]].sel(lat=lat, lon=lon, method="nearest")
-        mean, sd = float(cell["rs_mean"]), float(cell["rs_sd"])
-    if not np.isfinite(mean):
+        cell = ds[["rs_mean", "rs_sd"]].sel(points, method="nearest")
+        mean, sd = cell["rs_mean"].values.astype(float), cell["rs_sd"].values.astype(float)
+    off = ~np.isfinite(mean)
+    if off.any():
+        k = int(np.flatnonzero(off)[0])
         raise UserError(
-            f"the site ({lat:.3f}, {lon:.3f}) is outside the annual map's land cells", file=maps, field="rs_mean"
+            f"the site ({lat[k]:.3f}, {lon[k]:.3f}) is outside the annual map's land cells", file=maps, field="rs_mean"
         )
     return mean / GC_M2_YR_PER_UMOL_M2_S, sd / GC_M2_YR_PER_UMOL_M2_S
 
@@ -196,13 +200,14 @@ def site_levels(
     to the predictions; returns the new predictions and one row per site."""
     out = {k: v.copy() for k, v in preds.items()}
     rows = []
+    if source == "annual_map":
+        map_level, map_sd = annual_map_level(global_run, lat, lon)
     for i, site in enumerate(a.sites):
         span = slice(a.start[i], a.stop[i])
         series = preds["lstm"][i]
         mean = float(np.nanmean(series[span]))
         if source == "annual_map":
-            level, sd = annual_map_level(global_run, float(lat[i]), float(lon[i]))
-            prior = prior_from_level(level, sd, mean, between_site_sd, "annual_map")
+            prior = prior_from_level(map_level[i], map_sd[i], mean, between_site_sd, "annual_map")
         elif source == "srdb":
             years = sorted(set(a.time[span].year))
             level, sd, _ = srdb_level(srdb, float(lat[i]), float(lon[i]), radius_km, years)

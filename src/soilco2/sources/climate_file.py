@@ -10,15 +10,14 @@ grid; a grid other than 0.5° is regridded conservatively (:mod:`soilco2.regrid`
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from soilco2.errors import UserError
 from soilco2.regrid import bounds_from_centres, regrid_conservative
-from soilco2.sources.model_grid import cell_bounds, grid_dim
+from soilco2.sources.grids import open_nc
+from soilco2.sources.model_grid import cell_bounds, dates_of, grid_dim
 
 VARIABLES = ("temp_c", "prec_mm_month", "sun_pct", "cloud_pct")
 TEMP_UNITS = {
@@ -45,12 +44,7 @@ class MonthlyClimate:
         self.path = Path(path).expanduser()
         if not self.path.is_file():
             raise UserError("climate file not found", file=self.path, field="climate.path")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.ds = xr.open_dataset(self.path, decode_times=False)
-        except Exception as err:  # noqa: BLE001 - the user's file
-            raise UserError(f"cannot read NetCDF ({err.__class__.__name__})", file=self.path) from None
+        self.ds = open_nc(self.path)
         self.variables, self.units, self.lat, self.lon = dict(variables), dict(units), lat, lon
         for key, name in self.variables.items():
             if name not in self.ds.data_vars:
@@ -67,14 +61,8 @@ class MonthlyClimate:
             raise UserError("needs one time axis besides lat and lon", file=self.path, field=first.name)
         self.tdim = tdims[0]
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                coder = xr.coders.CFDatetimeCoder(use_cftime=True)
-                t = xr.decode_cf(self.ds[[self.tdim]], decode_times=coder)[self.tdim].values
-            self.year_of = np.array([d.year for d in t])
-            self.month_of = np.array([d.month for d in t])
-            self.days = np.array([d.daysinmonth for d in t], "f8")
-        except Exception:  # noqa: BLE001
+            self.year_of, self.month_of, self.days = dates_of(self.ds, self.tdim)
+        except ValueError:
             raise UserError("time axis cannot be dated", file=self.path, field=self.tdim) from None
         self.src_lat_b = cell_bounds(self.ds, self.lat_dim, self.path, -90, 90)
         self.src_lon_b = cell_bounds(self.ds, self.lon_dim, self.path)

@@ -45,7 +45,8 @@ def _grid_file(root, name: str) -> Path:
     return path
 
 
-def _open_nc(path: Path) -> xr.Dataset:
+def open_nc(path: Path) -> xr.Dataset:
+    """A NetCDF file, times not decoded; a file that is not one is a :class:`UserError` naming it."""
     try:
         with warnings.catch_warnings():  # the land-fraction file's time units are ambiguous
             warnings.simplefilter("ignore")
@@ -64,7 +65,7 @@ def _need(ds: xr.Dataset, path: Path, names: list[str]) -> None:
 @lru_cache(maxsize=4)
 def _biome4_cached(path: str) -> xr.Dataset:
     path_ = Path(path)
-    with _open_nc(path_) as raw:
+    with open_nc(path_) as raw:
         _need(raw, path_, ["temp", "prec", "sun", "tmin", "whc", "perc", "lat", "lon"])
         raw = raw.load()
     # south-west corners -> centres; sort latitude ascending
@@ -150,7 +151,7 @@ def biome4_climatology(root: str | Path | None = None) -> xr.Dataset:
 @lru_cache(maxsize=4)
 def _land_fraction_cached(path: str) -> xr.DataArray:
     path_ = Path(path)
-    with _open_nc(path_) as raw:
+    with open_nc(path_) as raw:
         _need(raw, path_, ["data", "lat", "lon"])
         da = raw["data"].load()
     if "time" in da.dims:

@@ -62,14 +62,25 @@ class ModelField:
 
 
 def _open(path: Path) -> xr.Dataset:
+    from soilco2.sources.grids import open_nc
+
     if not path.is_file():
         raise UserError("model file not found", file=path)
+    return open_nc(path)
+
+
+def dates_of(ds: xr.Dataset, tdim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, days in the month) of each step of the CF time axis ``tdim`` (any calendar);
+    a ValueError when it cannot be dated."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return xr.open_dataset(path, decode_times=False)
-    except Exception as err:  # noqa: BLE001 - any decoding failure is the user's file
-        raise UserError(f"cannot read NetCDF ({err.__class__.__name__})", file=path) from None
+            coder = xr.coders.CFDatetimeCoder(use_cftime=True)
+            t = xr.decode_cf(ds[[tdim]], decode_times=coder)[tdim].values
+        return (np.array([d.year for d in t]), np.array([d.month for d in t]),
+                np.array([d.daysinmonth for d in t], "f8"))  # fmt: skip
+    except Exception as err:  # noqa: BLE001 - whatever the file holds, it is not a usable date
+        raise ValueError(str(err)) from None
 
 
 def _find_variables(ds: xr.Dataset, flux: str, given: list[str] | None, path: Path) -> list[str]:
@@ -135,14 +146,8 @@ def _time_weights(ds: xr.Dataset, tdim: str, period: tuple[int, int] | None, pat
     """Weights over the time axis (zero outside ``period``) and the period they stand for."""
     n = ds.sizes[tdim]
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            coder = xr.coders.CFDatetimeCoder(use_cftime=True)
-            t = xr.decode_cf(ds[[tdim]], decode_times=coder)[tdim]
-        years = np.array([d.year for d in t.values])
-        months = np.array([d.month for d in t.values])
-        days = np.array([d.daysinmonth for d in t.values], "f8")
-    except Exception:  # noqa: BLE001 - no usable dates
+        years, months, days = dates_of(ds, tdim)
+    except ValueError:
         if n == 1:
             return np.ones(1), "the file's own (one time step, not dated)"
         raise UserError(

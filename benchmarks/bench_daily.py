@@ -28,7 +28,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from soilco2.config import load_config
-    from soilco2.pipelines.daily import _load_scaler, load_members, prepare, train_run
+    from soilco2.pipelines.daily import load_members, load_scaler, prepare, train_run
     from soilco2.pipelines.daily_config import DailyConfig
     from soilco2.pipelines.daily_members import ensemble_predict
 
@@ -45,7 +45,7 @@ def main() -> None:
     summary = json.loads((run / "summary.json").read_text())
 
     # prediction of every site over its whole span, from the saved run (dataset build timed apart)
-    scaler, site = _load_scaler(run)
+    scaler, site = load_scaler(run)
     t0 = time.perf_counter()
     ds, a, scaler = prepare(cfg, scaler, site_target=site)
     build_s = time.perf_counter() - t0

@@ -70,9 +70,12 @@ def _limit_child(args) -> None:
     print(json.dumps(lstm_limit(args.limit_child, args.batch, args.warmup, args.window, args.hidden)))
 
 
-def run_ours(cfg, seed: int) -> dict:
+def run_ours(cfg, seed: int, finetune_at: tuple[int, ...] = ()) -> dict:
     """One member of the default config: all-site training (per-epoch test KGE from the loop's saved
-    state, its evaluation time not counted), then per-site fine-tuning; scored on the test days."""
+    state, its evaluation time not counted), then per-site fine-tuning; scored on the test days.
+    ``finetune_at``: epochs after which a fine-tuned copy is scored too, its time being the loop's
+    until then plus its own fine-tuning (with a constant learning rate, the member a config with
+    that many epochs trains)."""
     import torch
 
     from soilco2.pipelines.daily import prepare
@@ -107,7 +110,14 @@ def run_ours(cfg, seed: int) -> dict:
         model = new_model(a, cfg.model)
         model.load_state_dict(torch.load(resume, weights_only=True)["model"])
         model.eval()
-        curve.append({"epoch": done, "seconds": te - t0 - eval_s, **medians([Member(model, {})])})
+        at = te - t0 - eval_s
+        curve.append({"epoch": done, "seconds": at, **medians([Member(model, {})])})
+        if done in finetune_at:  # what `epochs: done` would give: same windows, same fine-tuning seeds
+            tf, rng_state = time.perf_counter(), torch.get_rng_state()
+            member = finetune_member(model, a, cfg, seed, show_progress=False)
+            spent = time.perf_counter() - tf
+            torch.set_rng_state(rng_state)  # the fine-tuning seeds torch: the loop goes on as if uninterrupted
+            curve.append({"epoch": f"{done} + fine-tuned", "seconds": at + spent, **medians([member])})
         eval_s += time.perf_counter() - te
 
     model, _ = train_member(a, cfg, seed, show_progress=False, on_epoch=on_epoch, resume_state=resume)
@@ -152,7 +162,7 @@ def common_site_medians(ours: list[dict], nh: list[dict]) -> dict:
 
 
 def _time_to(curve: list[dict], kge: float) -> float | None:
-    for p in curve:
+    for p in sorted(curve, key=lambda p: p["seconds"]):
         if p["median_test_kge"] >= kge:
             return p["seconds"]
     return None
@@ -165,6 +175,13 @@ def main() -> None:
     ap.add_argument("--work", default=str(ROOT / "runs" / "peer_nh"))
     ap.add_argument("--peer-python", default=str(ROOT / ".venv-peer" / "bin" / "python"))
     ap.add_argument("--out", default=str(HERE / "results" / "peer_neuralhydrology.json"))
+    ap.add_argument(
+        "--finetune-at",
+        type=int,
+        nargs="*",
+        default=[10, 15, 20],
+        help="epochs after which a fine-tuned copy is scored (learning curve of the whole method)",
+    )
     ap.add_argument("--limit-child", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     ap.add_argument("--warmup", type=int, default=90, help=argparse.SUPPRESS)
@@ -194,7 +211,7 @@ def main() -> None:
         limit[threads] = json.loads(res.stdout.strip().splitlines()[-1])
     ours, nh = [], []
     for seed in args.seeds:
-        ours.append(run_ours(cfg, seed))
+        ours.append(run_ours(cfg, seed, tuple(args.finetune_at)))
         (work / f"ours_seed{seed}.json").write_text(json.dumps(ours[-1], indent=1, default=str))
         out = work / f"nh_seed{seed}.json"
         env = os.environ | {"PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
@@ -217,6 +234,7 @@ def main() -> None:
     to_skill_nh = [r["train_wall_seconds"] for r in nh]
     ok = [t for t in to_skill_ours if t is not None]
     ours_tps = float(np.median([r["timesteps_per_second"] for r in ours]))
+    pattern = "truncated" if tc.no_grad_steps else "full"  # the limit at our own gradient pattern
     result = {
         "soilco2": s_ours,
         "neuralhydrology": s_nh,
@@ -224,20 +242,30 @@ def main() -> None:
         "speed_ratio": float(np.median(to_skill_nh) / np.median(ok)) if len(ok) == len(ours) else None,
         "time_to_nh_final_kge_seconds": {"soilco2": to_skill_ours, "neuralhydrology": to_skill_nh},
         "step_ratio": s_nh["seconds_per_step"]["median"] / s_ours["seconds_per_step"]["median"],
-        "limit_timesteps_per_second": limit[1]["truncated"],
+        "limit_timesteps_per_second": limit[1][pattern],
+        "limit_pattern": f"{pattern} (1 thread; 'full' backpropagates through the warm-up, as training.warmup_gradient: true)",
         "limit_timesteps_per_second_by_threads": limit,
         "our_timesteps_per_second": ours_tps,
-        "share_of_limit": ours_tps / limit[1]["truncated"],
+        "share_of_limit": ours_tps / limit[1][pattern],
         "settings_that_differ": [
-            "ensemble: soilco2's default averages 4 members; here one member per seed on each side",
-            "per-site fine-tuning (40 batches of 16 per site): soilco2 only (nh has none); counted in its time",
-            "per-site target scaling (mean-centred per site): soilco2 only; nh scales the target globally",
-            "loss: soilco2 weights each site's squared errors by its variance, nh's NSE loss divides by the "
-            "site's target SD (squared) per sample: close, not identical",
-            "recency weighting of training days (365-day half-life): soilco2 only",
-            "sampling: soilco2 draws windows per site (each site equal), nh draws samples uniformly over days",
-            "warm-up: soilco2's first 90 steps run without gradient; nh backpropagates through all 180",
-            "inputs: nh re-scales soilco2's already scaled inputs (z-score of z-scores, no effect on skill)",
+            d
+            for d in (
+                "ensemble: soilco2's default averages 4 members; here one member per seed on each side",
+                "per-site fine-tuning (40 batches of 16 per site): soilco2 only (nh has none); counted in its time",
+                "per-site target scaling (mean-centred per site): soilco2 only; nh scales the target globally",
+                "loss: soilco2 weights each site's squared errors by its variance, nh's NSE loss divides by the "
+                "site's target SD (squared) per sample: close, not identical",
+                "recency weighting of training days (365-day half-life): soilco2 only",
+                "sampling: both draw windows in proportion to a site's training days; a soilco2 window ends up to "
+                "window_days after the drawn day (a window's days scored together), nh scores the predict_last_n days "
+                "ending on it",
+                f"warm-up: soilco2's first {tc.no_grad_steps} steps run without gradient; nh backpropagates through all "
+                f"{tc.warmup_days + tc.window_days}"
+                if tc.no_grad_steps
+                else None,
+                "inputs: nh re-scales soilco2's already scaled inputs (z-score of z-scores, no effect on skill)",
+            )
+            if d
         ],
         "mapping": {
             "hidden_size": cfg.model.hidden_size,

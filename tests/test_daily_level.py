@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from soilco2.errors import UserError
-from soilco2.pipelines.daily_level import Level, apply_level, prior_from_level, read_spots, update
+from soilco2.pipelines.daily_level import Level, apply_level, combine, prior_from_level, read_spots, update
 
 
 def _site(seed=0, n_days=730, true_factor=2.0, day_sd=0.3):
@@ -48,6 +48,18 @@ def test_annual_level_prior_and_band():
     assert (out["lstm_p05"] < 2 * shape * 0.9).all() and (out["lstm_p95"] > 2 * shape * 1.1).all()  # wider band
     tight = apply_level(preds, Level(prior.log_k, 0.01, "x"))
     assert (tight["lstm_p95"] - tight["lstm_p05"] < out["lstm_p95"] - out["lstm_p05"]).all()
+
+
+def test_two_levels_join_by_precision_and_the_band_keeps_the_day_scatter():
+    joined = combine(Level(0.0, 0.4, "lstm"), Level(np.log(2.0), 0.2, "annual_map"))
+    w = (1 / 0.2**2) / (1 / 0.4**2 + 1 / 0.2**2)  # the tighter estimate weighs 4x
+    assert joined.log_k == pytest.approx(w * np.log(2.0)) and joined.sd == pytest.approx(
+        (1 / 0.4**2 + 1 / 0.2**2) ** -0.5
+    )
+    shape = np.full(10, 2.0)
+    preds = {"lstm": shape, "lstm_p05": shape, "lstm_p95": shape}  # members agree: no ensemble spread
+    out = apply_level(preds, Level(0.0, 1e-9, "x"), day_sd=0.3)
+    np.testing.assert_allclose(out["lstm_p95"] / out["lstm"], np.exp(1.6449 * 0.3), rtol=1e-6)
 
 
 def _write(tmp_path, text):

@@ -16,6 +16,7 @@ import xarray as xr
 import yaml
 
 from daily_synth import make_daily_dataset
+from soilco2.pipelines.daily_site import DRIVER_COLUMNS
 
 TINY = Path(__file__).resolve().parents[1] / "configs" / "daily_tiny.yaml"
 NEW_SITE = "d20190722_GORRES"
@@ -195,6 +196,71 @@ def test_predict_with_spot_measurements_sets_the_level(tiny_run: Path, tmp_path:
     res = soilco2("daily", "predict", tiny_run, "--cosore", tmp_path / "new_cosore", "--out", tmp_path / "bad",
                   "--spots", bad)  # fmt: skip
     assert res.returncode == 2 and "late.csv" in res.stderr and "outside the driver span" in res.stderr
+
+
+def test_predict_site_from_coordinates_and_a_driver_table(tiny_run: Path, tmp_path: Path, cosore_root: Path):
+    """The Python API for a site without a COSORE folder: the site's own drivers, coordinates,
+    elevation and land cover give the same series as `predict --cosore` on its folder; spots set
+    the level (an attribute); the NetCDF is CF with the band; bad tables are one clear error."""
+    from soilco2.errors import UserError
+    from soilco2.pipelines.daily_site import predict_site
+    from soilco2.prep.cosore_records import daily_table
+    from soilco2.sources.cosore import cosore_root as layout_root
+    from soilco2.sources.cosore import list_datasets
+
+    new = tmp_path / "new_cosore" / "datasets"
+    new.mkdir(parents=True)
+    (new / NEW_SITE).symlink_to(cosore_root / "datasets" / NEW_SITE)
+    res = soilco2("daily", "predict", tiny_run, "--cosore", tmp_path / "new_cosore", "--out", tmp_path / "plain")
+    assert res.returncode == 0, res.stderr
+    with xr.open_dataset(tmp_path / "plain" / "predictions.nc") as ds:
+        plain = ds["lstm"].sel(site=NEW_SITE).to_series().dropna()
+        obs = ds["obs"].sel(site=NEW_SITE).to_series().dropna()
+    table, _ = daily_table(tmp_path / "new_cosore", cache=False, progress=False)
+    meta = list_datasets(layout_root(tmp_path / "new_cosore")).set_index("dataset").loc[NEW_SITE]
+    drivers = table.drop(columns=[c for c in table.columns if c not in ("date", *DRIVER_COLUMNS)])
+    drivers = drivers[(drivers["date"] >= plain.index[0]) & (drivers["date"] <= plain.index[-1])]
+    drivers = pd.concat([pd.DataFrame({"date": [plain.index[0]]}), drivers]).drop_duplicates(
+        "date"
+    )  # the span's first day
+    f = tmp_path / "drivers.csv"
+    drivers.to_csv(f, index=False)
+    out = tmp_path / "site.nc"
+    got = predict_site(tiny_run, f, meta["lat"], meta["lon"], name=NEW_SITE, elevation_m=meta["elevation_m"],
+                       igbp=meta["igbp"], out=out)  # fmt: skip
+    series = got["lstm"].sel(site=NEW_SITE).to_series().dropna()
+    day = "datetime64[D]"
+    np.testing.assert_array_equal(series.index.values.astype(day), plain.index.values.astype(day))
+    np.testing.assert_allclose(series.values, plain.values, rtol=1e-5)
+    with xr.open_dataset(out) as ds:
+        assert {"lstm", "lstm_p05", "lstm_p95"} <= set(ds.data_vars) and ds["lstm"].attrs["units"] == "umol m-2 s-1"
+        assert ds["lat"].attrs["standard_name"] == "latitude" and "obs" not in ds
+    step = max(len(obs) // 6, 1)
+    spots = pd.DataFrame({"date": obs.index[::step][:6], "flux_umol_m2_s": obs.values[::step][:6]})
+    levelled = predict_site(tiny_run, f, meta["lat"], meta["lon"], name=NEW_SITE, elevation_m=meta["elevation_m"],
+                            igbp=meta["igbp"], spots=spots)  # fmt: skip
+    factor = levelled["lstm"].attrs["level_factor"]
+    assert levelled["lstm"].attrs["level_spots"] == 6 and factor != 1.0
+    np.testing.assert_allclose(levelled["lstm"].sel(site=NEW_SITE).to_series().dropna(), plain * factor, rtol=1e-5)
+    bad = [("date,soil_temp_c\n2020-01-01,5\n2020-01-01,6\n", "date"),
+           ("date,soil_temp\n2020-01-01,5\n", "soil_temp"),
+           ("date,swc_m3_m3\n2020-01-01,35\n", "swc_m3_m3"),
+           ("date,precip_mm\n2020-13-45,1\n", "date"),
+           ("soil_temp_c\n5\n", "date")]  # fmt: skip
+    for text, field in bad:
+        f.write_text(text)
+        with pytest.raises(UserError) as err:
+            predict_site(tiny_run, f, meta["lat"], meta["lon"])
+        assert err.value.field == field and "drivers.csv" in str(err.value)
+        res = soilco2("daily", "site", tiny_run, f, "--lat", "42.5", "--lon", "-72.2", "--out", tmp_path / "x.nc")
+        assert res.returncode == 2 and "Traceback" not in res.stderr and f"'{field}'" in res.stderr
+    mine = tmp_path / "mine.nc"
+    mine.write_text("a user's file")
+    drivers.to_csv(f, index=False)
+    res = soilco2("daily", "site", tiny_run, f, "--lat", str(meta["lat"]), "--lon", str(meta["lon"]), "--out", mine)
+    assert res.returncode == 2 and "not written by soilco2" in res.stderr and mine.read_text() == "a user's file"
+    res = soilco2("daily", "site", tiny_run, f, "--lat", str(meta["lat"]), "--lon", str(meta["lon"]), "--out", out)
+    assert res.returncode == 0 and "days written" in res.stdout  # its own file may be replaced
 
 
 def test_gapfill_keeps_observations_and_fills_the_span(tiny_run: Path, tmp_path: Path):

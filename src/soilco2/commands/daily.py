@@ -124,6 +124,39 @@ def predict(
 
 
 @app.command()
+def site(
+    run: Path = typer.Argument(..., help="run folder written by 'soilco2 daily train'"),
+    drivers: Path = typer.Argument(
+        ..., help="CSV: date and any of soil_temp_c, swc_m3_m3, air_temp_c, par_umol_m2_s, rh_pct, precip_mm"
+    ),
+    lat: float = typer.Option(..., "--lat", help="site latitude, degrees north"),
+    lon: float = typer.Option(..., "--lon", help="site longitude, degrees east"),
+    out: Path = typer.Option(..., "--out", help="the CF-NetCDF to write (daily series and 5-95 % band)"),
+    name: str = typer.Option("site", "--name", help="the site's name in the file"),
+    elevation_m: float | None = typer.Option(
+        None, "--elevation-m", help="site elevation (default: the other sites' median)"
+    ),
+    igbp: str | None = typer.Option(None, "--igbp", help="IGBP land cover code, e.g. DBF"),
+    spots: Path | None = typer.Option(None, "--spots", help="CSV of spot measurements: date, flux_umol_m2_s"),
+    level: str = typer.Option("none", "--level", help="prior of the site's level: none, annual_map, srdb"),
+    global_run: Path | None = typer.Option(None, "--global-run", help="S3 run folder for --level annual_map"),
+    radius_km: float = typer.Option(5.0, "--radius-km", help="SRDB records this close set the level (--level srdb)"),
+) -> None:
+    """A site without a COSORE folder: its coordinates and a daily driver table give the daily
+    series with its band; --spots and --level set its level."""
+    from soilco2.errors import UserError
+    from soilco2.pipelines.daily_site import predict_site
+
+    if level == "annual_map" and global_run is None:
+        raise UserError("--level annual_map needs --global-run RUN (an S3 run folder)", field="--global-run")
+    ds = predict_site(run, drivers, lat, lon, name=name, elevation_m=elevation_m, igbp=igbp, level=level,
+                      spots=spots, global_run=global_run, radius_km=radius_km, out=out)  # fmt: skip
+    attrs = ds["lstm"].attrs
+    extra = f", level x{attrs['level_factor']:.3f} ({attrs['level_source']})" if "level_factor" in attrs else ""
+    typer.echo(f"{ds.sizes['time']} days written to {out}{extra}")
+
+
+@app.command()
 def gapfill(
     source: Path = typer.Argument(..., help="run or 'daily predict' folder (or its predictions.nc)"),
     out: Path | None = typer.Option(None, help="output folder (default <folder>/gapfill)"),

@@ -161,7 +161,7 @@ def _save_scaler(scaler, path: Path) -> None:
     write_json(path, scaler.to_dict() | {"site_target": scaler.site_target})
 
 
-def _load_scaler(run: Path):
+def load_scaler(run: Path):
     """(FeatureScaler, per-site target scaling dict or None) of a run."""
     from soilco2.prep.transforms import FeatureScaler
 
@@ -202,7 +202,7 @@ def evaluate_run(run: str | Path, *, ds: xr.Dataset | None = None) -> dict:
     """Rebuild the dataset, reload scalers and checkpoints, re-score; rewrites the outputs."""
     run = Path(run)
     cfg = load_run_config(run)
-    scalers, site = _load_scaler(run)
+    scalers, site = load_scaler(run)
     ds, a, scalers = prepare(cfg, scalers, ds=ds, site_target=site)
     models = load_members(run, cfg, a)
     try:
@@ -238,7 +238,7 @@ def predict_run(
     (the factors go to levels.parquet)."""
     run = Path(run)
     cfg = load_run_config(run)
-    scalers, site = _load_scaler(run)
+    scalers, site = load_scaler(run)
     if cosore_dir is not None:  # every site of the new folder, whatever the run's site selection
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"sites_include": None, "sites_exclude": []})})
     ds, a, scalers = prepare(cfg, scalers, ds=ds, cosore_dir=cosore_dir, site_target=site)

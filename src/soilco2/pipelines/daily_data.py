@@ -85,7 +85,10 @@ def feature_lists(ds: xr.Dataset) -> tuple[list[str], list[str]]:
 
 def driver_span(ds: xr.Dataset, dynamic: list[str], warmup_days: int) -> tuple[np.ndarray, np.ndarray]:
     """Per site [start, stop): from ``warmup_days`` before the first observed day (or the first day
-    with every driver present, if later) to the last day with every driver present."""
+    with every driver present, if later) to the last day with every driver present. A dataset
+    built from drivers alone (attribute ``drivers_only``, a site to predict) spans every day with
+    every driver present."""
+    drivers_only = bool(ds.attrs.get("drivers_only", 0))
     ok = np.ones((ds.sizes["site"], ds.sizes["time"]), bool)
     for v in dynamic:
         ok &= np.isfinite(ds[v].transpose("site", "time").values)
@@ -95,6 +98,9 @@ def driver_span(ds: xr.Dataset, dynamic: list[str], warmup_days: int) -> tuple[n
     for i in range(ok.shape[0]):
         idx = np.flatnonzero(ok[i])
         oidx = np.flatnonzero(obs[i] & ok[i])
+        if drivers_only and idx.size:
+            start[i], stop[i] = idx[0], idx[-1] + 1
+            continue
         if idx.size == 0 or oidx.size == 0:
             site = str(ds["site"].values[i])
             raise UserError("site has no day with every driver and an observation", field=f"site {site}")

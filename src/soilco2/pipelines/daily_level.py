@@ -12,8 +12,9 @@ prior, normal likelihood: conjugate):
   (day-to-day error of the series in log space plus measurement error);
 - posterior: precision = 1/σ₀² + n/σₛ², mean = (log k₀/σ₀² + Σ log(yᵢ/sᵢ)/σₛ²) / precision.
 
-The series is multiplied by exp(mean) and its 5–95 % band widened by exp(±1.645 σ_post): the band
-widens when the level is uncertain and narrows as spots are added. 1 µmol CO2 m⁻² s⁻¹ over a year
+The series is multiplied by exp(mean); its 5–95 % band is log-normal around it with SD
+√(σ_post² + σ_day² + σ_ensemble²): it widens when the level is uncertain, narrows as spots are
+added, and never gets narrower than a day's scatter around the series. 1 µmol CO2 m⁻² s⁻¹ over a year
 is 378.7 g C m⁻² yr⁻¹ (12.011 g/mol × 31.536 Ms).
 """
 
@@ -31,6 +32,8 @@ GC_M2_YR_PER_UMOL_M2_S = 12.011e-6 * 365 * 86400  # 378.7
 MAX_PLAUSIBLE_UMOL = 100.0
 SPOT_COLUMNS = {"date", "flux_umol_m2_s", "soil_temp_c", "site"}
 Z90 = 1.6449
+# SD of a new site's log level around the LSTM's own (statics-only) level: measured leave-site-out
+DEFAULT_BETWEEN_SITE_SD = 0.5
 
 
 @dataclass
@@ -117,14 +120,27 @@ def update(prior: Level, series: np.ndarray, spot_index: np.ndarray, spot_flux: 
     return Level(float(mean), float(np.sqrt(1 / precision)), source, int(ok.sum()), prior.level_umol_m2_s)
 
 
-def apply_level(preds: dict[str, np.ndarray], level: Level) -> dict[str, np.ndarray]:
-    """The series times exp(log k); its band times exp(log k ± 1.645 σ) on top of its own spread."""
+def combine(a: Level, b: Level) -> Level:
+    """Two independent estimates of log k joined by precision (e.g. the LSTM's own level and the map's)."""
+    precision = 1 / a.sd**2 + 1 / b.sd**2
+    mean = (a.log_k / a.sd**2 + b.log_k / b.sd**2) / precision
+    return Level(float(mean), float(np.sqrt(1 / precision)), f"{a.source}+{b.source}", a.n_spots + b.n_spots,
+                 b.level_umol_m2_s if b.level_umol_m2_s is not None else a.level_umol_m2_s)  # fmt: skip
+
+
+def apply_level(preds: dict[str, np.ndarray], level: Level, day_sd: float = 0.0) -> dict[str, np.ndarray]:
+    """The series times exp(log k); the 5–95 % band log-normal around it with SD
+    √(σ_level² + day_sd² + σ_ensemble²), σ_ensemble from the members' own 5–95 % band: wide while
+    the level is uncertain, narrower with each spot, never narrower than a day's scatter."""
     k = np.exp(level.log_k)
     out = dict(preds)
     out["lstm"] = preds["lstm"] * k
     if "lstm_p05" in preds:
-        out["lstm_p05"] = preds["lstm_p05"] * k * np.exp(-Z90 * level.sd)
-        out["lstm_p95"] = preds["lstm_p95"] * k * np.exp(Z90 * level.sd)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sd_ens = np.log(preds["lstm_p95"] / preds["lstm_p05"]) / (2 * Z90)
+        total = np.sqrt(level.sd**2 + day_sd**2 + np.nan_to_num(sd_ens, nan=0.0, posinf=0.0, neginf=0.0) ** 2)
+        out["lstm_p05"] = out["lstm"] * np.exp(-Z90 * total)
+        out["lstm_p95"] = out["lstm"] * np.exp(Z90 * total)
     return out
 
 
@@ -229,7 +245,7 @@ def site_levels(
                         field="date",
                     )
                 level = update(prior, series, idx, mine["flux_umol_m2_s"].to_numpy(float), spot_sd)
-        one = apply_level({k: v[i] for k, v in preds.items() if k.startswith("lstm")}, level)
+        one = apply_level({k: v[i] for k, v in preds.items() if k.startswith("lstm")}, level, day_sd=spot_sd)
         for k, v in one.items():
             out[k][i] = v
         rows.append({"site": site, "source": level.source, "factor": float(np.exp(level.log_k)), "log_k": level.log_k,

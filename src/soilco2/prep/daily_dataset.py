@@ -81,9 +81,20 @@ def _sum_col(table, col) -> float:
 # --- assembling ---------------------------------------------------------------------------------
 
 
-def _select_sites(cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Sites to build (indexed by dataset) and {site: reason} for the ones skipped."""
+def _select_sites(
+    cfg: DailyDataConfig, table: pd.DataFrame, meta: pd.DataFrame, drivers_only: bool = False
+) -> tuple[pd.DataFrame, dict]:
+    """Sites to build (indexed by dataset) and {site: reason} for the ones skipped.
+    ``drivers_only``: a site's span is its table's dates (no flux needed; the first
+    ``warmup_days`` of them warm the model up), not its observed flux days."""
     meta = meta.set_index("dataset") if "dataset" in meta.columns else meta
+    if drivers_only:
+        sites = meta.copy()
+        dates = table.groupby("dataset")["date"]
+        sites["first_obs_day"] = (dates.min() + pd.Timedelta(days=cfg.warmup_days)).reindex(sites.index)
+        sites["last_obs_day"] = dates.max().reindex(sites.index)
+        sites["n_obs_days"] = 0
+        return sites, {}
     observed = table[np.isfinite(table[TARGET].to_numpy(float))]
     n_obs = observed.groupby("dataset").size()
     known = list(meta.index)
@@ -138,9 +149,11 @@ def assemble_daily_dataset(
     site_attributes=None,
     root=None,
     era5_client=None,
+    drivers_only: bool = False,
 ) -> xr.Dataset:
     """Build the dataset from an in-memory daily table (``dataset, date, flux_umol_m2_s, flux_n,
     <drivers>``) and site metadata (``dataset, lat, lon, elevation_m, igbp``).
+    ``drivers_only``: sites without flux, each spanning its table's dates (prediction).
 
     ``monthly_at(lat, lon)`` gives the monthly climatology (see :class:`ClimatologyProvider`);
     ``site_attributes(lat, lon)`` gives ``mat_c, map_mm, soc_mg_ha, whc_mm`` per point."""
@@ -150,7 +163,7 @@ def assemble_daily_dataset(
         raise UserError("every driver provider is off; switch at least one on", field="data.providers")
     table = table.copy()
     table["date"] = pd.to_datetime(table["date"]).dt.normalize()
-    sites, skipped = _select_sites(cfg, table, meta)
+    sites, skipped = _select_sites(cfg, table, meta, drivers_only)
     clim_provider = ClimatologyProvider(root=root, monthly_at=monthly_at)
     monthly = clim_provider.monthly(sites)
     no_clim = ~np.isfinite(np.stack(list(monthly.values()), axis=1)).all(axis=(1, 2))
@@ -312,6 +325,8 @@ def assemble_daily_dataset(
     ds = to_dataset(
         cfg, table, sites, time, in_span, dynamic, specs, skipped, fill_counts, site_attributes, clim_provider
     )
+    if drivers_only:
+        ds.attrs["drivers_only"] = 1
     if tower_used is not None:
         ds.attrs["tower_drivers"] = json.dumps(tower_used)
     if era5_sources:

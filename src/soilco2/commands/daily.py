@@ -88,7 +88,9 @@ def predict(
     ),
     global_run: Path | None = typer.Option(None, "--global-run", help="S3 run folder for --level annual_map"),
     radius_km: float = typer.Option(5.0, "--radius-km", help="SRDB records this close set the level (--level srdb)"),
-    between_site_sd: float = typer.Option(0.5, "--between-site-sd", help="SD of a site's log level around its prior"),
+    between_site_sd: float = typer.Option(
+        0.65, "--between-site-sd", help="SD of a new site's log level around the LSTM's (measured, E22)"
+    ),
 ) -> None:
     """Apply a trained run to other COSORE-layout datasets (new sites); score where observed. With
     --spots or --level, each site's level is set from an annual map, SRDB records or spot measurements."""

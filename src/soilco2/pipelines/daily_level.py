@@ -32,8 +32,9 @@ GC_M2_YR_PER_UMOL_M2_S = 12.011e-6 * 365 * 86400  # 378.7
 MAX_PLAUSIBLE_UMOL = 100.0
 SPOT_COLUMNS = {"date", "flux_umol_m2_s", "soil_temp_c", "site"}
 Z90 = 1.6449
-# SD of a new site's log level around the LSTM's own (statics-only) level: measured leave-site-out
-DEFAULT_BETWEEN_SITE_SD = 0.5
+# SD of a new site's log level around the LSTM's own (statics-only) level: 0.62–0.68 leave-site-out
+# over the five folds of benchmarks/daily_new_sites.py (decision E22)
+DEFAULT_BETWEEN_SITE_SD = 0.65
 
 
 @dataclass

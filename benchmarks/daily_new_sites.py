@@ -161,10 +161,9 @@ def map_levels(s: dict, radius_km: float, n_runs: int, seed: int = 0) -> pd.Data
 def srdb_levels(s: dict, radius_km: float) -> pd.DataFrame:
     """Per site: mean annual Rs of the SRDB records within ``radius_km`` (µmol m⁻² s⁻¹), NaN without."""
     from soilco2.errors import UserError
-    from soilco2.pipelines.daily_level import srdb_level
-    from soilco2.sources.srdb import load_srdb
+    from soilco2.pipelines.daily_level import srdb_level, srdb_rs_records
 
-    records = load_srdb()[0].dropna(subset=["rs_annual_gc_m2_yr", "lat", "lon"])
+    records = srdb_rs_records()
     rows = []
     for i, site in enumerate(s["site"]):
         span = np.isfinite(s["lstm"][i])

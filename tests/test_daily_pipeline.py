@@ -169,14 +169,19 @@ def test_predict_new_cosore_folder(tiny_run: Path, tmp_path: Path, cosore_root: 
     assert set(m["split"]) == {"all", "train", "test"} and (m.loc[m["split"] == "all", "n"] > 100).all()
 
 
-def test_predict_with_spot_measurements_sets_the_level(tiny_run: Path, tmp_path: Path, cosore_root: Path):
-    """`predict --spots`: a few of the site's own days set its level (a factor on the LSTM series,
-    in levels.parquet); a spot outside the driver span is one message with exit 2."""
+def _predict_new_site_folder(tiny_run: Path, tmp_path: Path, cosore_root: Path) -> None:
+    """NEW_SITE alone in a COSORE-layout folder (tmp_path/new_cosore), predicted to tmp_path/plain."""
     new = tmp_path / "new_cosore" / "datasets"
     new.mkdir(parents=True)
     (new / NEW_SITE).symlink_to(cosore_root / "datasets" / NEW_SITE)
     res = soilco2("daily", "predict", tiny_run, "--cosore", tmp_path / "new_cosore", "--out", tmp_path / "plain")
     assert res.returncode == 0, res.stderr
+
+
+def test_predict_with_spot_measurements_sets_the_level(tiny_run: Path, tmp_path: Path, cosore_root: Path):
+    """`predict --spots`: a few of the site's own days set its level (a factor on the LSTM series,
+    in levels.parquet); a spot outside the driver span is one message with exit 2."""
+    _predict_new_site_folder(tiny_run, tmp_path, cosore_root)
     with xr.open_dataset(tmp_path / "plain" / "predictions.nc") as ds:
         obs = ds["obs"].sel(site=NEW_SITE).to_series().dropna()
         plain = ds["lstm"].sel(site=NEW_SITE).to_series()
@@ -208,11 +213,7 @@ def test_predict_site_from_coordinates_and_a_driver_table(tiny_run: Path, tmp_pa
     from soilco2.sources.cosore import cosore_root as layout_root
     from soilco2.sources.cosore import list_datasets
 
-    new = tmp_path / "new_cosore" / "datasets"
-    new.mkdir(parents=True)
-    (new / NEW_SITE).symlink_to(cosore_root / "datasets" / NEW_SITE)
-    res = soilco2("daily", "predict", tiny_run, "--cosore", tmp_path / "new_cosore", "--out", tmp_path / "plain")
-    assert res.returncode == 0, res.stderr
+    _predict_new_site_folder(tiny_run, tmp_path, cosore_root)
     with xr.open_dataset(tmp_path / "plain" / "predictions.nc") as ds:
         plain = ds["lstm"].sel(site=NEW_SITE).to_series().dropna()
         obs = ds["obs"].sel(site=NEW_SITE).to_series().dropna()

@@ -118,9 +118,9 @@ def predict(
                     "spots_file": spots, "between_site_sd": between_site_sd, "global_run": global_run,
                     "radius_km": radius_km}  # fmt: skip
         if level == "srdb":
-            from soilco2.sources.srdb import load_srdb
+            from soilco2.pipelines.daily_level import srdb_rs_records
 
-            settings["srdb"] = load_srdb()[0].dropna(subset=["rs_annual_gc_m2_yr", "lat", "lon"])
+            settings["srdb"] = srdb_rs_records()
     dest = predict_run(run, cosore, out, level=settings)
     _print_summary(json.loads((dest / "summary.json").read_text()), f"predictions in {dest}")
 

@@ -48,17 +48,22 @@ class Level:
     level_umol_m2_s: float | None = None
 
 
+def read_user_csv(path: Path, what: str) -> pd.DataFrame:
+    """A CSV a user wrote (``#`` starts a comment); a missing or unreadable file is a :class:`UserError`."""
+    if not path.is_file():
+        raise UserError(f"{what} not found", file=path)
+    try:
+        return pd.read_csv(path, comment="#")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise UserError(f"not a readable CSV ({err.__class__.__name__})", file=path) from None
+
+
 def read_spots(path: str | Path) -> pd.DataFrame:
     """A hand-written CSV of spot measurements: ``date``, ``flux_umol_m2_s`` (µmol CO2 m⁻² s⁻¹),
     optional ``soil_temp_c`` and ``site`` (needed when the prediction has several sites).
     Every problem is one :class:`UserError` naming the file and the column."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError("spots file not found", file=path)
-    try:
-        df = pd.read_csv(path, comment="#")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise UserError(f"not a readable CSV ({err.__class__.__name__})", file=path) from None
+    df = read_user_csv(path, "spots file")
     unknown = sorted(set(df.columns) - SPOT_COLUMNS)
     if unknown:
         raise UserError(
@@ -165,6 +170,13 @@ def annual_map_level(global_run: str | Path, lat, lon) -> tuple[np.ndarray, np.n
             f"the site ({lat[k]:.3f}, {lon[k]:.3f}) is outside the annual map's land cells", file=maps, field="rs_mean"
         )
     return mean / GC_M2_YR_PER_UMOL_M2_S, sd / GC_M2_YR_PER_UMOL_M2_S
+
+
+def srdb_rs_records(root=None) -> pd.DataFrame:
+    """SRDB records with an annual Rs and coordinates (the ``srdb`` level source)."""
+    from soilco2.sources.srdb import load_srdb
+
+    return load_srdb(root)[0].dropna(subset=["rs_annual_gc_m2_yr", "lat", "lon"])
 
 
 def srdb_level(records: pd.DataFrame, lat: float, lon: float, radius_km: float, years=None) -> tuple[float, float, int]:

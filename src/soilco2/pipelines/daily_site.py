@@ -46,13 +46,10 @@ def read_drivers(drivers: pd.DataFrame | str | Path) -> pd.DataFrame:
     each problem one :class:`UserError` naming the file (when read from one) and the column."""
     source = None
     if not isinstance(drivers, pd.DataFrame):
+        from soilco2.pipelines.daily_level import read_user_csv
+
         source = Path(drivers)
-        if not source.is_file():
-            raise UserError("driver table not found", file=source)
-        try:
-            drivers = pd.read_csv(source, comment="#")
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-            raise UserError(f"not a readable CSV ({err.__class__.__name__})", file=source) from None
+        drivers = read_user_csv(source, "driver table")
     if "date" not in drivers.columns:
         raise UserError("missing column", file=source, field="date")
     unknown = [c for c in drivers.columns if c != "date" and c not in DRIVER_COLUMNS]
@@ -155,9 +152,9 @@ def predict_site(
     if spots is not None and not isinstance(spots, pd.DataFrame):
         spots_file, spots = spots, read_spots(spots)
     if level == "srdb" and srdb is None:
-        from soilco2.sources.srdb import load_srdb
+        from soilco2.pipelines.daily_level import srdb_rs_records
 
-        srdb = load_srdb(cfg.data.data_root)[0].dropna(subset=["rs_annual_gc_m2_yr", "lat", "lon"])
+        srdb = srdb_rs_records(cfg.data.data_root)
     levels = None
     if level != "none" or spots is not None:
         preds, levels = site_levels(

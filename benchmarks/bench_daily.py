@@ -28,9 +28,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from soilco2.config import load_config
-    from soilco2.pipelines.daily import load_members, load_scaler, prepare, train_run
-    from soilco2.pipelines.daily_config import DailyConfig
-    from soilco2.pipelines.daily_members import ensemble_predict
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.members import ensemble_predict
+    from soilco2.daily.run import load_members, load_scaler, prepare, train_run
 
     if args.run is None:
         cfg = load_config(args.config, DailyConfig)
@@ -107,7 +107,7 @@ def main() -> None:
     # diagnostic bounds: the test medians with each site's test level (or level and amplitude) known
     import xarray as xr
 
-    from soilco2.error_parts import calibration_oracles
+    from soilco2.daily.report.error_parts import calibration_oracles
 
     with xr.open_dataset(run / "predictions.nc") as p:
         result["calibration_oracles"] = {

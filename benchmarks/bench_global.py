@@ -27,8 +27,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from soilco2.config import load_config
-    from soilco2.pipelines.global_ import run_global
-    from soilco2.pipelines.global_config import GlobalConfig
+    from soilco2.global_.config import GlobalConfig
+    from soilco2.global_.run import run_global
 
     cfg = load_config(args.config, GlobalConfig)
     cfg.out_dir = args.run_dir

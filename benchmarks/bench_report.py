@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from soilco2.report.build import build_report
+from soilco2.daily.report.build import build_report
 
 
 def main(run: str) -> None:

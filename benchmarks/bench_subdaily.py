@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from soilco2.config import load_config
-from soilco2.pipelines.subdaily import run
-from soilco2.pipelines.subdaily_config import SubdailyConfig
+from soilco2.subdaily.config import SubdailyConfig
+from soilco2.subdaily.run import run
 
 ROOT = Path(__file__).resolve().parents[1]
 

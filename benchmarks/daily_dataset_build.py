@@ -22,8 +22,8 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/daily_dataset.json")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
+    from soilco2.daily.dataset.build import DailyDataConfig, build_daily_dataset
     from soilco2.prep.cosore_records import daily_table
-    from soilco2.prep.daily_dataset import DailyDataConfig, build_daily_dataset
 
     t0 = time.perf_counter()
     daily_table(progress=False)

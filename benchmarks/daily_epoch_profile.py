@@ -79,12 +79,12 @@ def main() -> None:
     args = ap.parse_args()
 
     from soilco2.config import load_config
-    from soilco2.pipelines.daily import prepare
-    from soilco2.pipelines.daily_config import DailyConfig
-    from soilco2.pipelines.daily_data import TRAIN, site_loss_weights
-    from soilco2.pipelines.daily_finetune import finetune_sites
-    from soilco2.pipelines.daily_model import loss_function, new_model, torch_setup
-    from soilco2.pipelines.daily_sampling import batch_sampler
+    from soilco2.daily.arrays import TRAIN, site_loss_weights
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.finetune import finetune_sites
+    from soilco2.daily.model import loss_function, new_model, torch_setup
+    from soilco2.daily.run import prepare
+    from soilco2.daily.sampling import batch_sampler
 
     cfg = load_config(args.config, DailyConfig)
     tc = cfg.training

@@ -25,10 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from soilco2.gapfill import ResidualCovariance, fit_residual_covariance, krige_residuals, linear_interpolation
+from soilco2.daily.arrays import TEST, TRAIN
+from soilco2.daily.gapfill.kriging import (
+    ResidualCovariance,
+    fit_residual_covariance,
+    krige_residuals,
+    linear_interpolation,
+)
+from soilco2.daily.gapfill.run import read_predictions
 from soilco2.metrics import kge_2009, nse, rmse
-from soilco2.pipelines.daily_data import TEST, TRAIN
-from soilco2.pipelines.daily_gapfill import read_predictions
 
 GAP_DAYS = (1, 3, 7, 15, 30, 60)
 Z90 = 1.6449  # two-sided 90 % normal interval

@@ -24,8 +24,8 @@ def _rel(path: Path) -> str:
 
 
 def _medians(metrics, model: str) -> dict:
-    """The test headline of one model (``pipelines.daily.summarise``: medians, the paper's good class)."""
-    from soilco2.pipelines.daily_outputs import summarise
+    """The test headline of one model (``soilco2.daily.outputs.summarise``: medians, the paper's good class)."""
+    from soilco2.daily.outputs import summarise
 
     rows = metrics[(metrics["model"] == model) & (metrics["split"] == "test")]
     s = summarise(rows)["models"][model]["test"]
@@ -53,8 +53,8 @@ def main() -> None:
     import pandas as pd
 
     from soilco2.config import load_config
-    from soilco2.pipelines.daily import train_run
-    from soilco2.pipelines.daily_config import DailyConfig
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.run import train_run
 
     base = load_config(args.config, DailyConfig)
     tests, folds = [], []

@@ -7,7 +7,7 @@ Each site's days follow the temporal 80/20 split of the default run: spot measur
 from the first 80 % of its observed days, the scores are on the last 20 % (the temporal-split
 LSTM's test days, so the two compare day for day) and spots are never scored.
 
-Level sources and how they are used (soilco2.pipelines.daily_level; one factor k per site on the
+Level sources and how they are used (soilco2.daily.newsite.level; one factor k per site on the
 LSTM series, normal in log space):
 - ``none``: the LSTM as it comes (its level from the static attributes);
 - ``annual_map``: Rs at the site's 0.5° cell from S3 forests that never trained on an SRDB record
@@ -49,7 +49,7 @@ def _rel(path: Path) -> str:
 def train_folds(base, k: int) -> tuple[list[Path], Path, dict]:
     """The temporal run of ``base`` and its leave-site-out fold runs, each trained when missing
     (the temporal run first, so its wall time is the default training's on a quiet machine)."""
-    from soilco2.pipelines.daily import train_run
+    from soilco2.daily.run import train_run
 
     seconds = {}
     temporal = Path(base.run_dir) / base.name
@@ -79,7 +79,7 @@ def held_out_series(runs: list[Path]) -> dict[str, np.ndarray]:
     """Per site, from the fold that held it out: obs, lstm, its 5/95 % band, lat, lon, fold."""
     import xarray as xr
 
-    from soilco2.pipelines.daily_data import TEST
+    from soilco2.daily.arrays import TEST
 
     parts = []
     for fold, run in enumerate(runs):
@@ -97,7 +97,7 @@ def held_out_series(runs: list[Path]) -> dict[str, np.ndarray]:
 
 def temporal_masks(obs: np.ndarray, train_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """(pool, scored): the first ``train_fraction`` of each site's observed days and the rest — the
-    rule of soilco2.prep.splits.temporal_split."""
+    rule of soilco2.daily.dataset.splits.temporal_split."""
     seen = np.isfinite(obs)
     rank = np.cumsum(seen, axis=1)
     n_train = np.floor(train_fraction * seen.sum(axis=1, keepdims=True) + 1e-9)
@@ -111,12 +111,12 @@ def map_levels(s: dict, radius_km: float, n_runs: int, seed: int = 0) -> pd.Data
     from sklearn.ensemble import RandomForestRegressor
 
     from soilco2.config import load_config
+    from soilco2.daily.newsite.level import GC_M2_YR_PER_UMOL_M2_S
+    from soilco2.global_.bins import split_run
+    from soilco2.global_.config import GlobalConfig
+    from soilco2.global_.run import build_inputs, land_area_m2
+    from soilco2.global_.runs import prepare
     from soilco2.paths import data_root
-    from soilco2.pipelines.daily_level import GC_M2_YR_PER_UMOL_M2_S
-    from soilco2.pipelines.global_ import build_inputs, land_area_m2
-    from soilco2.pipelines.global_bins import split_run
-    from soilco2.pipelines.global_config import GlobalConfig
-    from soilco2.pipelines.global_runs import prepare
     from soilco2.sources.grids import haversine_km
 
     gcfg = load_config(ROOT / "configs" / "global.yaml", GlobalConfig)
@@ -160,8 +160,8 @@ def map_levels(s: dict, radius_km: float, n_runs: int, seed: int = 0) -> pd.Data
 
 def srdb_levels(s: dict, radius_km: float) -> pd.DataFrame:
     """Per site: mean annual Rs of the SRDB records within ``radius_km`` (µmol m⁻² s⁻¹), NaN without."""
+    from soilco2.daily.newsite.level import srdb_level, srdb_rs_records
     from soilco2.errors import UserError
-    from soilco2.pipelines.daily_level import srdb_level, srdb_rs_records
 
     records = srdb_rs_records()
     rows = []
@@ -215,7 +215,7 @@ def site_prior(source: str, use: str, site: str, span_mean: float, levels: pd.Da
     """A site's level before spots (a Level): the LSTM's own, bias-corrected (``lstm``), or a
     source's — alone, bias-corrected (``rescale``), or joined with the LSTM's by precision
     (``combine``); a site the source does not cover keeps the LSTM's."""
-    from soilco2.pipelines.daily_level import Level, combine
+    from soilco2.daily.newsite.level import Level, combine
 
     lstm = Level(-cal["lstm"]["bias"], cal["lstm"]["sd"], "lstm")  # log k_lstm = 0, minus its bias
     if source == "lstm":
@@ -231,7 +231,7 @@ def site_prior(source: str, use: str, site: str, span_mean: float, levels: pd.Da
 def levelled(s: dict, i: int, prior, spots: np.ndarray | None, cal: dict, how: str = "bayes") -> dict:
     """The site's series and 90 % band after its level (``prior`` None: the raw LSTM, its level's
     SD from the other folds) and the ``spots`` (conjugate update, or their plain mean)."""
-    from soilco2.pipelines.daily_level import Level, apply_level, update
+    from soilco2.daily.newsite.level import Level, apply_level, update
 
     m = s["lstm"][i]
     level = prior if prior is not None else Level(0.0, cal["lstm"]["sd"], "none")
@@ -246,8 +246,8 @@ def levelled(s: dict, i: int, prior, spots: np.ndarray | None, cal: dict, how: s
 
 
 def score_site(obs: np.ndarray, pred: np.ndarray, lo: np.ndarray, hi: np.ndarray, days: np.ndarray) -> dict:
+    from soilco2.daily.outputs import performance_class
     from soilco2.metrics import score
-    from soilco2.pipelines.daily_outputs import performance_class
 
     ok = days & np.isfinite(pred) & np.isfinite(obs)
     out = score(obs[ok], pred[ok], ("nse", "kge", "r", "bias"))
@@ -363,7 +363,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from soilco2.config import load_config
-    from soilco2.pipelines.daily_config import DailyConfig
+    from soilco2.daily.config import DailyConfig
 
     base = load_config(args.config, DailyConfig)
     runs, temporal, train_seconds = train_folds(base, args.k_folds)

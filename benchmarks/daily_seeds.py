@@ -66,8 +66,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from soilco2.config import load_config
-    from soilco2.pipelines.daily import train_run
-    from soilco2.pipelines.daily_config import DailyConfig
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.run import train_run
 
     base = load_config(args.config, DailyConfig)
     seeds = [0] if args.check else args.seeds

@@ -27,8 +27,8 @@ def main() -> None:
     import pandas as pd
 
     from soilco2.config import load_config
-    from soilco2.pipelines.global_benchmark_config import BenchmarkConfig
-    from soilco2.pipelines.global_benchmark_run import run_benchmark
+    from soilco2.global_.benchmark.config import BenchmarkConfig
+    from soilco2.global_.benchmark.run import run_benchmark
 
     cfg = load_config(args.config, BenchmarkConfig)
     t0 = time.perf_counter()

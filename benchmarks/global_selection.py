@@ -28,10 +28,10 @@ def main() -> None:
 
     from soilco2.config import load_config
     from soilco2.files import write_parquet
+    from soilco2.global_.config import DEFAULT_COVARIATES, GlobalConfig
+    from soilco2.global_.run import build_inputs
+    from soilco2.global_.selection import chosen, select_covariates, selection_summary
     from soilco2.paths import data_root
-    from soilco2.pipelines.global_ import build_inputs
-    from soilco2.pipelines.global_config import DEFAULT_COVARIATES, GlobalConfig
-    from soilco2.pipelines.global_selection import chosen, select_covariates, selection_summary
 
     cfg = load_config(args.config, GlobalConfig).model_copy(update={"covariates": "auto"})
     _, tables, _ = build_inputs(cfg, data_root(cfg.data_root))

@@ -78,10 +78,10 @@ def run_ours(cfg, seed: int, finetune_at: tuple[int, ...] = ()) -> dict:
     that many epochs trains)."""
     import torch
 
-    from soilco2.pipelines.daily import prepare
-    from soilco2.pipelines.daily_members import ensemble_predict, finetune_member, train_member
-    from soilco2.pipelines.daily_model import Member, new_model
-    from soilco2.pipelines.daily_outputs import score_predictions
+    from soilco2.daily.members import ensemble_predict, finetune_member, train_member
+    from soilco2.daily.model import Member, new_model
+    from soilco2.daily.outputs import score_predictions
+    from soilco2.daily.run import prepare
 
     cfg = cfg.model_copy(deep=True)
     cfg.training.seed, cfg.training.ensemble, cfg.training.workers = seed, 1, 1
@@ -192,8 +192,8 @@ def main() -> None:
         return _limit_child(args)
 
     from soilco2.config import load_config
-    from soilco2.pipelines.daily_config import DailyConfig
-    from soilco2.pipelines.daily_export import export_neuralhydrology
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.export import export_neuralhydrology
 
     cfg = load_config(args.config, DailyConfig)
     tc = cfg.training

@@ -29,7 +29,7 @@ def _cpu_seconds() -> float:
 
 def _periods_pickles(export: Path, work: Path) -> dict:
     """neuralhydrology reads per-basin periods from pickles: written here, from periods.csv."""
-    from soilco2.pipelines.daily_export import nh_periods
+    from soilco2.daily.export import nh_periods
 
     cols = [f"{w}_{e}" for w in ("train", "validation", "test") for e in ("start", "end")]
     periods = pd.read_csv(export / "periods.csv", parse_dates=cols)

@@ -24,8 +24,8 @@ SEED_SETS = {"seeds 0-3 (the benchmark run)": [0, 1, 2, 3], "seeds 4-7": [4, 5, 
 
 
 def _medians(s: dict[str, np.ndarray], keep: np.ndarray) -> dict:
+    from soilco2.daily.outputs import performance_class
     from soilco2.metrics import bootstrap_ci
-    from soilco2.pipelines.daily_outputs import performance_class
 
     good = np.array([performance_class(n, k) == "good" for n, k in zip(s["nse"], s["kge"])])
     keep = keep & (s["n"] >= 3)
@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "experiments" / "results" / "daily_seed_spread.json")
     args = ap.parse_args()
 
-    from soilco2.diagnostics import insitu_drivers_bin
+    from soilco2.daily.report.diagnostics import insitu_drivers_bin
 
     obs, split = np.load(args.cache / "obs.npy"), np.load(args.cache / "split.npy")
     sites = pd.read_parquet(args.run / "sites.parquet")

@@ -30,10 +30,10 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/soilco2_daily_variants"))
     args = ap.parse_args()
 
+    from soilco2.daily.arrays import TEST, TRAIN, VALIDATION
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.run import prepare
     from soilco2.metrics import score
-    from soilco2.pipelines.daily import prepare
-    from soilco2.pipelines.daily_config import DailyConfig
-    from soilco2.pipelines.daily_data import TEST, TRAIN, VALIDATION
 
     cfg = DailyConfig.model_validate(yaml.safe_load((ROOT / "configs" / "daily.yaml").read_text()))
     ds, a, _ = prepare(cfg)

@@ -45,8 +45,8 @@ def _override(cfg: dict, item: str) -> None:
 def _site_scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray, lab: int) -> dict[str, np.ndarray]:
     """Per-site NSE, KGE, r on the days labelled ``lab`` (NaN where fewer than 3), their number ``n``
     and NSE*'s per-site term: MSE / variance of the site's training target."""
+    from soilco2.daily.arrays import TRAIN
     from soilco2.metrics import score
-    from soilco2.pipelines.daily_data import TRAIN
 
     rows, n = [], []
     for i in range(obs.shape[0]):
@@ -65,7 +65,7 @@ def _site_scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray, lab: int)
 
 
 def _scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray) -> dict:
-    from soilco2.pipelines.daily_data import TEST, VALIDATION
+    from soilco2.daily.arrays import TEST, VALIDATION
 
     out = {}
     for name, lab in (("val", VALIDATION), ("test", TEST)):
@@ -83,7 +83,7 @@ def _scores(pred: np.ndarray, obs: np.ndarray, split: np.ndarray) -> dict:
 def _paired(pred: np.ndarray, base: np.ndarray, obs: np.ndarray, split: np.ndarray) -> dict:
     """Site by site against ``base`` on the test label: mean difference of each metric clipped at
     −1 (so that a few collapsed sites do not dominate) and the share of sites where it is higher."""
-    from soilco2.pipelines.daily_data import TEST
+    from soilco2.daily.arrays import TEST
 
     a, b = _site_scores(pred, obs, split, TEST), _site_scores(base, obs, split, TEST)
     out = {}
@@ -140,8 +140,8 @@ def _fit(a, cfg, seed: int, allsite: Path):
     all-site model read from ``allsite`` when an earlier variant left it there."""
     import torch
 
-    from soilco2.pipelines.daily_members import finetune_member, train_member
-    from soilco2.pipelines.daily_model import new_model
+    from soilco2.daily.members import finetune_member, train_member
+    from soilco2.daily.model import new_model
 
     if allsite.exists():
         model = new_model(a, cfg.model)
@@ -197,9 +197,9 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    from soilco2.pipelines.daily import load_members, prepare
-    from soilco2.pipelines.daily_config import DailyConfig
-    from soilco2.pipelines.daily_data import TARGET
+    from soilco2.daily.arrays import TARGET
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.run import load_members, prepare
 
     if args.score is not None:
         for name in args.score:
@@ -234,7 +234,7 @@ def main() -> None:
     cfg = DailyConfig.model_validate(raw)
     ds, a, scaler = prepare(cfg)
     if args.inner:  # the test days leave the data; the validation slice becomes the test
-        from soilco2.pipelines.daily_data import TEST
+        from soilco2.daily.arrays import TEST
 
         ds[TARGET] = ds[TARGET].where(xr.DataArray(a.split != TEST, dims=("site", "time")))
         inner_split = raw.get("split", {}) | {"train_fraction": args.inner_fraction}

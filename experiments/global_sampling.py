@@ -21,8 +21,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from soilco2.config import load_config
-    from soilco2.pipelines.global_ import run_global
-    from soilco2.pipelines.global_config import GlobalConfig
+    from soilco2.global_.config import GlobalConfig
+    from soilco2.global_.run import run_global
 
     base = load_config(ROOT / "configs" / "global.yaml", GlobalConfig)
     for sampling in ("vegetation_bins", "equal", "climate_strata"):

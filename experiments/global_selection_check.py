@@ -30,12 +30,12 @@ def main() -> None:
     import pandas as pd
 
     from soilco2.config import load_config
+    from soilco2.global_.config import DEFAULT_COVARIATES, LANDCOVER_COVARIATES, GlobalConfig
+    from soilco2.global_.covariates import location_groups
+    from soilco2.global_.cv import grouped_folds
+    from soilco2.global_.run import build_inputs
+    from soilco2.global_.selection import chosen, score_subsets
     from soilco2.paths import data_root
-    from soilco2.pipelines.global_ import build_inputs
-    from soilco2.pipelines.global_config import DEFAULT_COVARIATES, LANDCOVER_COVARIATES, GlobalConfig
-    from soilco2.pipelines.global_cv import grouped_folds
-    from soilco2.pipelines.global_selection import chosen, score_subsets
-    from soilco2.prep.global_table import location_groups
 
     cfg = load_config(args.config, GlobalConfig).model_copy(update={"covariates": "auto"})
     _, tables, _ = build_inputs(cfg, data_root(cfg.data_root))

@@ -23,9 +23,9 @@ import pandas as pd
 
 from soilco2 import metrics
 from soilco2.config import load_config
-from soilco2.pipelines import subdaily as S
-from soilco2.pipelines.subdaily_config import SubdailyConfig
-from soilco2.prep import subdaily as prep
+from soilco2.subdaily import data as prep
+from soilco2.subdaily import run as S
+from soilco2.subdaily.config import SubdailyConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from soilco2.daily.dataset import gaps
+from soilco2.daily.dataset.build import IGBP_CODES, DailyDataConfig, assemble_daily_dataset
+from soilco2.daily.dataset.drivers import AstronomyProvider, extraterrestrial_radiation, monthly_to_daily
+from soilco2.daily.dataset.form import daily_dataset_table, write_dataset
 from soilco2.errors import UserError
-from soilco2.prep import gaps
-from soilco2.prep.daily_dataset import IGBP_CODES, DailyDataConfig, assemble_daily_dataset
-from soilco2.prep.daily_dataset_io import daily_dataset_table, write_dataset
-from soilco2.prep.drivers import AstronomyProvider, extraterrestrial_radiation, monthly_to_daily
 from synth_daily_inputs import monthly_at, site_attributes, synthetic
 
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from soilco2.prep.daily_dataset import DailyDataConfig, build_daily_dataset
-from soilco2.prep.splits import leave_site_out_split, temporal_split
-from soilco2.prep.transforms import FeatureScaler
+from soilco2.daily.dataset.build import DailyDataConfig, build_daily_dataset
+from soilco2.daily.dataset.splits import leave_site_out_split, temporal_split
+from soilco2.daily.dataset.transforms import FeatureScaler
 
 
 @pytest.fixture(scope="module")

@@ -32,9 +32,9 @@ def test_export_holds_our_inputs_target_and_split(data_root, tmp_path):
     assert (attrs[nh["static_attributes"]].std() > 0).all()  # nh refuses constant attributes
     periods = pd.read_csv(out / "periods.csv", parse_dates=["train_start", "train_end", "test_start", "test_end"])
     from soilco2.config import load_config
-    from soilco2.pipelines.daily_config import DailyConfig
-    from soilco2.pipelines.daily_inputs import load_daily_dataset
-    from soilco2.prep.splits import make_split
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.dataset.splits import make_split
+    from soilco2.daily.inputs import load_daily_dataset
 
     cfg = load_config(TINY, DailyConfig)
     ds = load_daily_dataset(cfg.data, progress=False)

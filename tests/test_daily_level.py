@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from soilco2.daily.newsite.level import Level, apply_level, combine, prior_from_level, read_spots, update
 from soilco2.errors import UserError
-from soilco2.pipelines.daily_level import Level, apply_level, combine, prior_from_level, read_spots, update
 
 
 def _site(seed=0, n_days=730, true_factor=2.0, day_sd=0.3):

@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from daily_synth import make_daily_dataset, true_flux
+from soilco2.daily.arrays import TEST, TRAIN, site_loss_weights
+from soilco2.daily.config import DailyConfig
+from soilco2.daily.members import train_member
+from soilco2.daily.model import new_model, predict_scaled
+from soilco2.daily.outputs import performance_class
+from soilco2.daily.run import prepare
+from soilco2.daily.sampling import batch_sampler
 from soilco2.metrics import nse
 from soilco2.models.lstm import DailyLSTM, mse_std_loss, weighted_masked_mse
-from soilco2.pipelines.daily import prepare
-from soilco2.pipelines.daily_config import DailyConfig
-from soilco2.pipelines.daily_data import TEST, TRAIN, site_loss_weights
-from soilco2.pipelines.daily_members import train_member
-from soilco2.pipelines.daily_model import new_model, predict_scaled
-from soilco2.pipelines.daily_outputs import performance_class
-from soilco2.pipelines.daily_sampling import batch_sampler
 
 
 def _cfg(**training) -> DailyConfig:
@@ -217,7 +217,7 @@ def test_average_last_keeps_the_mean_of_the_last_epochs_weights(synth):
         show_progress=False,
     )
     # the same run, keeping each epoch's weights
-    from soilco2.pipelines.daily_model import new_model
+    from soilco2.daily.model import new_model
     from soilco2.training import set_seed
 
     set_seed(0)
@@ -243,7 +243,7 @@ def test_recency_weights_known_answer(synth):
     2^-1.5, 2^-1, 2^-0.5, 1, scaled to a mean of 1; other days weigh 0."""
     import dataclasses
 
-    from soilco2.pipelines.daily_sampling import recency_weights
+    from soilco2.daily.sampling import recency_weights
 
     _, a, _ = synth
     split = np.full(a.split.shape, -1, np.int8)
@@ -261,8 +261,8 @@ def test_site_finetuning_learns_what_the_statics_do_not_tell(synth):
     """Each site has its own temperature sensitivity (Q10 1.3 … 4) that no input reveals: the
     all-site model can only learn an average law; per-site fine-tuning (training.finetune_steps)
     recovers each site's law — test error against the noise-free truth falls at most sites."""
-    from soilco2.pipelines.daily_finetune import finetune_sites
-    from soilco2.pipelines.daily_members import fit_member
+    from soilco2.daily.finetune import finetune_sites
+    from soilco2.daily.members import fit_member
 
     ds, _, _ = synth
     ds = ds.copy()
@@ -294,8 +294,8 @@ def test_site_finetuning_learns_what_the_statics_do_not_tell(synth):
 
 def test_finetuning_stage_has_its_own_recency_halflife(synth, monkeypatch):
     """training.finetune_halflife_days weights the fine-tuning windows; unset, the all-site half-life."""
-    import soilco2.pipelines.daily_finetune as finetune
-    from soilco2.pipelines.daily_finetune import finetune_sites
+    import soilco2.daily.finetune as finetune
+    from soilco2.daily.finetune import finetune_sites
 
     _, a, _ = synth
     seen = []
@@ -338,8 +338,8 @@ def test_finetuning_copies_train_as_the_all_site_model(synth, monkeypatch):
     """training.warmup_gradient and training.precision reach every site's fine-tuning copy, also
     when the all-site model comes from a checkpoint (no_grad_steps not set)."""
     import soilco2.training as training_mod
-    from soilco2.pipelines.daily_members import finetune_member
-    from soilco2.pipelines.daily_model import new_model
+    from soilco2.daily.members import finetune_member
+    from soilco2.daily.model import new_model
 
     _, a, _ = synth
     cfg = _cfg(warmup_gradient=False, precision="bfloat16", finetune_steps=1)
@@ -359,9 +359,9 @@ def test_finetuning_dropout_reaches_the_site_copies_only(synth, monkeypatch):
     """training.finetune_dropout sets the dropout of every site's copy (the head's, and the LSTM's
     between stacked layers) while it fine-tunes; the all-site model keeps model.dropout."""
     import soilco2.training as training_mod
-    from soilco2.pipelines.daily_config import DailyConfig
-    from soilco2.pipelines.daily_members import finetune_member
-    from soilco2.pipelines.daily_model import new_model
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.members import finetune_member
+    from soilco2.daily.model import new_model
 
     _, a, _ = synth
     seen = []

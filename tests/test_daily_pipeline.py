@@ -16,7 +16,7 @@ import xarray as xr
 import yaml
 
 from daily_synth import make_daily_dataset
-from soilco2.pipelines.daily_site import DRIVER_COLUMNS
+from soilco2.daily.newsite.site import DRIVER_COLUMNS
 
 TINY = Path(__file__).resolve().parents[1] / "configs" / "daily_tiny.yaml"
 NEW_SITE = "d20190722_GORRES"
@@ -207,8 +207,8 @@ def test_predict_site_from_coordinates_and_a_driver_table(tiny_run: Path, tmp_pa
     """The Python API for a site without a COSORE folder: the site's own drivers, coordinates,
     elevation and land cover give the same series as `predict --cosore` on its folder; spots set
     the level (an attribute); the NetCDF is CF with the band; bad tables are one clear error."""
+    from soilco2.daily.newsite.site import predict_site
     from soilco2.errors import UserError
-    from soilco2.pipelines.daily_site import predict_site
     from soilco2.prep.cosore_records import daily_table
     from soilco2.sources.cosore import cosore_root as layout_root
     from soilco2.sources.cosore import list_datasets
@@ -328,8 +328,8 @@ def test_predict_on_folder_without_dataset(tiny_run: Path, tmp_path: Path, cosor
 
 def _rewrite_manifest(run: Path) -> None:
     """What a user who hand-edits a run would have to do to get past the manifest check."""
+    from soilco2.daily.run import run_files
     from soilco2.files import write_manifest
-    from soilco2.pipelines.daily import run_files
 
     write_manifest(run, run_files(run), kind="daily", members=2)
 
@@ -383,8 +383,8 @@ def test_damaged_run_is_refused_and_left_as_it_was(tiny_run: Path, tmp_path: Pat
 
 
 def test_tune_on_dask_scores_validation_only(tmp_path: Path):
-    from soilco2.pipelines.daily_config import DailyConfig
-    from soilco2.pipelines.daily_tune import tune_run
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.tune import tune_run
 
     ds = make_daily_dataset(n_sites=3, years=2, seed=2)
     # the run trains on all training days (no validation slice); the trials still hold one out
@@ -404,14 +404,14 @@ def test_tune_on_dask_scores_validation_only(tmp_path: Path):
 def test_failed_train_leaves_an_existing_run_untouched(tmp_path: Path, monkeypatch):
     """Training writes to <run>.partial and swaps it in only on success; a folder that is not a
     run folder is never overwritten."""
+    from soilco2.daily import run as daily
+    from soilco2.daily.config import DailyConfig
     from soilco2.errors import UserError
-    from soilco2.pipelines import daily
-    from soilco2.pipelines.daily_config import DailyConfig
 
     ds = make_daily_dataset(n_sites=3, years=2, seed=2)
     cfg = DailyConfig.model_validate(yaml.safe_load(TINY.read_text()) | {"data": {}})
+    from soilco2.daily import members as daily_members
     from soilco2.files import RUN_MARKER
-    from soilco2.pipelines import daily_members
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
@@ -438,9 +438,9 @@ def test_failed_train_leaves_an_existing_run_untouched(tmp_path: Path, monkeypat
 
 def test_site_anomaly_of_a_missing_driver_is_an_error():
     """A driver listed in training.site_anomalies that is not a dynamic input is named, not skipped."""
+    from soilco2.daily import run as daily
+    from soilco2.daily.config import DailyConfig
     from soilco2.errors import UserError
-    from soilco2.pipelines import daily
-    from soilco2.pipelines.daily_config import DailyConfig
 
     ds = make_daily_dataset(n_sites=3, years=2, seed=2)
     raw = yaml.safe_load(TINY.read_text()) | {"data": {}}
@@ -454,9 +454,9 @@ def test_site_anomaly_of_a_missing_driver_is_an_error():
 def test_static_inputs_select_attributes():
     """model.static_inputs keeps the named static attributes, [] none; an unknown name is an error
     naming the field. (The real dataset's one-hot IGBP columns are picked with ``igbp``.)"""
+    from soilco2.daily import run as daily
+    from soilco2.daily.config import DailyConfig
     from soilco2.errors import UserError
-    from soilco2.pipelines import daily
-    from soilco2.pipelines.daily_config import DailyConfig
 
     ds = make_daily_dataset(n_sites=3, years=2, seed=2)
     raw = yaml.safe_load(TINY.read_text()) | {"data": {}}

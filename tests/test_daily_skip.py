@@ -10,11 +10,11 @@ import yaml
 
 from daily_synth import make_daily_dataset
 from soilco2.config import load_config
+from soilco2.daily.config import DailyConfig
+from soilco2.daily.model import new_model
+from soilco2.daily.run import load_members, prepare
 from soilco2.errors import UserError
 from soilco2.models.lstm import DailyLSTM, weighted_masked_mse
-from soilco2.pipelines.daily import load_members, prepare
-from soilco2.pipelines.daily_config import DailyConfig
-from soilco2.pipelines.daily_model import new_model
 from soilco2.training import train
 
 PLAIN_KEYS = {

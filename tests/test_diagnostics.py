@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from soilco2 import annual_totals, climate, error_parts
-from soilco2 import diagnostics as dg
+from soilco2 import climate
+from soilco2.daily import annual_totals
+from soilco2.daily.report import diagnostics as dg
+from soilco2.daily.report import error_parts
 
 
 def test_autocorr_of_annual_sine_with_gaps():

@@ -102,7 +102,7 @@ def test_service_errors_are_user_errors(monkeypatch, tmp_path):
 
 
 def test_provider_in_the_dataset(calls, tmp_path):
-    from soilco2.prep.daily_dataset import DailyDataConfig, assemble_daily_dataset
+    from soilco2.daily.dataset.build import DailyDataConfig, assemble_daily_dataset
     from synth_daily_inputs import monthly_at, site_attributes, synthetic
 
     table, meta = synthetic()

@@ -82,7 +82,7 @@ def test_files_coordinates_and_nearest_tower(tmp_path):
 
 
 def test_dataset_with_tower_files(tmp_path):
-    from soilco2.prep.daily_dataset import DailyDataConfig, assemble_daily_dataset
+    from soilco2.daily.dataset.build import DailyDataConfig, assemble_daily_dataset
     from synth_daily_inputs import monthly_at, site_attributes, synthetic
 
     table, meta = synthetic()
@@ -114,7 +114,7 @@ def test_dataset_with_tower_files(tmp_path):
 
 
 def test_config_checks():
-    from soilco2.prep.daily_dataset import DailyDataConfig
+    from soilco2.daily.dataset.build import DailyDataConfig
 
     with pytest.raises(ValidationError):
         DailyDataConfig(era5_source="cds")
@@ -125,7 +125,7 @@ def test_config_checks():
 def test_shared_towers_on_real_data(data_root):
     """The shared tower folder: US-Bi1 serves the Sacramento-delta and Sierra-foothill chamber
     sites, US-Wkg the Walnut Gulch ones; its air temperature follows the soil-temperature sensor of SCOTT_WKG."""
-    from soilco2.prep.daily_dataset import DailyDataConfig, build_daily_dataset
+    from soilco2.daily.dataset.build import DailyDataConfig, build_daily_dataset
 
     sites = ["d20200214_SZUTU_TONZI", "d20190617_SCOTT_WKG", "d20200229_PHILLIPS"]
     cfg = DailyDataConfig(providers={"era5": True, "astronomy": False}, sites_include=sites, era5_source="fluxnet_dd")
@@ -143,8 +143,8 @@ def test_shared_towers_on_real_data(data_root):
 def test_era5_role_fill(tmp_path):
     """``era5_role: fill``: a site's ERA5 series replace the climatology in the fills of the
     drivers its sensors do not give; no ``era5_*`` inputs of their own."""
-    from soilco2.prep.daily_dataset import DailyDataConfig, assemble_daily_dataset
-    from soilco2.prep.gaps import PAR_PER_SW
+    from soilco2.daily.dataset.build import DailyDataConfig, assemble_daily_dataset
+    from soilco2.daily.dataset.gaps import PAR_PER_SW
     from synth_daily_inputs import monthly_at, site_attributes, synthetic
 
     table, meta = synthetic()

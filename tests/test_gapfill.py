@@ -1,4 +1,4 @@
-"""Gap-filling numerics (soilco2.gapfill): known answers for the residual covariance fit and the
+"""Gap-filling numerics (soilco2.daily.gapfill.kriging): known answers for the residual covariance fit and the
 kriging, and the contract of a filled series."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soilco2.gapfill import (
+from soilco2.daily.gapfill.kriging import (
     FILLED,
     NO_VALUE,
     OBSERVED,

@@ -11,12 +11,12 @@ import pytest
 
 from soilco2.config import load_config
 from soilco2.errors import UserError
+from soilco2.global_.config import GlobalConfig, StrataConfig
+from soilco2.global_.covariates import COVARIATES, location_groups
+from soilco2.global_.cv import grouped_folds
+from soilco2.global_.run import land_area_m2
+from soilco2.global_.strata import assign_strata, stratified_bootstrap, stratum_weights
 from soilco2.models.forest import QuantileForest, quantile_name
-from soilco2.pipelines.global_ import land_area_m2
-from soilco2.pipelines.global_config import GlobalConfig, StrataConfig
-from soilco2.pipelines.global_cv import grouped_folds
-from soilco2.pipelines.global_strata import assign_strata, stratified_bootstrap, stratum_weights
-from soilco2.prep.global_table import COVARIATES, location_groups
 from soilco2.sources.grids import cell_area_m2, total_pg_c_yr
 
 
@@ -29,7 +29,7 @@ def test_cell_areas_sum_to_the_sphere():
 
 @pytest.fixture(scope="module")
 def grid(data_root):
-    from soilco2.prep.global_table import covariate_grid
+    from soilco2.global_.covariates import covariate_grid
 
     return covariate_grid(data_root)
 
@@ -50,7 +50,7 @@ def test_land_area_and_constant_map_total(grid):
 
 @pytest.mark.realdata
 def test_training_table_counts_every_drop_once(grid):
-    from soilco2.prep.global_table import training_table
+    from soilco2.global_.covariates import training_table
 
     f = dict(flag_no_coords=False, flag_in_sea=False, flag_mat_mismatch=False, qc_problem=False, flag_duplicate=False)
     rows = [
@@ -84,7 +84,7 @@ def test_training_table_counts_every_drop_once(grid):
 
 # --------------------------------------------------------------------------- strata and bootstrap
 def test_extrapolation_counts_covariates_outside_the_training_range():
-    from soilco2.pipelines.global_ import covariates_outside_training
+    from soilco2.global_.run import covariates_outside_training
 
     train = pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [10.0, 20.0, 30.0]})
     cells = pd.DataFrame({"a": [1.0, 3.0, -1.0], "b": [15.0, 15.0, 40.0]})
@@ -190,7 +190,7 @@ def test_cli_bad_config_is_one_line(tmp_path):
 def test_tiny_real_run_writes_every_output(data_root, tmp_path):
     import xarray as xr
 
-    from soilco2.pipelines.global_ import run_global
+    from soilco2.global_.run import run_global
 
     cfg = GlobalConfig(
         data_root=str(data_root), out_dir=str(tmp_path / "run"), n_bootstrap=2, n_trees=8, cv_folds=3, seed=4
@@ -253,8 +253,8 @@ def test_tiny_real_run_writes_every_output(data_root, tmp_path):
     from pathlib import Path
 
     from soilco2.config import load_config
-    from soilco2.pipelines.global_benchmark_config import BenchmarkConfig
-    from soilco2.pipelines.global_benchmark_run import run_benchmark
+    from soilco2.global_.benchmark.config import BenchmarkConfig
+    from soilco2.global_.benchmark.run import run_benchmark
 
     bcfg = load_config(Path(__file__).parents[1] / "configs" / "global_benchmark.yaml", BenchmarkConfig)
     bench = run_benchmark(out, bcfg.model_copy(update={"data_root": str(data_root), "figures": False}), progress=False)
@@ -278,7 +278,7 @@ def test_tiny_real_run_writes_every_output(data_root, tmp_path):
 @pytest.mark.realdata
 def test_tiny_run_with_climate_strata_and_independent_rh(data_root, tmp_path):
     """The earlier method stays available: a stratified bootstrap and an Rh forest of its own."""
-    from soilco2.pipelines.global_ import run_global
+    from soilco2.global_.run import run_global
 
     cfg = GlobalConfig(
         data_root=str(data_root),
@@ -300,7 +300,7 @@ def test_tiny_run_with_climate_strata_and_independent_rh(data_root, tmp_path):
 @pytest.mark.realdata
 def test_runs_on_two_dask_workers_give_the_same_numbers(data_root, tmp_path):
     """The runs are pure functions of (seed, run): a two-worker local cluster maps the same."""
-    from soilco2.pipelines.global_ import run_global
+    from soilco2.global_.run import run_global
 
     base = dict(
         data_root=str(data_root),
@@ -329,7 +329,7 @@ def test_global_page_in_headless_chromium(data_root, tmp_path):
     import os
     import shutil
 
-    from soilco2.pipelines.global_ import run_global
+    from soilco2.global_.run import run_global
 
     if not (shutil.which("chromedriver") or os.path.exists("/usr/bin/chromedriver")):
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
@@ -355,8 +355,8 @@ def test_global_page_in_headless_chromium(data_root, tmp_path):
     from pathlib import Path
 
     from soilco2.config import load_config
-    from soilco2.pipelines.global_benchmark_config import BenchmarkConfig
-    from soilco2.pipelines.global_benchmark_run import run_benchmark
+    from soilco2.global_.benchmark.config import BenchmarkConfig
+    from soilco2.global_.benchmark.run import run_benchmark
 
     bcfg = load_config(Path(__file__).parents[1] / "configs" / "global_benchmark.yaml", BenchmarkConfig)
     bench = run_benchmark(out, bcfg.model_copy(update={"data_root": str(data_root)}), progress=False)

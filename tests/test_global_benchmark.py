@@ -12,11 +12,11 @@ import pytest
 import xarray as xr
 
 from soilco2.errors import UserError
-from soilco2.map_scores import compare_maps
-from soilco2.pipelines.global_benchmark_config import BenchmarkConfig
-from soilco2.regrid import bounds_from_centres, cell_areas, regrid_conservative
-from soilco2.sources.flux_units import to_gc_m2_yr
-from soilco2.sources.model_grid import read_model_field
+from soilco2.global_.benchmark.config import BenchmarkConfig
+from soilco2.global_.benchmark.map_scores import compare_maps
+from soilco2.sources.netcdf.fields import read_model_field
+from soilco2.sources.netcdf.regrid import bounds_from_centres, cell_areas, regrid_conservative
+from soilco2.sources.netcdf.units import to_gc_m2_yr
 
 SECONDS_PER_YEAR = 365 * 86400
 
@@ -120,7 +120,7 @@ def _write_model_1deg(path, f1: np.ndarray, units="kg C m-2 s-1", factor=1e-3 / 
 
 
 def _bench(run, models, tmp_path, **kw):
-    from soilco2.pipelines.global_benchmark_run import run_benchmark
+    from soilco2.global_.benchmark.run import run_benchmark
 
     cfg = BenchmarkConfig(models=models, figures=False, series=False, **kw)
     out = run_benchmark(run, cfg, tmp_path / "bench", progress=False)
@@ -232,7 +232,7 @@ def test_cli_bad_model_file_is_one_line_exit_2(tmp_path):
 
 
 def test_budget_by_interval_arithmetic():
-    from soilco2.pipelines.global_budget import budget_table
+    from soilco2.global_.benchmark.budget import budget_table
 
     tot = {"rs": (90, 80, 100), "rh": (50, 45, 55), "ra": (40, 35, 45)}
     summary = {"totals_pg_c_yr": {f: {"mean": v, "p2.5": lo, "p97.5": hi} for f, (v, lo, hi) in tot.items()}}
@@ -279,8 +279,8 @@ def _synthetic_climate(path, data_root, years=(2001, 2005), warming_per_year=1.5
 
 @pytest.mark.realdata
 def test_year_by_year_maps_follow_a_warming_climate(data_root, tmp_path):
-    from soilco2.pipelines.global_ import run_global
-    from soilco2.pipelines.global_config import GlobalConfig
+    from soilco2.global_.config import GlobalConfig
+    from soilco2.global_.run import run_global
 
     clim = _synthetic_climate(tmp_path / "clim.nc", data_root)
     cfg = GlobalConfig(
@@ -324,8 +324,8 @@ def test_year_by_year_maps_follow_a_warming_climate(data_root, tmp_path):
     ],
 )
 def test_bad_climate_files_name_file_and_field(data_root, tmp_path, case, message, field):
-    from soilco2.pipelines.global_ import run_global
-    from soilco2.pipelines.global_config import GlobalConfig
+    from soilco2.global_.config import GlobalConfig
+    from soilco2.global_.run import run_global
 
     clim = _synthetic_climate(tmp_path / "clim.nc", data_root, years=(2001, 2002))
     variables = {"temp_c": "tmp", "prec_mm_month": "pre", "cloud_pct": "cld"}
@@ -346,7 +346,7 @@ def test_bad_climate_files_name_file_and_field(data_root, tmp_path, case, messag
 
 @pytest.mark.realdata
 def test_published_series_and_the_mislabelled_cmip6_file(data_root):
-    from soilco2.sources import landmodels as L
+    from soilco2.sources.netcdf import landmodels as L
 
     p = L.published_global_rh(data_root)
     assert set(p["source"]) == {"CMIP6", "ISIMIP2a", "Hashimoto et al. 2015", "Tang et al. 2020"}
@@ -355,7 +355,7 @@ def test_published_series_and_the_mislabelled_cmip6_file(data_root):
 
 
 def test_missing_benchmark_folder_is_a_user_error(tmp_path):
-    from soilco2.sources import landmodels as L
+    from soilco2.sources.netcdf import landmodels as L
 
     (tmp_path / "benchmarks" / "landmodels").mkdir(parents=True)
     with pytest.raises(UserError, match="not found"):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from soilco2.errors import UserError
-from soilco2.pipelines.global_bins import OTHER, bin_table, record_bins, selection_probabilities, split_run
+from soilco2.global_.bins import OTHER, bin_table, record_bins, selection_probabilities, split_run
 
 
 def test_sampler_follows_area_shares_on_a_synthetic_table():

@@ -11,8 +11,8 @@ import pytest
 
 from soilco2.config import load_config
 from soilco2.errors import UserError
-from soilco2.pipelines.global_config import GlobalConfig
-from soilco2.pipelines.global_selection import all_subsets, chosen, select_flux
+from soilco2.global_.config import GlobalConfig
+from soilco2.global_.selection import all_subsets, chosen, select_flux
 
 
 def _known_law(n=600, seed=0):
@@ -55,7 +55,7 @@ def test_selection_on_two_dask_workers_gives_the_same_table():
 def test_permutation_importance_ranks_the_strong_predictor_first():
     from sklearn.ensemble import RandomForestRegressor
 
-    from soilco2.pipelines.global_runs import explain_run
+    from soilco2.global_.runs import explain_run
 
     X, y, _ = _known_law(n=800, seed=3)
     train, test = np.arange(600), np.arange(600, 800)
@@ -97,7 +97,7 @@ def test_bad_selection_config_names_the_field(tmp_path, text, field, words):
 
 @pytest.mark.realdata
 def test_tiny_run_selects_covariates_per_flux(data_root, tmp_path):
-    from soilco2.pipelines.global_ import run_global
+    from soilco2.global_.run import run_global
 
     cfg = GlobalConfig(
         data_root=str(data_root),

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from soilco2.mutual_info import lagged_mi, mi_table, mutual_information, peak_lags, propose_input_design
+from soilco2.subdaily.mutual_info import lagged_mi, mi_table, mutual_information, peak_lags, propose_input_design
 
 
 def _ar1(n, rng, phi=0.9):
@@ -67,8 +67,8 @@ def test_n_pairs_counts_finite_lagged_pairs():
 def test_hn1_mi_against_chamber_temperature(data_root):
     """US-Hn1: the lagged MI runs on the real chamber + tower table; the peak lag is on the grid."""
     from soilco2.config import validate
-    from soilco2.pipelines.subdaily import run_mi
-    from soilco2.pipelines.subdaily_config import SubdailyConfig
+    from soilco2.subdaily.config import SubdailyConfig
+    from soilco2.subdaily.run import run_mi
 
     cfg = validate(
         {

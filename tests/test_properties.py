@@ -8,8 +8,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from soilco2.daily.dataset.transforms import fit_var_scale
 from soilco2.metrics import bias, kge_2009, kge_2012, nse, pearson_r, rmse
-from soilco2.prep.transforms import fit_var_scale
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
 series = arrays(np.float64, st.integers(3, 60), elements=finite)

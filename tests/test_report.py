@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from daily_run_factory import make_run
 from soilco2.commands.daily_report import report
+from soilco2.daily.report.build import build_report
 from soilco2.errors import UserError
-from soilco2.report.build import build_report
 
 N_SITES = 9
 

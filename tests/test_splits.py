@@ -8,8 +8,8 @@ import pytest
 import xarray as xr
 
 from soilco2.config import validate
+from soilco2.daily.dataset.splits import SplitConfig, leave_site_out_split, make_split, site_folds, temporal_split
 from soilco2.errors import UserError
-from soilco2.prep.splits import SplitConfig, leave_site_out_split, make_split, site_folds, temporal_split
 
 
 def toy(n_sites=3, n_days=30):

@@ -81,11 +81,79 @@ def test_no_import_circle_in_src():
     assert find_cycles(import_graph()) == []
 
 
+# Layers from the bottom up (docs/architecture.md); a module imports only from its own layer or
+# below. The three scales sit side by side and never import one another.
+LAYERS = [
+    (
+        "soilco2",
+        "soilco2.errors",
+        "soilco2.accounting",
+        "soilco2.progress",
+        "soilco2.paths",
+        "soilco2.files",
+        "soilco2.config",
+        "soilco2.metrics",
+        "soilco2.climate",
+        "soilco2.dask_plugins",
+        "soilco2.parallel",
+    ),
+    ("soilco2.sources",),
+    ("soilco2.prep",),
+    ("soilco2.models", "soilco2.training"),
+    ("soilco2.report",),
+    ("soilco2.daily", "soilco2.subdaily", "soilco2.global_"),
+    ("soilco2.commands", "soilco2.cli"),
+]
+SCALES = LAYERS[5]
+
+
+def _owner(mod: str, prefixes) -> str | None:
+    """The longest prefix in ``prefixes`` that names ``mod`` or a package above it."""
+    hits = [p for p in prefixes if mod == p or mod.startswith(p + ".")]
+    return max(hits, key=len) if hits else None
+
+
+def _rank(mod: str) -> int:
+    every = [p for layer in LAYERS for p in layer]
+    owner = _owner(mod, every)
+    assert owner is not None, f"{mod} is in no layer of LAYERS"
+    return next(i for i, layer in enumerate(LAYERS) if owner in layer)
+
+
+def test_every_module_has_a_layer_and_imports_only_downwards():
+    upward = []
+    for mod, deps in import_graph().items():
+        upward += [f"{mod} -> {d}" for d in deps if _rank(d) > _rank(mod)]
+    assert upward == []
+
+
+def test_the_scales_do_not_import_one_another():
+    crossing = []
+    for mod, deps in import_graph().items():
+        own = _owner(mod, SCALES)
+        crossing += [f"{mod} -> {d}" for d in deps if own and _owner(d, SCALES) not in (None, own)]
+    assert crossing == []
+
+
 def test_readers_import_nothing_from_prep_or_above():
-    upper = ("soilco2.prep", "soilco2.pipelines", "soilco2.models", "soilco2.report", "soilco2.commands")
     for mod, deps in import_graph().items():
         if mod.startswith("soilco2.sources"):
-            assert not [d for d in deps if d.startswith(upper)], mod
+            assert not [d for d in deps if _rank(d) > _rank("soilco2.sources")], mod
+
+
+def test_folders_stay_small_and_a_shared_prefix_is_a_package():
+    """No folder holds more than 15 modules; no five modules in one folder share a name prefix up
+    to the first underscore (such a prefix wants to be a package)."""
+    crowded, prefixed = {}, {}
+    for folder in [PACKAGE, *(d for d in PACKAGE.rglob("*") if d.is_dir() and (d / "__init__.py").exists())]:
+        names = [f.stem for f in folder.glob("*.py") if f.stem != "__init__"]
+        if len(names) > 15:
+            crowded[str(folder.relative_to(SRC))] = len(names)
+        counts: dict[str, int] = {}
+        for n in names:
+            counts[n.split("_")[0]] = counts.get(n.split("_")[0], 0) + 1
+        prefixed.update({f"{folder.relative_to(SRC)}/{k}_*": c for k, c in counts.items() if c >= 5})
+    assert crowded == {} and prefixed == {}
 
 
 def test_no_source_file_over_the_limit():

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from soilco2.errors import UserError
-from soilco2.prep import subdaily as prep
-from soilco2.rain_pulses import detect_events, pulse_skill
 from soilco2.sources.towers import read_halfhourly, read_hn1_chamber
+from soilco2.subdaily import data as prep
+from soilco2.subdaily.rain_pulses import detect_events, pulse_skill
 
 
 def _records(n_hours=24 * 20, with_temp=True, start="2019-01-01"):
@@ -207,8 +207,8 @@ show_progress: false
 @pytest.mark.realdata
 def test_q10_only_run_has_no_headline_length(data_root, tmp_path):
     """A run with only Q10-family models (no torch model, so no past length and no seed ensemble)."""
-    from soilco2.pipelines.subdaily import run
-    from soilco2.pipelines.subdaily_config import SubdailyConfig
+    from soilco2.subdaily.config import SubdailyConfig
+    from soilco2.subdaily.run import run
 
     cfg = SubdailyConfig.model_validate(
         {

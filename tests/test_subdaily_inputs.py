@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from soilco2.errors import UserError
-from soilco2.pipelines.subdaily_config import SubdailyConfig
-from soilco2.pipelines.subdaily_inputs import resolve_inputs
-from soilco2.prep import subdaily as prep
+from soilco2.subdaily import data as prep
+from soilco2.subdaily.config import SubdailyConfig
+from soilco2.subdaily.inputs import resolve_inputs
 
 
 def _smooth(rng, n, width=12):
@@ -53,7 +53,7 @@ def test_auto_drops_unavailable_and_designs_on_non_test_data():
 
 
 def test_search_grid():
-    from soilco2.pipelines.subdaily import search_grid
+    from soilco2.subdaily.run import search_grid
 
     cfg = SubdailyConfig.model_validate(
         {"site": {"name": "s"}, "search": {"hidden": [8, 16], "lr": [0.01], "dropout": [0.0, 0.3]}}

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from soilco2.prep.drivers import tower_fill
+from soilco2.daily.dataset.drivers import tower_fill
 from soilco2.sources.towers import MIN_HALFHOURS_PER_DAY, cosore_towers, tower_daily
 
 BOULDINA = "d20200214_SZUTU_BOULDINA"
@@ -68,7 +68,7 @@ def test_tower_fill_only_gaps_of_the_tower_site_and_only_with_enough_cover(tmp_p
 
 def test_real_us_bi1_fills_bouldina(data_root):
     """The shared US-Bi1 files cover the whole BOULDINA record; COSORE gives it no driver at all."""
-    from soilco2.prep.daily_dataset import DailyDataConfig, build_daily_dataset
+    from soilco2.daily.dataset.build import DailyDataConfig, build_daily_dataset
 
     assert cosore_towers()[BOULDINA] == "us-bi1"
     daily = tower_daily("us-bi1", data_root)

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from soilco2.daily.dataset.build import DailyDataConfig, assemble_daily_dataset
+from soilco2.daily.dataset.splits import leave_site_out_split, temporal_split
+from soilco2.daily.dataset.transforms import FeatureScaler
 from soilco2.errors import UserError
-from soilco2.prep.daily_dataset import DailyDataConfig, assemble_daily_dataset
-from soilco2.prep.splits import leave_site_out_split, temporal_split
-from soilco2.prep.transforms import FeatureScaler
 from synth_daily_inputs import monthly_at, site_attributes, synthetic
 
 
@@ -89,7 +89,7 @@ def test_leave_site_out_statics_from_training_sites_only(ds):
 
 def test_arcsinh_scale_known_values_inverse_and_json(ds, tmp_path):
     """arcsinh(x / scale) then min-max; the scale travels in the JSON (absent = 1, older files)."""
-    from soilco2.prep.transforms import fit_var_scale
+    from soilco2.daily.dataset.transforms import fit_var_scale
 
     sc = FeatureScaler.fit(ds, temporal_split(ds))
     x = np.array([0.0, 0.2, 1.0, 8.0])

@@ -4,11 +4,12 @@ an error, never a silent run of the defaults."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from soilco2.errors import UserError
 
@@ -17,6 +18,27 @@ class StrictModel(BaseModel):
     """Base for every config section: unknown keys are errors, and so are inf and NaN."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+_DASK_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):\d{1,5}$")
+
+
+def _dask_address(value: str | None) -> str | None:
+    """A Dask scheduler address: ``[tcp|tls|ucx://]host:port`` (IPv6 in brackets)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.lower().startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} is a web address (a dashboard?); a Dask scheduler is tcp://host:8786")
+    if not _DASK_ADDRESS.match(value) or not 0 < int(value.rsplit(":", 1)[1]) < 65536:
+        raise ValueError(
+            f"{value!r} is not a Dask scheduler address (expected tcp://host:port, e.g. tcp://10.0.0.5:8786)"
+        )
+    return value
+
+
+# a config field naming a Dask scheduler; null = a local cluster
+SchedulerAddress = Annotated[str | None, AfterValidator(_dask_address)]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -8,22 +8,62 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+PROBE_SECONDS = 5.0
+
+
+def probe_scheduler(address: str, *, field: str, file=None, seconds: float = PROBE_SECONDS) -> None:
+    """Ask ``address`` who it is, within ``seconds`` whatever it is: nothing there, a server that
+    never answers (a web server waits for a request line that never comes) or one that answers
+    in another protocol are each a :class:`UserError` naming ``file`` and ``field``."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    from soilco2.errors import UserError
+
+    async def identity():
+        comm = await connect(address, timeout=seconds)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    async def bounded():
+        return await asyncio.wait_for(identity(), seconds)
+
+    try:
+        reply = asyncio.run(bounded())
+    except TimeoutError:
+        raise UserError(
+            f"no Dask scheduler answered at {address} within {seconds:g} s", file=file, field=field
+        ) from None
+    except Exception as err:  # noqa: BLE001 - whatever the far end did, the answer is one line
+        msg = str(err).splitlines()[0] if str(err) else err.__class__.__name__
+        raise UserError(f"cannot reach a Dask scheduler at {address} ({msg[:160]})", file=file, field=field) from None
+    if not (isinstance(reply, dict) and reply.get("type") == "Scheduler"):
+        raise UserError(f"{address} answers, but not as a Dask scheduler", file=file, field=field)
+
 
 @contextmanager
-def dask_client(scheduler_address: str | None, n_workers: int, *, field: str):
+def dask_client(scheduler_address: str | None, n_workers: int, *, field: str, file=None):
     """A Dask client: the scheduler at ``scheduler_address`` (a cluster), else a ``LocalCluster``
     of ``n_workers`` single-threaded processes; closed (and the local cluster stopped) on exit.
-    An unreachable scheduler is a :class:`UserError` naming the config ``field``."""
+    A scheduler that does not answer as one within seconds is a :class:`UserError` naming the
+    config ``file`` and ``field``."""
     from distributed import Client, LocalCluster
 
     from soilco2.errors import UserError
 
     cluster = None
     if scheduler_address:
+        probe_scheduler(scheduler_address, field=field, file=file)
         try:
-            client = Client(scheduler_address, timeout="10s")
+            client = Client(scheduler_address, timeout=f"{PROBE_SECONDS:g}s")
         except (OSError, TimeoutError) as err:
-            raise UserError(f"cannot reach the Dask scheduler {scheduler_address} ({err})", field=field) from None
+            raise UserError(
+                f"cannot reach the Dask scheduler {scheduler_address} ({err})", file=file, field=field
+            ) from None
     else:
         import dask
 
@@ -59,6 +99,7 @@ def map_tasks(
     n_workers: int = 1,
     scheduler_address: str | None = None,
     field: str = "scheduler_address",
+    file=None,
     label: str = "tasks",
     progress: bool = True,
     on_update=None,
@@ -67,6 +108,9 @@ def map_tasks(
     and no scheduler is given, else on Dask (``shared`` is scattered to every worker once). ``fn``
     must be a module-level function whose result depends on its arguments only, so that the same
     tasks give the same results in any process.
+
+    Each result is fetched and released on the cluster as soon as its task ends, so a worker that
+    dies costs only the tasks it was running (one warning line says so), never finished ones.
 
     With ``on_update`` (the caller shows its own progress), ``fn`` gets a third argument
     ``report(*values)``; every call reaches ``on_update(*values)`` here, through a Dask queue when
@@ -78,19 +122,10 @@ def map_tasks(
         return [fn(shared, t) for t in track(tasks, label, progress)]
     if local:
         return [fn(shared, t, on_update) for t in tasks]
-    results: list = [None] * len(tasks)
-    with dask_client(scheduler_address, n_workers, field=field) as client:
+    with dask_client(scheduler_address, n_workers, field=field, file=file) as client:
         remote = client.scatter([shared], broadcast=True)[0]  # one object, whatever its type
-        if on_update is None:
-            from distributed import as_completed
-
-            futures = {client.submit(fn, remote, t, pure=False): k for k, t in enumerate(tasks)}
-            done = as_completed(list(futures))
-            for _ in track(range(len(tasks)), label, progress):
-                fut = next(done)
-                results[futures[fut]] = fut.result()
-            return results
-        return _with_updates(client, fn, remote, tasks, on_update)
+        return _run_on(client, fn, remote, tasks, label=label, progress=progress and on_update is None,
+                       on_update=on_update)  # fmt: skip
 
 
 def _report_to(queue):
@@ -101,27 +136,74 @@ def _call_reporting(fn, shared, task, queue):
     return fn(shared, task, _report_to(queue))
 
 
-def _with_updates(client, fn, remote, tasks: list, on_update) -> list:
-    """Submit every task with a ``report`` that feeds a Dask queue; relay the queue to
-    ``on_update`` until all are done; results in task order (a failed task raises its error)."""
+class _WorkerWatch:
+    """One warning line for each worker the cluster loses while tasks run (a worker counts as lost
+    when two checks in a row miss it, so a momentary gap in the scheduler's list is no loss)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.known = self._workers() or set()
+        self.missing: set[str] = set()
+        self.lost = 0
+
+    def _workers(self) -> set[str] | None:
+        try:
+            return set(self.client.scheduler_info(n_workers=-1)["workers"])
+        except Exception:  # noqa: BLE001 - a watch, never a reason to fail the run
+            return None
+
+    def check(self, remaining: int) -> None:
+        import warnings
+
+        now = self._workers()
+        if now is None:
+            return
+        gone = (self.known - now) & self.missing
+        self.missing = (self.known - now) - gone
+        if gone:
+            self.lost += len(gone)
+            warnings.warn(
+                f"{len(gone)} Dask worker(s) lost ({', '.join(sorted(gone))}); finished tasks are kept, "
+                f"the {remaining} unfinished are rescheduled on the {len(now)} left",
+                stacklevel=2,
+            )
+        self.known = (self.known - gone) | now
+
+
+def _run_on(client, fn, remote, tasks: list, *, label: str, progress: bool, on_update) -> list:
+    """Submit every task; fetch each result as its task ends and release it at once; relay
+    ``report`` values to ``on_update``; results in task order (a failed task raises its error)."""
     from distributed import Queue, wait
 
-    queue = Queue(client=client)
-    futures = [client.submit(_call_reporting, fn, remote, t, queue, pure=False) for t in tasks]
+    from soilco2.progress import track
+
+    queue = Queue(client=client) if on_update is not None else None
+    if queue is None:
+        pending = {client.submit(fn, remote, t, pure=False): k for k, t in enumerate(tasks)}
+    else:
+        pending = {client.submit(_call_reporting, fn, remote, t, queue, pure=False): k for k, t in enumerate(tasks)}
+    results: list = [None] * len(tasks)
+    watch = _WorkerWatch(client)
 
     def drain() -> None:
-        while queue.qsize():
+        while queue is not None and queue.qsize():
             for values in queue.get(batch=True):
                 on_update(*values)
 
-    pending = futures
+    ticks = iter(track(range(len(tasks)), label, progress))
     while pending:
         try:
-            pending = list(wait(pending, timeout=0.5, return_when="FIRST_COMPLETED").not_done)
+            done = wait(list(pending), timeout=1.0, return_when="FIRST_COMPLETED").done
         except TimeoutError:
-            pass
+            done = set()
         drain()
-        if any(f.status == "error" for f in futures):
-            break
+        for fut in done:
+            k = pending.pop(fut)
+            results[k] = fut.result()  # a failed task raises here
+            fut.release()  # the cluster forgets it: a worker lost later cannot take it along
+            next(ticks, None)
+        watch.check(len(pending))
     drain()
-    return [f.result() for f in futures]
+    for _ in ticks:  # close the bar
+        pass
+    return results

@@ -56,10 +56,14 @@ def train(
 ) -> None:
     """Train the LSTM ensemble and the baselines; write the run folder."""
     from soilco2.config import load_config
-    from soilco2.pipelines.daily import train_run
-    from soilco2.pipelines.daily_config import DailyConfig
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.run import train_run
+
+    from soilco2.parallel import probe_scheduler
 
     cfg = load_config(config, DailyConfig)
+    if cfg.training.scheduler_address:  # refused in seconds, before the dataset is built
+        probe_scheduler(cfg.training.scheduler_address, field="training.scheduler_address", file=config)
     run = train_run(cfg, out, show_progress=not quiet, resume=resume)
     import json
 
@@ -70,7 +74,7 @@ def train(
 @app.command()
 def evaluate(run: Path = typer.Argument(..., help="run folder written by 'soilco2 daily train'")) -> None:
     """Reload a run's scalers and checkpoints, predict again, re-score (rewrites its outputs)."""
-    from soilco2.pipelines.daily import evaluate_run
+    from soilco2.daily.run import evaluate_run
 
     _print_summary(evaluate_run(run), f"run {run}")
 
@@ -96,8 +100,8 @@ def predict(
     --spots or --level, each site's level is set from an annual map, SRDB records or spot measurements."""
     import json
 
+    from soilco2.daily.run import predict_run
     from soilco2.errors import UserError
-    from soilco2.pipelines.daily import predict_run
 
     known = ("none", "annual_map", "srdb", "spots", "auto")
     if level not in known:
@@ -112,13 +116,13 @@ def predict(
         raise UserError("--radius-km must be in (0, 500] and --between-site-sd in (0, 5]", field="--radius-km")
     settings = None
     if level != "none" or spots is not None:
-        from soilco2.pipelines.daily_level import read_spots
+        from soilco2.daily.newsite.level import read_spots
 
         settings = {"source": "none" if level == "spots" else level, "spots": read_spots(spots) if spots else None,
                     "spots_file": spots, "between_site_sd": between_site_sd, "global_run": global_run,
                     "radius_km": radius_km}  # fmt: skip
         if level == "srdb":
-            from soilco2.pipelines.daily_level import srdb_rs_records
+            from soilco2.daily.newsite.level import srdb_rs_records
 
             settings["srdb"] = srdb_rs_records()
     dest = predict_run(run, cosore, out, level=settings)
@@ -146,8 +150,8 @@ def site(
 ) -> None:
     """A site without a COSORE folder: its coordinates and a daily driver table give the daily
     series with its band; --spots and --level set its level."""
+    from soilco2.daily.newsite.site import predict_site
     from soilco2.errors import UserError
-    from soilco2.pipelines.daily_site import predict_site
 
     if level == "annual_map" and global_run is None:
         raise UserError("--level annual_map needs --global-run RUN (an S3 run folder)", field="--global-run")
@@ -167,7 +171,7 @@ def gapfill(
     """Gap-filled daily series: observations, else the LSTM plus its residual kriged from nearby observed days."""
     import json
 
-    from soilco2.pipelines.daily_gapfill import gapfill_run
+    from soilco2.daily.gapfill.run import gapfill_run
 
     dest = gapfill_run(source, out, neighbours=neighbours)
     s = json.loads((dest / "summary.json").read_text())
@@ -191,10 +195,14 @@ def tune(
 ) -> None:
     """Grid search (hidden size, dropout, window, seed) scored on validation days, on Dask workers."""
     from soilco2.config import load_config
-    from soilco2.pipelines.daily_config import DailyConfig
-    from soilco2.pipelines.daily_tune import tune_run
+    from soilco2.daily.config import DailyConfig
+    from soilco2.daily.tune import tune_run
+
+    from soilco2.parallel import probe_scheduler
 
     cfg = load_config(config, DailyConfig)
+    if cfg.tune.scheduler_address:
+        probe_scheduler(cfg.tune.scheduler_address, field="tune.scheduler_address", file=config)
     dest, best = tune_run(cfg, out)
     console.print(f"best trial: {best}")
     console.print(f"trials: [bold]{dest / 'trials.parquet'}[/], best config: [bold]{dest / 'best_config.yaml'}[/]")
@@ -212,8 +220,8 @@ def export(
     quiet: bool = typer.Option(False, help="no progress bars"),
 ) -> None:
     """Write the daily dataset, inputs and temporal split in another tool's format (neuralhydrology)."""
+    from soilco2.daily.export import export_neuralhydrology
     from soilco2.errors import UserError
-    from soilco2.pipelines.daily_export import export_neuralhydrology
 
     if fmt != "neuralhydrology":
         raise UserError(f"unknown format {fmt!r} (known: neuralhydrology)", field="--format")

@@ -24,8 +24,8 @@ def report(
 
     from rich.console import Console
 
+    from soilco2.daily.report.build import build_report
     from soilco2.paths import data_root as resolve_data_root
-    from soilco2.report.build import build_report
 
     if data_root is not None:
         data_root = resolve_data_root(data_root)  # an explicit root must exist (UserError otherwise)

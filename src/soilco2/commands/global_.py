@@ -58,8 +58,8 @@ def run(
     import json
 
     from soilco2.config import load_config
-    from soilco2.pipelines.global_ import run_global
-    from soilco2.pipelines.global_config import GlobalConfig
+    from soilco2.global_.config import GlobalConfig
+    from soilco2.global_.run import run_global
 
     cfg = load_config(config, GlobalConfig)
     if out is not None:
@@ -89,8 +89,8 @@ def benchmark(
     from rich.table import Table
 
     from soilco2.config import load_config, validate
-    from soilco2.pipelines.global_benchmark_config import BenchmarkConfig
-    from soilco2.pipelines.global_benchmark_run import run_benchmark
+    from soilco2.global_.benchmark.config import BenchmarkConfig
+    from soilco2.global_.benchmark.run import run_benchmark
 
     cfg = load_config(config, BenchmarkConfig) if config else BenchmarkConfig()
     extra = []

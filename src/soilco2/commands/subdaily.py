@@ -17,7 +17,7 @@ def _group() -> None:
 
 def _load(config: Path):
     from soilco2.config import load_config
-    from soilco2.pipelines.subdaily_config import SubdailyConfig
+    from soilco2.subdaily.config import SubdailyConfig
 
     return load_config(config, SubdailyConfig)
 
@@ -44,7 +44,7 @@ def mi_command(
     from rich.console import Console
     from rich.table import Table
 
-    from soilco2.pipelines.subdaily import run_mi
+    from soilco2.subdaily.run import run_mi
 
     cfg = _load(config)
     out = out or Path(cfg.out_dir) / "mi"
@@ -69,9 +69,13 @@ def run_command(
     """MI, hyperparameter search, sweep of past lengths, both scenarios, rain pulses → run folder + HTML."""
     from rich.console import Console
 
-    from soilco2.pipelines.subdaily import run
+    from soilco2.subdaily.run import run
+
+    from soilco2.parallel import probe_scheduler
 
     cfg = _load(config)
+    if cfg.sweep.scheduler_address:  # refused in seconds, before the series is read
+        probe_scheduler(cfg.sweep.scheduler_address, field="sweep.scheduler_address", file=config)
     with _config_errors(config):
         summary = run(cfg, out)
     console = Console()

@@ -4,6 +4,11 @@ around ``quantile_forest.RandomForestQuantileRegressor``.
 ``predict`` gives the conditional mean; ``predict_quantiles`` the conditional quantiles
 (columns in the order of ``quantiles``); ``predict_table`` both, as named columns
 (``mean``, ``q05``, ``q50``, ``q95`` …).
+
+Every leaf keeps all its training records (``max_samples_leaf=None``): quantile-forest's default
+keeps one record a leaf, drawn with Python's global ``random`` module, which any other thread of
+the process (a Dask worker's) also draws from — so the same seed gave other forests. Kept whole,
+a fit is a pure function of its data and seed, and the mean is the forest's mean (decision E23).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class QuantileForest:
             n_estimators=self.n_trees,
             min_samples_leaf=self.min_samples_leaf,
             max_features=self.max_features,
+            max_samples_leaf=None,  # all records a leaf: no draw from the global random module
             random_state=self.seed,
             n_jobs=self.n_jobs,
         ).fit(X, y, sample_weight=sample_weight)

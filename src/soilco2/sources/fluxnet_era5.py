@@ -9,7 +9,7 @@ whose own files carry no driver. A site takes the nearest tower within ``max_km`
 whose ``CSR_SITE_ID`` names the tower.
 
 :class:`FluxnetERA5Files` has the ``daily`` method of :class:`soilco2.sources.era5.ERA5Client`,
-so :class:`soilco2.prep.drivers.ERA5Provider` uses either (``data.era5_source``).
+so :class:`soilco2.daily.dataset.drivers.ERA5Provider` uses either (``data.era5_source``).
 """
 
 from __future__ import annotations

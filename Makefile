@@ -24,9 +24,9 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/soilco2 data build --out build/cosore
+	$(BIN)/soilco2 data build --out build/cosore --replace
 	$(BIN)/soilco2 data summary
-	$(BIN)/soilco2 daily train $(CONFIG)
+	$(BIN)/soilco2 daily train $(CONFIG) --replace
 	$(BIN)/soilco2 daily report runs/daily
 
 lint: $(STAMP)

@@ -37,29 +37,27 @@ def test_spots_recover_a_known_level_and_the_band_narrows(k):
         assert np.mean(np.abs(np.array(estimates) - np.log(2.0)) <= 1.6449 * expected_sd) > 0.85
 
 
-def test_annual_level_prior_and_band():
+def test_annual_level_prior_scales_the_point_forecast():
     shape, truth, _ = _site()
     prior = prior_from_level(level_umol=2.0 * shape.mean(), level_sd_umol=0.2, series_mean=shape.mean(),
                              between_site_sd=0.1, source="annual_map")  # fmt: skip
     assert np.exp(prior.log_k) == pytest.approx(2.0)
-    preds = {"lstm": shape, "lstm_p05": shape * 0.9, "lstm_p95": shape * 1.1}
-    out = apply_level(preds, prior)
+    out = apply_level({"lstm": shape}, prior)
     np.testing.assert_allclose(out["lstm"], 2 * shape)
-    assert (out["lstm_p05"] < 2 * shape * 0.9).all() and (out["lstm_p95"] > 2 * shape * 1.1).all()  # wider band
-    tight = apply_level(preds, Level(prior.log_k, 0.01, "x"))
-    assert (tight["lstm_p95"] - tight["lstm_p05"] < out["lstm_p95"] - out["lstm_p05"]).all()
 
 
-def test_two_levels_join_by_precision_and_the_band_keeps_the_day_scatter():
+def test_two_levels_join_by_precision():
     joined = combine(Level(0.0, 0.4, "lstm"), Level(np.log(2.0), 0.2, "annual_map"))
     w = (1 / 0.2**2) / (1 / 0.4**2 + 1 / 0.2**2)  # the tighter estimate weighs 4x
     assert joined.log_k == pytest.approx(w * np.log(2.0)) and joined.sd == pytest.approx(
         (1 / 0.4**2 + 1 / 0.2**2) ** -0.5
     )
-    shape = np.full(10, 2.0)
-    preds = {"lstm": shape, "lstm_p05": shape, "lstm_p95": shape}  # members agree: no ensemble spread
-    out = apply_level(preds, Level(0.0, 1e-9, "x"), day_sd=0.3)
-    np.testing.assert_allclose(out["lstm_p95"] / out["lstm"], np.exp(1.6449 * 0.3), rtol=1e-6)
+
+
+def test_a_spot_on_a_day_the_lstm_puts_at_zero_still_counts():
+    series = np.r_[np.zeros(5), np.full(5, 2.0)]
+    level = update(Level(0.0, 10.0, "none"), series, np.array([0, 1, 6]), np.array([1.0, 1.0, 2.0]), 0.3)
+    assert level.n_spots == 3
 
 
 def _write(tmp_path, text):

@@ -4,6 +4,7 @@ CLI, the run-folder contract, determinism, tuning on Dask, and the bad inputs.""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -57,9 +58,9 @@ def tiny_run(tmp_path_factory, data_root) -> Path:
 def test_run_folder_contract(tiny_run: Path):
     for name in ("config.yaml", "scalers.json", "sites.parquet", "metrics.parquet", "summary.json", "predictions.nc"):
         assert (tiny_run / name).is_file(), name
-    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == [
-        "member_0.json", "member_0.pt", "member_1.json", "member_1.pt", "sites"
-    ]  # fmt: skip
+    members = ["member_0.json", "member_0.pt", "member_1.json", "member_1.pt", "sites"]
+    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == ["calibration", *members]
+    assert sorted(p.name for p in (tiny_run / "checkpoints" / "calibration").iterdir()) == members
     import torch
 
     state = torch.load(tiny_run / "checkpoints" / "member_0.pt", weights_only=True)
@@ -81,6 +82,12 @@ def test_run_folder_contract(tiny_run: Path):
         "bias",
         "n",
         "class",
+        "crps_umol_m2_s",
+        "interval_score_90_umol_m2_s",
+        "coverage_50",
+        "coverage_90",
+        "width_50_umol_m2_s",
+        "width_90_umol_m2_s",
     ]
     assert set(metrics["model"]) == {"lstm", "q10", "doy_climatology", "random_forest"}
     assert set(metrics["split"]) == {"train", "test"} and metrics["site"].nunique() == 3
@@ -107,8 +114,11 @@ def test_run_folder_contract(tiny_run: Path):
     for v in (
         "obs",
         "lstm",
-        "lstm_p05",
-        "lstm_p95",
+        "lstm_q05",
+        "lstm_q25",
+        "lstm_q50",
+        "lstm_q75",
+        "lstm_q95",
         "q10",
         "doy_climatology",
         "random_forest",
@@ -121,7 +131,16 @@ def test_run_folder_contract(tiny_run: Path):
     assert pred["lstm"].attrs["units"] == "umol m-2 s-1" and "long_name" in pred["obs"].attrs
     assert set(np.unique(pred["split"].values)) == {-1, 0, 1, 2}
     span = np.isfinite(pred["lstm"].values)
-    assert (pred["lstm_p05"].values[span] <= pred["lstm_p95"].values[span] + 1e-6).all()
+    q = np.stack([pred[f"lstm_q{p}"].values[span] for p in ("05", "25", "50", "75", "95")])
+    assert (q > 0).all() and (np.diff(q, axis=0) >= -1e-6).all() and (pred["lstm"].values[span] >= 0).all()
+    for p, level in (("05", 0.05), ("50", 0.5), ("95", 0.95)):
+        attrs = pred[f"lstm_q{p}"].attrs
+        assert attrs["units"] == "umol m-2 s-1" and attrs["quantile"] == level and "predictive" in attrs["long_name"]
+    metrics = pd.read_parquet(tiny_run / "metrics.parquet")
+    lstm = metrics[metrics["model"] == "lstm"]
+    for col in ("crps_umol_m2_s", "interval_score_90_umol_m2_s", "coverage_50", "coverage_90", "width_90_umol_m2_s"):
+        assert lstm[col].notna().all() and metrics.loc[metrics["model"] != "lstm", col].isna().all(), col
+    assert (tiny_run / "calibration.parquet").is_file()
     # every observed day lies inside the predicted span: continuous daily predictions
     assert span[pred["split"].values >= 0].all()
     # no test day before any training day of the same site
@@ -234,7 +253,8 @@ def test_predict_site_from_coordinates_and_a_driver_table(tiny_run: Path, tmp_pa
     np.testing.assert_array_equal(series.index.values.astype(day), plain.index.values.astype(day))
     np.testing.assert_allclose(series.values, plain.values, rtol=1e-5)
     with xr.open_dataset(out) as ds:
-        assert {"lstm", "lstm_p05", "lstm_p95"} <= set(ds.data_vars) and ds["lstm"].attrs["units"] == "umol m-2 s-1"
+        assert {"lstm", "lstm_q05", "lstm_q95"} <= set(ds.data_vars) and ds["lstm"].attrs["units"] == "umol m-2 s-1"
+        assert (ds["lstm_q05"].to_series().dropna() > 0).all()
         assert ds["lat"].attrs["standard_name"] == "latitude" and "obs" not in ds
     step = max(len(obs) // 6, 1)
     spots = pd.DataFrame({"date": obs.index[::step][:6], "flux_umol_m2_s": obs.values[::step][:6]})
@@ -415,7 +435,7 @@ def test_failed_train_leaves_an_existing_run_untouched(tmp_path: Path, monkeypat
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    (run / RUN_MARKER).write_text("{}")  # an earlier run of soilco2's
+    (run / RUN_MARKER).write_text('{"kind": "daily"}')  # an earlier run of soilco2's
     (run / "config.yaml").write_text("old: run\n")
     (run / "checkpoints" / "member_0.pt").write_bytes(b"old")
 
@@ -424,7 +444,7 @@ def test_failed_train_leaves_an_existing_run_untouched(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(daily_members, "train_member", boom)
     with pytest.raises(RuntimeError):
-        daily.train_run(cfg, run, show_progress=False, ds=ds)
+        daily.train_run(cfg, run, show_progress=False, ds=ds, replace=True)
     assert (run / "config.yaml").read_text() == "old: run\n"
     assert (run / "checkpoints" / "member_0.pt").read_bytes() == b"old"
 
@@ -469,3 +489,76 @@ def test_static_inputs_select_attributes():
     with pytest.raises(UserError, match="colour") as err:
         daily.prepare(cfg, ds=ds)
     assert err.value.field == "model.static_inputs"
+
+
+def _drivers(tmp_path: Path, dates, **columns) -> Path:
+    f = tmp_path / "drivers.csv"
+    pd.DataFrame({"date": dates, **columns}).to_csv(f, index=False)
+    return f
+
+
+def test_daily_site_refuses_nonsense_with_one_message_each(tiny_run: Path, tmp_path: Path):
+    """Inputs `daily site` once took silently: each is now a UserError naming the option or the
+    file and column; an ISO date with a UTC offset is the logger's local day."""
+    from soilco2.daily.newsite.site import predict_site, read_drivers
+    from soilco2.errors import UserError
+
+    days = pd.date_range("2016-01-01", "2016-12-31", freq="D")
+    temp = 10 + 8 * np.sin(2 * np.pi * (days.day_of_year - 110) / 365)
+    good = _drivers(tmp_path, days.strftime("%Y-%m-%d"), soil_temp_c=temp)
+    site = {"lat": 42.54, "lon": -72.17}
+    cases = [
+        ({"igbp": "Deciduous"}, "--igbp", "not an IGBP class"),
+        ({"elevation_m": 1e9}, "--elevation-m", "not an elevation"),
+        ({"level": "none", "spots": pd.DataFrame({"date": ["2016-06-01"], "flux_umol_m2_s": [2.0]})}, "--spots",
+         "would be ignored"),
+        ({"level": "annual_map"}, "--global-run", "needs --global-run"),
+        ({"radius_km": 1e9, "level": "srdb"}, "--radius-km", "(0, 500]"),
+    ]  # fmt: skip
+    for kw, field, words in cases:
+        with pytest.raises(UserError, match=re.escape(words)) as err:
+            predict_site(tiny_run, good, **(site | kw))
+        assert err.value.field == field, kw
+    tables = [
+        (pd.DataFrame({"date": [], "soil_temp_c": []}), "no rows"),
+        (pd.DataFrame({"date": ["01/06/2016", "02/06/2016"], "soil_temp_c": [5.0, 6.0]}), "use YYYY-MM-DD"),
+        (pd.DataFrame({"date": ["2002-01-01", "2016-01-01"], "soil_temp_c": [5.0, 6.0]}), "jump from 2002-01-01"),
+        (pd.DataFrame({"date": days[:40].strftime("%Y-%m-%d"), "swc_m3_m3": np.nan}), "has no value"),
+        (pd.DataFrame({"date": ["2016-03-01"], "soil_temp_c": [61.0]}), "-40..60"),
+    ]
+    for k, (table, words) in enumerate(tables):
+        f = tmp_path / f"bad{k}.csv"
+        table.to_csv(f, index=False)
+        with pytest.raises(UserError, match=re.escape(words)) as err:
+            read_drivers(f)
+        assert str(f) in str(err.value)
+    march = _drivers(tmp_path, days.strftime("%Y-%m-%d"), soil_temp_c=np.where(days.month == 3, 44.0, temp))
+    with pytest.raises(UserError, match="from the site's mean air temperature") as err:
+        predict_site(tiny_run, march, **site)
+    assert err.value.field == "soil_temp_c"
+    with pytest.raises(UserError, match="swapped") as err:
+        predict_site(tiny_run, good, lat=-72.17, lon=42.54)
+    assert err.value.field == "--lat/--lon"
+    offset = read_drivers(_drivers(tmp_path, [f"{d}T23:30:00+05:00" for d in days[:3].strftime("%Y-%m-%d")],
+                                   soil_temp_c=[1.0, 2.0, 3.0]))  # fmt: skip
+    assert list(offset["date"]) == list(days[:3])
+
+
+def test_spots_count_once_a_day_and_must_name_a_predicted_site(tiny_run: Path, tmp_path: Path):
+    from soilco2.daily.newsite.site import predict_site
+    from soilco2.errors import UserError
+
+    days = pd.date_range("2016-01-01", "2016-12-31", freq="D")
+    good = _drivers(
+        tmp_path, days.strftime("%Y-%m-%d"), soil_temp_c=10 + 8 * np.sin(2 * np.pi * days.day_of_year / 365)
+    )
+    once = pd.DataFrame({"date": ["2016-06-01", "2016-08-01"], "flux_umol_m2_s": [3.0, 4.0]})
+    many = pd.concat([once.iloc[:1]] * 25 + [once.iloc[1:]], ignore_index=True)
+    a = predict_site(tiny_run, good, 42.54, -72.17, spots=once)
+    b = predict_site(tiny_run, good, 42.54, -72.17, spots=many)
+    assert a["lstm"].attrs["level_factor"] == pytest.approx(b["lstm"].attrs["level_factor"])
+    assert b["lstm"].attrs["level_spots"] == 2
+    q05, q95 = (b[f"lstm_q{p}"].to_series().dropna() for p in ("05", "95"))
+    assert (q05 > 0).all() and (q95 > q05).all()
+    with pytest.raises(UserError, match="not among the predicted sites"):
+        predict_site(tiny_run, good, 42.54, -72.17, spots=once.assign(site="elsewhere"))

@@ -106,6 +106,10 @@ def _write_run(folder, rh05: np.ndarray) -> None:
     pd.DataFrame(
         {"flux": "rh", "lat": [42.5, -3.1, 61.2, 10.0], "lon": [-72.2, -60.0, 24.3, 100.0], "flux_gc_m2_yr": 500.0}
     ).to_parquet(folder / "training_table.parquet")
+    from soilco2.files import RUN_MARKER, write_json, write_manifest
+
+    write_json(folder / RUN_MARKER, {"kind": "global"})
+    write_manifest(folder, ["maps.nc", "summary.json"], kind="global")
 
 
 def _write_model_1deg(path, f1: np.ndarray, units="kg C m-2 s-1", factor=1e-3 / SECONDS_PER_YEAR, **extra) -> None:

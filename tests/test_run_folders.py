@@ -18,8 +18,8 @@ from soilco2.files import MANIFEST, RUN_MARKER, folder_lock, is_run_folder, run_
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _finished(path: Path, tag: str) -> None:
-    with run_folder(path, "test") as tmp:
+def _finished(path: Path, tag: str, kind: str = "test") -> None:
+    with run_folder(path, kind, replace=True) as tmp:
         (tmp / "result.txt").write_text(tag)
         write_json(tmp / MANIFEST, {"files": {}})
 
@@ -35,7 +35,7 @@ def test_swap_replaces_an_own_run(tmp_path):
 def test_failure_keeps_the_old_run_whole(tmp_path):
     run = tmp_path / "run"
     _finished(run, "first")
-    with pytest.raises(RuntimeError), run_folder(run, "test") as tmp:
+    with pytest.raises(RuntimeError), run_folder(run, "test", replace=True) as tmp:
         (tmp / "result.txt").write_text("half")
         raise RuntimeError("killed half way")
     assert (run / "result.txt").read_text() == "first"
@@ -51,6 +51,33 @@ def test_foreign_folder_is_refused_untouched(tmp_path):
         pass
     assert (mine / "config.yaml").read_text() == "a user's file"
     assert not (tmp_path / "mine.partial").exists()
+
+
+def test_a_finished_run_is_replaced_only_when_asked_and_only_by_its_own_kind(tmp_path):
+    run = tmp_path / "run"
+    _finished(run, "first")
+    with pytest.raises(UserError, match="pass --replace"), run_folder(run, "test"):
+        pass
+    with pytest.raises(UserError, match="never replaces"), run_folder(run, "other", replace=True):
+        pass
+    assert (run / "result.txt").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["run"]
+
+
+def test_resume_needs_an_unfinished_run_of_its_kind_and_a_refusal_keeps_it(tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(UserError, match="nothing to resume"), run_folder(run, "test", resume=True):
+        pass
+    with pytest.raises(RuntimeError), run_folder(run, "test") as tmp:  # killed: the partial stays
+        (tmp / "member_0.pt").write_text("finished member")
+        raise RuntimeError("killed")
+    with pytest.raises(UserError, match="unfinished soilco2 'test' run"), run_folder(run, "other"):
+        pass
+    with pytest.raises(UserError, match="bad input"), run_folder(run, "test", resume=True):
+        raise UserError("bad input")  # a resumed run that stops on an error keeps what it had
+    assert (tmp_path / "run.partial" / "member_0.pt").read_text() == "finished member"
+    with run_folder(run, "test", resume=True) as tmp:
+        assert (tmp / "member_0.pt").is_file()
 
 
 def test_second_writer_is_refused(tmp_path):
@@ -83,7 +110,7 @@ def test_a_swap_killed_before_the_new_run_was_complete_restores_the_old(tmp_path
     partial.mkdir()
     (partial / RUN_MARKER).write_text("{}")  # no manifest: unfinished
     _finished(tmp_path / "unrelated", "x")
-    with run_folder(run, "test") as tmp:  # recovery first, then a fresh build
+    with run_folder(run, "test", replace=True) as tmp:  # recovery first, then a fresh build
         assert (run / "result.txt").read_text() == "old"
         (tmp / "result.txt").write_text("newer")
     assert (run / "result.txt").read_text() == "newer"

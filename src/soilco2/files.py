@@ -152,12 +152,37 @@ def _recover(final: Path) -> None:
     os.rename(partial if new_complete else old, final)
 
 
+def run_kind(path: Path) -> str | None:
+    """The kind of run a soilco2 folder holds (its marker says what wrote it), or None."""
+    try:
+        kind = json.loads((Path(path) / RUN_MARKER).read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None if kind is None else str(kind)
+
+
+def _check_replace(final: Path, kind: str, replace: bool) -> None:
+    """A finished run is replaced only by a run of its own kind, and only when asked to."""
+    if not is_run_folder(final):
+        return
+    other = run_kind(final)
+    if other != kind:
+        raise UserError(f"holds a soilco2 '{other}' run, which a '{kind}' run never replaces; choose another folder",
+                        file=final)  # fmt: skip
+    if not replace:
+        raise UserError(f"a finished '{kind}' run is here; replacing it (and everything in it) is a choice: "
+                        "pass --replace, or choose another folder", file=final)  # fmt: skip
+
+
 @contextmanager
-def run_folder(final: str | Path, kind: str, *, resume: bool = False):
+def run_folder(final: str | Path, kind: str, *, resume: bool = False, replace: bool = False):
     """Build a run folder in ``<final>.partial`` and swap it in when the body succeeds.
 
     - a folder at ``final`` that soilco2 did not create (no marker) and that is not empty is never
-      touched: :class:`UserError`;
+      touched: :class:`UserError`; nor is a run of another kind (the marker says what wrote it),
+      nor a finished run of this kind unless ``replace``;
+    - ``resume`` continues the ``<final>.partial`` of this kind that a kill left; without one it is
+      a :class:`UserError` (nothing to resume);
     - one writer at a time (:func:`folder_lock`);
     - the swap renames the old run aside, the new one in, then removes the old one, so a failure
       at any point leaves either the old run or the new one whole (the next call finishes a swap a
@@ -170,22 +195,31 @@ def run_folder(final: str | Path, kind: str, *, resume: bool = False):
         raise UserError(f"exists and was not written by soilco2 (no {RUN_MARKER}); choose another folder", file=final)
     with folder_lock(final):
         _recover(final)
+        _check_replace(final, kind, replace)
         partial = final.with_name(final.name + ".partial")
         if partial.exists():
             if not is_run_folder(partial):
                 raise UserError(f"exists and was not written by soilco2 (no {RUN_MARKER})", file=partial)
+            if run_kind(partial) not in (None, kind):
+                raise UserError(f"holds an unfinished soilco2 '{run_kind(partial)}' run; choose another folder",
+                                file=partial)  # fmt: skip
             if not resume:
                 shutil.rmtree(partial)
+        elif resume:
+            raise UserError(f"nothing to resume: no unfinished run ({partial.name}); train without --resume",
+                            file=final)  # fmt: skip
         mkdir(partial)
         if not is_run_folder(partial):
             write_json(partial / RUN_MARKER, {"kind": kind})
         try:
             yield partial
         except OSError as err:  # a write inside the run failed (full disk, read-only, quota)
-            shutil.rmtree(partial, ignore_errors=True)
+            if not resume:  # what a resumed run had finished stays for the next --resume
+                shutil.rmtree(partial, ignore_errors=True)
             raise UserError(f"cannot write the run ({_describe(err)}); nothing of it was kept", file=final) from None
-        except UserError:  # the input must change first: nothing to resume
-            shutil.rmtree(partial, ignore_errors=True)
+        except UserError:  # the input must change first
+            if not resume:
+                shutil.rmtree(partial, ignore_errors=True)
             raise
         old = final.with_name(final.name + ".old")
         if old.exists() and is_run_folder(old):

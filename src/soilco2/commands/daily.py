@@ -53,18 +53,20 @@ def train(
     resume: bool = typer.Option(
         False, help="continue the unfinished run of this config that a kill left behind (finished members kept)"
     ),
+    replace: bool = typer.Option(
+        False, "--replace", help="replace a finished run of the same kind at the output (and everything in it)"
+    ),
 ) -> None:
     """Train the LSTM ensemble and the baselines; write the run folder."""
     from soilco2.config import load_config
     from soilco2.daily.config import DailyConfig
     from soilco2.daily.run import train_run
-
     from soilco2.parallel import probe_scheduler
 
     cfg = load_config(config, DailyConfig)
     if cfg.training.scheduler_address:  # refused in seconds, before the dataset is built
         probe_scheduler(cfg.training.scheduler_address, field="training.scheduler_address", file=config)
-    run = train_run(cfg, out, show_progress=not quiet, resume=resume)
+    run = train_run(cfg, out, show_progress=not quiet, resume=resume, replace=replace)
     import json
 
     _print_summary(json.loads((run / "summary.json").read_text()), f"run {run}")
@@ -95,37 +97,19 @@ def predict(
     between_site_sd: float = typer.Option(
         0.65, "--between-site-sd", help="SD of a new site's log level around the LSTM's (measured, E22)"
     ),
+    replace: bool = typer.Option(
+        False, "--replace", help="replace a finished run of the same kind at the output (and everything in it)"
+    ),
 ) -> None:
     """Apply a trained run to other COSORE-layout datasets (new sites); score where observed. With
     --spots or --level, each site's level is set from an annual map, SRDB records or spot measurements."""
     import json
 
+    from soilco2.daily.newsite.level import level_settings
     from soilco2.daily.run import predict_run
-    from soilco2.errors import UserError
 
-    known = ("none", "annual_map", "srdb", "spots", "auto")
-    if level not in known:
-        raise UserError(f"unknown level source {level!r} (known: {', '.join(known)})", field="--level")
-    if level == "auto":  # the richest source given: map, then spots alone, else the plain LSTM
-        level = "annual_map" if global_run else ("spots" if spots else "none")
-    if level == "annual_map" and global_run is None:
-        raise UserError("--level annual_map needs --global-run RUN (an S3 run folder)", field="--global-run")
-    if level == "spots" and spots is None:
-        raise UserError("--level spots needs --spots FILE", field="--spots")
-    if not (0 < radius_km <= 500) or not (0 < between_site_sd <= 5):
-        raise UserError("--radius-km must be in (0, 500] and --between-site-sd in (0, 5]", field="--radius-km")
-    settings = None
-    if level != "none" or spots is not None:
-        from soilco2.daily.newsite.level import read_spots
-
-        settings = {"source": "none" if level == "spots" else level, "spots": read_spots(spots) if spots else None,
-                    "spots_file": spots, "between_site_sd": between_site_sd, "global_run": global_run,
-                    "radius_km": radius_km}  # fmt: skip
-        if level == "srdb":
-            from soilco2.daily.newsite.level import srdb_rs_records
-
-            settings["srdb"] = srdb_rs_records()
-    dest = predict_run(run, cosore, out, level=settings)
+    settings = level_settings(level, spots, global_run, radius_km, between_site_sd)
+    dest = predict_run(run, cosore, out, level=settings, replace=replace)
     _print_summary(json.loads((dest / "summary.json").read_text()), f"predictions in {dest}")
 
 
@@ -144,19 +128,22 @@ def site(
     ),
     igbp: str | None = typer.Option(None, "--igbp", help="IGBP land cover code, e.g. DBF"),
     spots: Path | None = typer.Option(None, "--spots", help="CSV of spot measurements: date, flux_umol_m2_s"),
-    level: str = typer.Option("none", "--level", help="prior of the site's level: none, annual_map, srdb"),
+    level: str = typer.Option(
+        "auto", "--level", help="prior of the site's level: none, annual_map, srdb, spots (= none + spots), auto"
+    ),
     global_run: Path | None = typer.Option(None, "--global-run", help="S3 run folder for --level annual_map"),
     radius_km: float = typer.Option(5.0, "--radius-km", help="SRDB records this close set the level (--level srdb)"),
+    between_site_sd: float = typer.Option(
+        0.65, "--between-site-sd", help="SD of a new site's log level around the LSTM's (measured, E22)"
+    ),
 ) -> None:
     """A site without a COSORE folder: its coordinates and a daily driver table give the daily
     series with its band; --spots and --level set its level."""
     from soilco2.daily.newsite.site import predict_site
-    from soilco2.errors import UserError
 
-    if level == "annual_map" and global_run is None:
-        raise UserError("--level annual_map needs --global-run RUN (an S3 run folder)", field="--global-run")
     ds = predict_site(run, drivers, lat, lon, name=name, elevation_m=elevation_m, igbp=igbp, level=level,
-                      spots=spots, global_run=global_run, radius_km=radius_km, out=out)  # fmt: skip
+                      spots=spots, global_run=global_run, radius_km=radius_km, between_site_sd=between_site_sd,
+                      out=out)  # fmt: skip
     attrs = ds["lstm"].attrs
     extra = f", level x{attrs['level_factor']:.3f} ({attrs['level_source']})" if "level_factor" in attrs else ""
     typer.echo(f"{ds.sizes['time']} days written to {out}{extra}")
@@ -197,7 +184,6 @@ def tune(
     from soilco2.config import load_config
     from soilco2.daily.config import DailyConfig
     from soilco2.daily.tune import tune_run
-
     from soilco2.parallel import probe_scheduler
 
     cfg = load_config(config, DailyConfig)
@@ -218,6 +204,9 @@ def export(
     out: Path = typer.Argument(..., help="output folder (created; a folder soilco2 did not write is refused)"),
     fmt: str = typer.Option("neuralhydrology", "--format", help="neuralhydrology: its generic-dataset layout"),
     quiet: bool = typer.Option(False, help="no progress bars"),
+    replace: bool = typer.Option(
+        False, "--replace", help="replace a finished run of the same kind at the output (and everything in it)"
+    ),
 ) -> None:
     """Write the daily dataset, inputs and temporal split in another tool's format (neuralhydrology)."""
     from soilco2.daily.export import export_neuralhydrology
@@ -225,7 +214,7 @@ def export(
 
     if fmt != "neuralhydrology":
         raise UserError(f"unknown format {fmt!r} (known: neuralhydrology)", field="--format")
-    folder = export_neuralhydrology(source, out, progress=not quiet)
+    folder = export_neuralhydrology(source, out, progress=not quiet, replace=replace)
     console.print(
         f"neuralhydrology dataset: [bold]{folder}[/] (time_series/, attributes/, sites.txt, periods.csv, nh_config.yml)"
     )

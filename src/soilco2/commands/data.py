@@ -154,6 +154,9 @@ def build(
         False, "--no-percentile-filter", help="Skip the per-IGBP 1st/99th percentile filter."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild even when a cached table exists."),
+    replace: bool = typer.Option(
+        False, "--replace", help="replace a finished run of the same kind at the output (and everything in it)"
+    ),
 ) -> None:
     """Write the cleaned COSORE daily table and the accounting report (Parquet and CSV)."""
     import time
@@ -171,7 +174,7 @@ def build(
         warnings.simplefilter("always")
         daily, acc = daily_table(root, percentile_filter=not no_percentile_filter, cache=not no_cache)
     meta = list_datasets(root)
-    with run_folder(out, "cosore_build") as tmp:
+    with run_folder(out, "cosore_build", replace=replace) as tmp:
         for name, df in (("cosore_daily", daily), ("cosore_accounting", acc), ("cosore_sites", meta)):
             df.to_parquet(tmp / f"{name}.parquet", index=False)
             df.to_csv(tmp / f"{name}.csv", index=False)

@@ -33,7 +33,7 @@ def print_summary(summary: dict) -> None:
         )
     console.print(t)
     cv = Table(title="grouped CV (no location in two folds)")
-    for col in ("flux", "n", "R2", "RMSE", "bias", "r", "5-95 % coverage"):
+    for col in ("flux", "n", "R2", "RMSE", "bias", "r", "5-95 % coverage", "calibrated"):
         cv.add_column(col, justify="right")
     for row in summary["cv"]:
         cv.add_row(
@@ -44,6 +44,7 @@ def print_summary(summary: dict) -> None:
             f"{row['bias_gc_m2_yr']:.0f}",
             f"{row['r']:.3f}",
             f"{row['coverage_90']:.3f}",
+            f"{row.get('coverage_90_calibrated', float('nan')):.3f}",
         )
     console.print(cv)
 
@@ -53,6 +54,9 @@ def run(
     config: Path = typer.Argument(..., help="YAML config (see configs/global.yaml)"),
     out: Path | None = typer.Option(None, help="run folder (default: out_dir from the config)"),
     quiet: bool = typer.Option(False, help="no progress bars"),
+    replace: bool = typer.Option(
+        False, "--replace", help="replace a finished run of the same kind at the output (and everything in it)"
+    ),
 ) -> None:
     """Train the forests, map Rs / Rh / Ra at 0.5 degree with uncertainty, total them; write the run folder."""
     import json
@@ -64,7 +68,7 @@ def run(
     cfg = load_config(config, GlobalConfig)
     if out is not None:
         cfg.out_dir = str(out)
-    folder = run_global(cfg, config_file=config, progress=not quiet)
+    folder = run_global(cfg, config_file=config, progress=not quiet, replace=replace)
     print_summary(json.loads((folder / "summary.json").read_text()))
     console.print(f"run folder: [bold]{folder}[/]")
 
@@ -83,6 +87,9 @@ def benchmark(
     period: tuple[int, int] | None = typer.Option(None, "--period", help="years averaged, e.g. --period 2000 2010"),
     out: Path | None = typer.Option(None, help="output folder (default: RUN_DIR/benchmark)"),
     quiet: bool = typer.Option(False, help="no progress bars"),
+    replace: bool = typer.Option(
+        False, "--replace", help="replace a finished run of the same kind at the output (and everything in it)"
+    ),
 ) -> None:
     """Score process models' Rs / Rh / Ra (any regular-grid CF-NetCDF) against SRDB and the run's maps
     (ILAMB bias and spatial scores), by latitude and ecosystem; published totals; the budget table."""
@@ -105,7 +112,7 @@ def benchmark(
     if period is not None:
         update["period"] = list(period)
     cfg = validate(cfg.model_dump() | update, BenchmarkConfig, file=config or "<command line>")
-    folder = run_benchmark(run_dir, cfg, out, progress=not quiet)
+    folder = run_benchmark(run_dir, cfg, out, progress=not quiet, replace=replace)
     import pandas as pd
 
     scores = pd.read_parquet(folder / "scores.parquet")

@@ -69,9 +69,8 @@ def run_command(
     """MI, hyperparameter search, sweep of past lengths, both scenarios, rain pulses → run folder + HTML."""
     from rich.console import Console
 
-    from soilco2.subdaily.run import run
-
     from soilco2.parallel import probe_scheduler
+    from soilco2.subdaily.run import run
 
     cfg = _load(config)
     if cfg.sweep.scheduler_address:  # refused in seconds, before the series is read

@@ -182,6 +182,31 @@ class DailyRunDataConfig(DailyDataConfig):
         return v
 
 
+class CalibrationConfig(StrictModel):
+    """The LSTM's predictive distribution (soilco2.daily.uncertainty): split-conformal in log space,
+    calibrated on days a second ensemble of the same recipe did not train on."""
+
+    method: Literal["conformal", "none"] = Field(
+        "conformal",
+        description="conformal: train a calibration ensemble without the last holdout_fraction of each site's "
+        "training days and use its log residuals there (doubles training time); none: no distribution",
+    )
+    holdout_fraction: float = Field(
+        0.2, gt=0, lt=1, description="share of each site's training days (its last) the calibration ensemble holds out"
+    )
+    grouping: Literal["site", "igbp", "pooled"] = Field(
+        "site",
+        description="whose residuals shape a site's distribution: its own (shrunk to all sites'), its IGBP "
+        "class's, or all sites' (pooled)",
+    )
+    site_prior_days: float = Field(
+        60.0, ge=0, le=1e6, description="shrinkage: a site's own residuals weigh n / (n + this) against the pooled ones"
+    )
+    floor_umol_m2_s: float = Field(
+        0.05, gt=0, le=10, description="fluxes below this are taken as this in log space (chamber detection limit)"
+    )
+
+
 class DailyConfig(StrictModel):
     name: str = Field("daily", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="run folder name under run_dir")
     run_dir: str = "runs"
@@ -191,3 +216,4 @@ class DailyConfig(StrictModel):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     baselines: BaselineConfig = Field(default_factory=BaselineConfig)
     tune: TuneConfig = Field(default_factory=TuneConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)

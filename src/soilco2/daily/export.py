@@ -117,7 +117,7 @@ def _varying(a) -> list[str]:
     return [f for k, f in enumerate(a.dynamic_features) if np.std(a.x_dynamic[:, :, k][train]) > 0]
 
 
-def export_neuralhydrology(source: str | Path, out: str | Path, progress: bool = True) -> Path:
+def export_neuralhydrology(source: str | Path, out: str | Path, progress: bool = True, replace: bool = False) -> Path:
     """Write the export of the config (or of a run folder's config) ``source`` into ``out``."""
     import xarray as xr
     import yaml
@@ -130,7 +130,7 @@ def export_neuralhydrology(source: str | Path, out: str | Path, progress: bool =
     ds_all, a, _ = prepare(cfg)
     obs = ds_all[TARGET].transpose("site", "time").sel(site=a.sites, time=a.time).values
     out = Path(out)
-    with run_folder(out, "neuralhydrology-export") as tmp:
+    with run_folder(out, "neuralhydrology-export", replace=replace) as tmp:
         (tmp / "time_series").mkdir()
         (tmp / "attributes").mkdir()
         for i in track(range(a.n_sites), "sites", progress):

@@ -239,10 +239,14 @@ def _train_in_processes(a, cfg, seeds, paths, labels, workers: int, show_progres
     return results
 
 
+def member_fluxes(members, a: DailyArrays, scaler) -> np.ndarray:
+    """(member, site, time) predictions in µmol m-2 s-1 (members back-transformed one by one),
+    NaN outside each site's span."""
+    return np.stack([a.to_flux(m.predict(a), scaler) for m in members])
+
+
 def ensemble_predict(members, a: DailyArrays, scaler) -> dict[str, np.ndarray]:
-    """Ensemble mean and 5–95 % band in µmol m-2 s-1 (Members back-transformed first)."""
-    members = np.stack([a.to_flux(m.predict(a), scaler) for m in members])
-    span = np.isfinite(members[0])
-    band = np.full((2,) + members.shape[1:], np.nan)
-    band[:, span] = np.quantile(members[:, span], [0.05, 0.95], axis=0)
-    return {"lstm": members.mean(0), "lstm_p05": band[0], "lstm_p95": band[1]}
+    """The point forecast ``lstm``: the members' mean, floored at 0 (an efflux is never negative),
+    and the members themselves (``members``, µmol m-2 s-1) for the predictive distribution."""
+    fluxes = member_fluxes(members, a, scaler)
+    return {"lstm": np.maximum(fluxes.mean(0), 0.0), "members": fluxes}

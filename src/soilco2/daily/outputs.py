@@ -11,6 +11,14 @@ import xarray as xr
 
 from soilco2.daily.arrays import TARGET, TEST, TRAIN, VALIDATION, DailyArrays
 from soilco2.daily.dataset.config import INSITU_NAMES
+from soilco2.daily.uncertainty.distribution import (
+    LEVELS,
+    PIT,
+    PIT_ATTRS,
+    SCORE_UNITS,
+    quantile_attrs,
+    quantile_name,
+)
 from soilco2.metrics import bootstrap_ci
 
 MODELS = ("lstm", "q10", "doy_climatology", "random_forest")
@@ -70,6 +78,9 @@ def summarise(metrics: pd.DataFrame) -> dict:
         for k in ("nse", "kge", "kge_2012", "r", "rmse", "bias"):
             d[f"median_{k}"] = float(g[k].median())
             d[f"mean_{k}"] = float(g[k].mean())
+        for k in SCORE_UNITS.values():  # the predictive distribution's scores (the LSTM's rows)
+            if k in g and g[k].notna().any():
+                d[f"median_site_{k}"] = float(g[k].median())
         d["share_good"] = float((g["class"] == "good").mean())
         d["n_good"] = int((g["class"] == "good").sum())
         for k in ("nse", "kge"):
@@ -80,9 +91,10 @@ def summarise(metrics: pd.DataFrame) -> dict:
 
 _VAR_ATTRS = {
     "obs": ("observed daily mean soil CO2 efflux (control Rs ports)", "umol m-2 s-1"),
-    "lstm": ("LSTM ensemble mean daily soil CO2 efflux", "umol m-2 s-1"),
-    "lstm_p05": ("LSTM ensemble 5th percentile", "umol m-2 s-1"),
-    "lstm_p95": ("LSTM ensemble 95th percentile", "umol m-2 s-1"),
+    "lstm": (
+        "LSTM point forecast of daily mean soil CO2 efflux: the ensemble members' mean, floored at 0",
+        "umol m-2 s-1",
+    ),
     "q10": ("per-site Q10 model on soil temperature (Levenberg-Marquardt)", "umol m-2 s-1"),
     "doy_climatology": ("per-site day-of-year climatology of training days", "umol m-2 s-1"),
     "random_forest": ("random forest on the daily features (all sites)", "umol m-2 s-1"),
@@ -112,6 +124,11 @@ def predictions_dataset(ds: xr.Dataset, a: DailyArrays, preds: dict[str, np.ndar
     for name, (long_name, units) in _VAR_ATTRS.items():
         if name in out:
             out[name].attrs = {"long_name": long_name, "units": units}
+    for level in LEVELS:
+        if quantile_name(level) in out:
+            out[quantile_name(level)].attrs = quantile_attrs(level)
+    if PIT in out:
+        out[PIT].attrs = dict(PIT_ATTRS)
     out["split"] = (("site", "time"), a.split.astype(np.int8))
     out["split"].attrs = {
         "long_name": "split of each observed day",

@@ -34,7 +34,8 @@ from soilco2.files import mkdir, run_folder, verify_manifest, write_json, write_
 def run_files(run: Path) -> list[str]:
     """The files a trained run is made of (the manifest's list): config, scalers, checkpoints."""
     ckpt = sorted(p.relative_to(run).as_posix() for p in (run / "checkpoints").rglob("*.pt"))
-    return ["config.yaml", "scalers.json", *ckpt]
+    extra = ["calibration.parquet"] if (run / "calibration.parquet").is_file() else []
+    return ["config.yaml", "scalers.json", *ckpt, *extra]
 
 
 def load_run_config(run: str | Path) -> DailyConfig:
@@ -79,15 +80,80 @@ def prepare(
     return ds, a, scaler
 
 
+SPLITS = {"train": (TRAIN, VALIDATION), "test": (TEST,)}
+
+
+def load_calibration(run: Path, cfg: DailyConfig, ds: xr.Dataset):
+    """The run's predictive distribution (:class:`Calibration`) fitted from its calibration table,
+    or None when the run has none (``calibration.method: none``, a leave-site-out split)."""
+    import pandas as pd
+
+    from soilco2.daily.uncertainty.distribution import Calibration
+    from soilco2.daily.uncertainty.holdout import TABLE
+
+    if cfg.calibration.method == "none" or not (run / TABLE).is_file():
+        return None
+    try:
+        table = pd.read_parquet(run / TABLE)
+    except (OSError, ValueError) as err:
+        raise UserError(f"unreadable calibration table ({err.__class__.__name__})", file=run / TABLE) from None
+    groups = None
+    if cfg.calibration.grouping == "igbp" and "igbp" in ds:
+        groups = dict(zip(map(str, ds["site"].values), map(str, ds["igbp"].values), strict=True))
+    c = cfg.calibration
+    return Calibration.fit(table, grouping=c.grouping, prior_days=c.site_prior_days, floor=c.floor_umol_m2_s,
+                           groups=groups)  # fmt: skip
+
+
+def with_distribution(run: Path, cfg: DailyConfig, ds, a: DailyArrays, preds: dict, metrics=None, splits=SPLITS,
+                      levels=None, trained: list[str] | None = None):  # fmt: skip
+    """The predictive quantiles added to ``preds`` and the distribution scores to ``metrics`` (the
+    LSTM's rows); returns (metrics, pooled scores per split or {}). ``levels``: the new-site level
+    table (``log_k``, ``log_k_sd`` per site); without it a site the run did not train on
+    (``trained``: the run's sites, default those of its sites.parquet) has a level known to the
+    between-site SD."""
+    from soilco2.daily.newsite.level import DEFAULT_BETWEEN_SITE_SD
+    from soilco2.daily.uncertainty.distribution import predictive_outputs
+
+    fluxes = preds.pop("members")
+    cal = load_calibration(run, cfg, ds)
+    if cal is None:
+        return metrics, {}
+    if levels is not None:
+        shift = {"log_shift": levels["log_k"].to_numpy(), "log_sd": levels["log_k_sd"].to_numpy()}
+    else:
+        known = set(_trained_sites(run) if trained is None else trained)
+        shift = {"log_sd": np.array([0.0 if s in known else DEFAULT_BETWEEN_SITE_SD for s in a.sites])}
+    obs = ds[TARGET].transpose("site", "time").values if TARGET in ds else np.full(a.y.shape, np.nan)
+    groups = None
+    if cfg.calibration.grouping == "igbp" and "igbp" in ds:
+        groups = dict(zip(map(str, ds["site"].values), map(str, ds["igbp"].values), strict=True))
+    quant, scores, pooled = predictive_outputs(cal, fluxes, a.sites, obs, a.split, splits, groups=groups, **shift)
+    preds.update(quant)
+    if metrics is not None and len(scores):
+        metrics = metrics.merge(scores.assign(model="lstm"), on=["site", "model", "split"], how="left")
+    return metrics, pooled
+
+
+def _trained_sites(run: Path) -> list[str]:
+    import pandas as pd
+
+    try:
+        return [str(s) for s in pd.read_parquet(run / "sites.parquet", columns=["site"])["site"]]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
 def finish_run(run: Path, cfg: DailyConfig, ds, a: DailyArrays, models, scalers, extra: dict) -> dict:
-    """Baselines, metrics, summary and predictions for a run folder."""
+    """Baselines, metrics, the predictive distribution, summary and predictions for a run folder."""
     from soilco2.daily.baselines import run_baselines
 
     preds = ensemble_predict(models, a, scalers)
     preds.update(run_baselines(ds, a, cfg.baselines, seed=cfg.training.seed))
     obs = ds[TARGET].transpose("site", "time").values
     metrics = score_predictions(obs, a.split, preds, a.sites)
-    summary = summarise(metrics) | extra
+    metrics, pooled = with_distribution(run, cfg, ds, a, preds, metrics, trained=a.sites)
+    summary = summarise(metrics) | extra | ({"distribution_pooled": pooled} if pooled else {})
     write_with(run / "predictions.nc", lambda tmp: write_predictions(predictions_dataset(ds, a, preds), tmp))
     write_parquet(sites_table(ds, a), run / "sites.parquet", index=False)
     write_parquet(metrics, run / "metrics.parquet", index=False)
@@ -116,22 +182,25 @@ def train_run(
     show_progress: bool = True,
     ds: xr.Dataset | None = None,
     resume: bool = False,
+    replace: bool = False,
 ) -> Path:
     """Train the ensemble and write the whole run folder; returns its path. ``ds`` replaces the
     dataset the config would build (tests, notebooks). ``resume``: continue the unfinished run of
     the same config that a kill left in ``<run>.partial`` (finished members are kept, an unfinished
-    one continues from its last epoch), ending with the metrics of an uninterrupted run."""
+    one continues from its last epoch), ending with the metrics of an uninterrupted run. ``replace``:
+    a finished run at the same place is replaced (with everything in it: report, gap-filling)."""
     torch_setup(cfg.training.threads)  # without PyTorch: stop before any folder is made
     final = Path(out) if out else Path(cfg.run_dir) / cfg.name
     # everything is written to <run>.partial and swapped in at the end (soilco2.files.run_folder):
     # a failed or interrupted run never leaves a new config beside an older run's checkpoints, and
     # a folder soilco2 did not create is never replaced
-    with run_folder(final, "daily", resume=resume) as run:
-        if resume and (run / "config.yaml").is_file() and load_config(run / "config.yaml", DailyConfig) != cfg:
-            raise UserError(
-                "the unfinished run here was started with another config; train without --resume to start afresh",
-                file=run / "config.yaml",
-            )
+    partial = final.with_name(final.name + ".partial") / "config.yaml"
+    if resume and partial.is_file() and load_config(partial, DailyConfig) != cfg:  # refused: the partial run stays
+        raise UserError(
+            "the unfinished run here was started with another config; train without --resume to start afresh",
+            file=partial,
+        )
+    with run_folder(final, "daily", resume=resume, replace=replace) as run:
         t0 = _time.perf_counter()
         ds, a, scalers = prepare(cfg, ds=ds)
         short = check_window(a, cfg)
@@ -141,7 +210,10 @@ def train_run(
         t1 = _time.perf_counter()
         models, history = train_members(a, cfg, run / "checkpoints", show_progress=show_progress)
         t2 = _time.perf_counter()
+        calibration = train_calibration(run, cfg, ds, a, show_progress)
         extra = {
+            "calibration_seconds": _time.perf_counter() - t2,
+            "calibration_members": calibration,
             "members": history,
             "prepare_seconds": t1 - t0,
             "train_seconds": t2 - t1,
@@ -154,6 +226,26 @@ def train_run(
         write_json(run / "summary.json", summary)
         write_manifest(run, run_files(run), kind="daily", members=cfg.training.ensemble)
     return final
+
+
+def train_calibration(run: Path, cfg: DailyConfig, ds, a: DailyArrays, show_progress: bool) -> list | str:
+    """The calibration ensemble (checkpoints/calibration/) and its table (calibration.parquet);
+    returns its members' history, or why there is none."""
+    from soilco2.daily.members import member_fluxes
+    from soilco2.daily.uncertainty.holdout import TABLE, calibration_table, holdout_config, without_test_days
+
+    if cfg.calibration.method == "none":
+        return "calibration.method: none"
+    if cfg.split.mode != "temporal":
+        return "not calibrated: the split is not temporal (a new site's distribution is calibrated apart)"
+    inner_cfg = holdout_config(cfg)
+    inner_ds = without_test_days(ds, a)
+    _, inner, scaler = prepare(inner_cfg, ds=inner_ds)
+    members, history = train_members(inner, inner_cfg, mkdir(run / "checkpoints" / "calibration"),
+                                     show_progress=show_progress)  # fmt: skip
+    table = calibration_table(inner_ds, inner, member_fluxes(members, inner, scaler))
+    write_parquet(table, run / TABLE, index=False)
+    return history
 
 
 def _save_scaler(scaler, path: Path) -> None:
@@ -209,9 +301,9 @@ def evaluate_run(run: str | Path, *, ds: xr.Dataset | None = None) -> dict:
         old = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
     except ValueError:
         old = {}
-    keep = {
-        k: old[k] for k in ("members", "prepare_seconds", "train_seconds", "total_seconds", "short_sites") if k in old
-    }
+    kept = ("members", "prepare_seconds", "train_seconds", "calibration_seconds", "calibration_members",
+            "total_seconds", "short_sites")  # fmt: skip
+    keep = {k: old[k] for k in kept if k in old}
     return finish_run(
         run,
         cfg,
@@ -230,6 +322,7 @@ def predict_run(
     *,
     ds: xr.Dataset | None = None,
     level: dict | None = None,
+    replace: bool = False,
 ) -> Path:
     """Apply a trained run to the datasets of another COSORE-layout directory (new sites): writes
     predictions.nc and, where there are observations, metrics.parquet (split 'all' = every
@@ -257,8 +350,10 @@ def predict_run(
     obs = ds[TARGET].transpose("site", "time").values
     splits = {"all": (TRAIN, VALIDATION, TEST), "train": (TRAIN, VALIDATION), "test": (TEST,)}
     metrics = score_predictions(obs, a.split, preds, a.sites, splits)
+    metrics, pooled = with_distribution(run, cfg, ds, a, preds, metrics, splits, levels=levels)
     summary = summarise(metrics) | {"predict_seconds": seconds, "run": str(run), "cosore": str(cosore_dir)}
-    with run_folder(dest, "daily_predict") as tmp:
+    summary |= {"distribution_pooled": pooled} if pooled else {}
+    with run_folder(dest, "daily_predict", replace=replace) as tmp:
         write_parquet(metrics, tmp / "metrics.parquet", index=False)
         write_with(tmp / "predictions.nc", lambda f: write_predictions(predictions_dataset(ds, a, preds), f))
         write_parquet(sites_table(ds, a), tmp / "sites.parquet", index=False)

@@ -1,5 +1,7 @@
 """Grouped cross-validation of the S3 forests: k folds of 0.5° locations, so no location is on
-both sides (the headline skill); for Rh either its own forest or Rs × the Rh/Rs fraction."""
+both sides (the headline skill); for Rh either its own forest or Rs × the Rh/Rs fraction (its
+interval from the joint draw of both forests). The 5–95 % intervals are also conformalized under
+the same folds (:mod:`soilco2.global_.intervals`)."""
 
 from __future__ import annotations
 
@@ -59,7 +61,8 @@ def cross_validate(table: pd.DataFrame, cfg: GlobalConfig, flux: str) -> tuple[p
         qi = [m.quantiles.index(0.05), m.quantiles.index(0.95)]
         pred[test] = np.column_stack([m.predict(X[test]), q[:, qi]])
         rows.append({"flux": flux, "fold": str(f), **interval_metrics(y[test], *pred[test].T)})
-    rows.append({"flux": flux, "fold": "all", **interval_metrics(y, *pred.T)})
+    rows, calibrated = _calibrated(rows, folds, y, pred)
+    rows.append({"flux": flux, "fold": "all", **interval_metrics(y, *pred.T), **calibrated})
     oof = pd.DataFrame(
         {
             "flux": flux,
@@ -75,6 +78,20 @@ def cross_validate(table: pd.DataFrame, cfg: GlobalConfig, flux: str) -> tuple[p
         }
     )
     return pd.DataFrame(rows), oof
+
+
+def _calibrated(rows: list[dict], folds: np.ndarray, obs: np.ndarray, pred: np.ndarray) -> tuple[list[dict], dict]:
+    """The forests' 5–95 % interval conformalized under the grouped folds (soilco2.global_.intervals):
+    each fold's coverage with the other folds' correction, and for all records together with the
+    correction the maps get."""
+    from soilco2.global_.intervals import nested_coverage
+
+    covered, c, lo_c, hi_c = nested_coverage(folds, obs, pred[:, 1], pred[:, 2])
+    for row in rows:
+        test = folds == int(row["fold"])
+        row["coverage_90_calibrated"] = float(np.mean((obs[test] >= lo_c[test]) & (obs[test] <= hi_c[test])))
+    return rows, {"coverage_90_calibrated": covered, "log_correction_90": c,
+                  "width_90_calibrated_gc_m2_yr": float(np.mean(hi_c - lo_c))}  # fmt: skip
 
 
 def _forest(cfg: GlobalConfig, seed: int):
@@ -94,6 +111,7 @@ def cross_validate_fraction(tables: dict, cfg: GlobalConfig) -> tuple[pd.DataFra
     """Grouped k-fold CV of Rh = Rs forest × fraction forest on the records with both: no 0.5°
     location is on both sides, for either forest. Same columns as the independent CV."""
     from soilco2.global_.covariates import location_groups
+    from soilco2.global_.intervals import JOINT_GRID, product_quantiles
     from soilco2.models.forest import QuantileForest
 
     pairs, rs = tables["pairs"], tables["rs"]
@@ -105,23 +123,23 @@ def cross_validate_fraction(tables: dict, cfg: GlobalConfig) -> tuple[pd.DataFra
     Xp, Xpr, Xr = pairs[cov_f].to_numpy("f8"), pairs[cov_rs].to_numpy("f8"), rs[cov_rs].to_numpy("f8")
     obs = pairs["flux_gc_m2_yr"].to_numpy("f8")
     pred = np.full((len(pairs), 3), np.nan)
-    qs = list(cfg.quantiles)
-    i05, i95 = qs.index(0.05), qs.index(0.95)
+    grid = list(JOINT_GRID)  # each forest's quantiles behind the joint draw of Rs and the fraction
     rows = []
     for f in range(cfg.cv_folds):
         test = folds == f
         held = np.isin(g_rs, np.unique(g_pairs[test]))
         kw = dict(min_samples_leaf=cfg.min_samples_leaf, max_features=cfg.max_features, n_jobs=cfg.n_jobs)
-        mr = QuantileForest(cfg.n_trees, qs, seed=cfg.seed * 1000 + f, **kw).fit(Xr[~held], rs["flux_gc_m2_yr"][~held])
-        mf = QuantileForest(cfg.n_trees, qs, seed=cfg.seed * 1000 + 500 + f, **kw).fit(
+        mr = QuantileForest(cfg.n_trees, grid, seed=cfg.seed * 1000 + f, **kw).fit(
+            Xr[~held], rs["flux_gc_m2_yr"][~held]
+        )
+        mf = QuantileForest(cfg.n_trees, grid, seed=cfg.seed * 1000 + 500 + f, **kw).fit(
             Xp[~test], pairs["fraction"][~test]
         )
-        qr, qf = mr.predict_quantiles(Xpr[test]), mf.predict_quantiles(Xp[test])
-        pred[test] = np.column_stack(
-            [mr.predict(Xpr[test]) * mf.predict(Xp[test]), qr[:, i05] * qf[:, i05], qr[:, i95] * qf[:, i95]]
-        )
+        joint = product_quantiles(mr.predict_quantiles(Xpr[test]), mf.predict_quantiles(Xp[test]), [0.05, 0.95])
+        pred[test] = np.column_stack([mr.predict(Xpr[test]) * mf.predict(Xp[test]), joint])
         rows.append({"flux": "rh", "fold": str(f), **interval_metrics(obs[test], *pred[test].T)})
-    rows.append({"flux": "rh", "fold": "all", **interval_metrics(obs, *pred.T)})
+    rows, calibrated = _calibrated(rows, folds, obs, pred)
+    rows.append({"flux": "rh", "fold": "all", **interval_metrics(obs, *pred.T), **calibrated})
     oof = pd.DataFrame({
         "flux": "rh", "record_number": pairs.get("record_number"), "lat": pairs["lat"], "lon": pairs["lon"],
         "fold": folds, "group": g_pairs, "obs_gc_m2_yr": obs, "pred_mean_gc_m2_yr": pred[:, 0],

@@ -97,6 +97,20 @@ def map_arrays(grid: pd.DataFrame, cells: pd.DataFrame, stats: dict, boot, cfg) 
                 f"{NAMES[flux]}, forest conditional quantile {q:g} (mean over runs)",
                 UNITS,
             )
+    from soilco2.global_.intervals import widen
+
+    qs = list(cfg.quantiles)
+    for flux, c in boot.get("interval_correction", {}).items():
+        if flux not in boot["qrf"] or not np.isfinite(c):
+            continue
+        lo, hi = widen(boot["qrf"][flux][qs.index(0.05)], boot["qrf"][flux][qs.index(0.95)], c)
+        for name, v, what in (("q05", lo, "5th"), ("q95", hi, "95th")):
+            arrays[f"{flux}_{name}_calibrated"] = (
+                _full(v, shape, i, j),
+                f"{NAMES[flux]}, {what} percentile for a location without records: the forests' quantile "
+                f"conformalized under grouped CV (log factor {c:+.3f})",
+                UNITS,
+            )
     return arrays
 
 

@@ -84,8 +84,11 @@ def build_inputs(cfg: GlobalConfig, root: Path) -> tuple[pd.DataFrame, dict, dic
     return grid, tables, accounting
 
 
-def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, progress: bool = True) -> Path:
-    """Run the S3 pipeline and write the run folder ``cfg.out_dir``; returns its path."""
+def run_global(
+    cfg: GlobalConfig, *, config_file: str | Path | None = None, progress: bool = True, replace: bool = False
+) -> Path:
+    """Run the S3 pipeline and write the run folder ``cfg.out_dir``; returns its path. ``replace``: a
+    finished S3 run there is replaced."""
     from soilco2.config import dump_config
     from soilco2.global_ import outputs
     from soilco2.global_.cv import cross_validate, cross_validate_fraction
@@ -97,10 +100,9 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
         landcover_agreement,
         latitude_profiles,
     )
+    from soilco2.parallel import probe_scheduler
     from soilco2.paths import data_root
     from soilco2.sources.grids import total_pg_c_yr
-
-    from soilco2.parallel import probe_scheduler
 
     if cfg.scheduler_address:  # refused in seconds, before inputs or CV are built
         probe_scheduler(cfg.scheduler_address, field="scheduler_address", file=config_file)
@@ -108,7 +110,7 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
     timings = {}
     root = data_root(cfg.data_root)
     # the whole run is built in <out_dir>.partial and swapped in at the end (soilco2.files.run_folder)
-    with run_folder(Path(cfg.out_dir), "global") as out:
+    with run_folder(Path(cfg.out_dir), "global", replace=replace) as out:
         dump_config(cfg, out / "config.yaml")
 
         grid, tables, accounting = build_inputs(cfg, root)
@@ -146,6 +148,8 @@ def run_global(cfg: GlobalConfig, *, config_file: str | Path | None = None, prog
                 "runs": runs,
             }
         boot = run_all(data, cfg, progress=progress) | sampling
+        every = cv_metrics[cv_metrics["fold"] == "all"].set_index("flux")
+        boot["interval_correction"] = every["log_correction_90"].to_dict()  # the maps' conformal widening
         boot["outside"] = {f: covariates_outside_training(tables[f], cells, cfg.covariates_of(f)) for f in FLUXES}
         timings["runs_s"] = time.perf_counter() - t2
 

@@ -75,11 +75,15 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
     from sklearn.ensemble import RandomForestRegressor
 
     from soilco2.global_.bins import split_run
+    from soilco2.global_.intervals import JOINT_GRID, product_quantiles
     from soilco2.global_.strata import stratified_bootstrap
     from soilco2.models.forest import QuantileForest
 
     cfg = GlobalConfig.model_validate(cfg_data)
     qs = list(cfg.quantiles)
+    joint = cfg.rh_model == "fraction"  # Rh's quantiles from the joint draw of Rs and the fraction
+    fit_qs = sorted(set(qs) | set(JOINT_GRID)) if joint else qs
+    cols, grid_cols = [fit_qs.index(q) for q in qs], [fit_qs.index(q) for q in JOINT_GRID] if joint else []
     i05, i95 = qs.index(0.05), qs.index(0.95)
     fitted = _fitted_tables(cfg)
     n_cells = len(data["rs"]["Xc"])
@@ -104,21 +108,27 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
     explain, crossing = spread_runs(cfg.n_bootstrap, cfg.explain_runs), spread_runs(cfg.n_bootstrap, cfg.crossing_runs)
     for r, b in enumerate(runs):
         quantile_run = b % cfg.quantile_every == 0
-        models, split = {}, {}
+        models, split, grids = {}, {}, {}
         for k, name in enumerate(fitted):
             d = data[name]
             train, test = draw(d, b, k)
             seed = cfg.seed * 100_003 + b * 2 + k
             if quantile_run:
                 m = QuantileForest(
-                    cfg.n_trees, qs, min_samples_leaf=cfg.min_samples_leaf, max_features=cfg.max_features, seed=seed
+                    cfg.n_trees, fit_qs, min_samples_leaf=cfg.min_samples_leaf, max_features=cfg.max_features, seed=seed
                 ).fit(d["X"][train], d["y"][train])
                 q = m.predict_quantiles(d["Xc"])
-                out["q"].setdefault(name, []).append(q.T.astype("f4"))
+                out["q"].setdefault(name, []).append(q[:, cols].T.astype("f4"))
+                if joint:
+                    grids[name] = q[:, grid_cols]
             else:
                 m = plain_forest(seed).fit(d["X"][train], d["y"][train])
             models[name], split[name] = m, (train, test)
             out["maps"][name][r] = m.predict(d["Xc"])
+        if quantile_run and joint:
+            out["q"].setdefault("rh_joint", []).append(
+                product_quantiles(grids["rs"], grids["pairs"], qs).T.astype("f4")
+            )
         for flux in FLUXES:  # the run's held-out records
             name = "rs" if flux == "rs" else fitted[1]
             d, (train, test) = data[name], split[name]
@@ -132,11 +142,11 @@ def run_chunk(data: dict, cfg_data: dict, runs: list[int]) -> dict:
                 mean, obs = models[name].predict(X), d["y"][test]
             lo = hi = np.full(len(test), np.nan)
             if quantile_run:
-                if flux == "rh" and cfg.rh_model == "fraction":
+                if flux == "rh" and joint:
                     qr, qf = models["rs"].predict_quantiles(Xr), models["pairs"].predict_quantiles(X)
-                    lo, hi = qr[:, i05] * qf[:, i05], qr[:, i95] * qf[:, i95]
+                    lo, hi = product_quantiles(qr[:, grid_cols], qf[:, grid_cols], [0.05, 0.95]).T
                 else:
-                    q = models[name].predict_quantiles(X)
+                    q = models[name].predict_quantiles(X)[:, cols]
                     lo, hi = q[:, i05], q[:, i95]
             row = _score(obs, mean, lo, hi)
             if not quantile_run:
@@ -255,20 +265,22 @@ def run_all(data: dict, cfg: GlobalConfig, progress: bool = True) -> dict:
                       scheduler_address=cfg.scheduler_address, label=label, progress=progress)  # fmt: skip
     fitted = _fitted_tables(cfg)
     draws = {k: np.concatenate([p["maps"][k] for p in parts]) for k in fitted}
-    qruns = {k: [q for p in parts for q in p["q"].get(k, [])] for k in fitted}
+    qruns = {k: [q for p in parts for q in p["q"].get(k, [])] for k in (*fitted, "rh_joint")}
     qs = list(cfg.quantiles)
     i50 = qs.index(0.5)
     qrf = {k: np.mean(qruns[k], axis=0) for k in fitted}
+    rh_joint = np.mean(qruns["rh_joint"], axis=0) if qruns["rh_joint"] else None
     q50 = {k: np.stack([q[i50] for q in qruns[k]]) for k in fitted}
     scores = pd.DataFrame([r for p in parts for r in p["scores"]])
     explain = pd.DataFrame([r for p in parts for r in p["explain"]])
     crossing = [c for p in parts for c in p["crossing"]]
     if cfg.rh_model == "fraction":
-        frac, frac50, fq = draws.pop("pairs"), q50.pop("pairs"), qrf.pop("pairs")
+        frac, frac50 = draws.pop("pairs"), q50.pop("pairs")
+        qrf.pop("pairs")  # the fraction's own quantiles: Rh's come from the joint draw below
         draws["fraction"] = frac
         draws["rh"] = draws["rs"] * frac
         q50["rh"] = q50["rs"] * frac50
-        qrf["rh"] = qrf["rs"] * fq  # bounds from the two forests' quantiles
+        qrf["rh"] = rh_joint  # Rh's quantiles from the joint draw of Rs and the fraction, run by run
     draws["ra"] = draws["rs"] - draws["rh"]  # same run index: consistent uncertainty
     q50["ra"] = q50["rs"] - q50["rh"]
     years = {}

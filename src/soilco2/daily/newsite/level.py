@@ -32,6 +32,8 @@ GC_M2_YR_PER_UMOL_M2_S = 12.011e-6 * 365 * 86400  # 378.7
 MAX_PLAUSIBLE_UMOL = 100.0
 SPOT_COLUMNS = {"date", "flux_umol_m2_s", "soil_temp_c", "site"}
 Z90 = 1.6449
+# the floor of the predictive distribution's log space (calibration.floor_umol_m2_s's default)
+SERIES_FLOOR = 0.05
 # SD of a new site's log level around the LSTM's own (statics-only) level: 0.62–0.68 leave-site-out
 # over the five folds of benchmarks/daily_new_sites.py (decision E22)
 DEFAULT_BETWEEN_SITE_SD = 0.65
@@ -58,6 +60,18 @@ def read_user_csv(path: Path, what: str) -> pd.DataFrame:
         raise UserError(f"not a readable CSV ({err.__class__.__name__})", file=path) from None
 
 
+ISO_DATE = r"^\s*\d{4}-\d{2}-\d{2}"
+
+
+def local_dates(values: pd.Series) -> pd.Series:
+    """Calendar dates from ISO 8601 text: a time and a UTC offset (``+05:00``, ``Z``) may follow, and
+    the date is the one written (the logger's local day); any other form (``01/06/2016``) is NaT."""
+    text = values.astype(str)
+    iso = text.str.match(ISO_DATE)
+    day = pd.to_datetime(text.str.strip().str.slice(0, 10).where(iso), format="%Y-%m-%d", errors="coerce")
+    return day
+
+
 def read_spots(path: str | Path) -> pd.DataFrame:
     """A hand-written CSV of spot measurements: ``date``, ``flux_umol_m2_s`` (µmol CO2 m⁻² s⁻¹),
     optional ``soil_temp_c`` and ``site`` (needed when the prediction has several sites).
@@ -74,7 +88,7 @@ def read_spots(path: str | Path) -> pd.DataFrame:
             raise UserError("missing column", file=path, field=need)
     if df.empty:
         raise UserError("no spot measurement in the file", file=path)
-    dates = pd.to_datetime(df["date"], errors="coerce")
+    dates = local_dates(df["date"])
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna())[0])
         raise UserError(
@@ -115,8 +129,8 @@ def prior_from_level(
 
 def update(prior: Level, series: np.ndarray, spot_index: np.ndarray, spot_flux: np.ndarray, spot_sd: float) -> Level:
     """The conjugate update of ``prior`` with spots (``spot_index`` into ``series``)."""
-    s = series[spot_index]
-    ok = np.isfinite(s) & (s > 0) & np.isfinite(spot_flux) & (spot_flux > 0)
+    s = np.maximum(series[spot_index], SERIES_FLOOR)  # a day the LSTM puts at 0 still takes a spot
+    ok = np.isfinite(s) & np.isfinite(spot_flux) & (spot_flux > 0)
     if not ok.any():
         return prior
     r = np.log(spot_flux[ok] / s[ok])
@@ -134,19 +148,11 @@ def combine(a: Level, b: Level) -> Level:
                  b.level_umol_m2_s if b.level_umol_m2_s is not None else a.level_umol_m2_s)  # fmt: skip
 
 
-def apply_level(preds: dict[str, np.ndarray], level: Level, day_sd: float = 0.0) -> dict[str, np.ndarray]:
-    """The series times exp(log k); the 5–95 % band log-normal around it with SD
-    √(σ_level² + day_sd² + σ_ensemble²), σ_ensemble from the members' own 5–95 % band: wide while
-    the level is uncertain, narrower with each spot, never narrower than a day's scatter."""
-    k = np.exp(level.log_k)
+def apply_level(preds: dict[str, np.ndarray], level: Level) -> dict[str, np.ndarray]:
+    """The point forecast times exp(log k). The band around it is the predictive distribution's
+    (:mod:`soilco2.daily.uncertainty.distribution`), widened there by the level's SD."""
     out = dict(preds)
-    out["lstm"] = preds["lstm"] * k
-    if "lstm_p05" in preds:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sd_ens = np.log(preds["lstm_p95"] / preds["lstm_p05"]) / (2 * Z90)
-        total = np.sqrt(level.sd**2 + day_sd**2 + np.nan_to_num(sd_ens, nan=0.0, posinf=0.0, neginf=0.0) ** 2)
-        out["lstm_p05"] = out["lstm"] * np.exp(-Z90 * total)
-        out["lstm_p95"] = out["lstm"] * np.exp(Z90 * total)
+    out["lstm"] = preds["lstm"] * np.exp(level.log_k)
     return out
 
 
@@ -155,14 +161,24 @@ def annual_map_level(global_run: str | Path, lat, lon) -> tuple[np.ndarray, np.n
     (the map read once for all sites); a site outside the map's land cells is a :class:`UserError`."""
     import xarray as xr
 
+    from soilco2.files import verify_manifest
+
     maps = Path(global_run) / "maps.nc"
     if not maps.is_file():
         raise UserError("not an S3 run folder (no maps.nc)", file=maps, field="--global-run")
-    lat, lon = np.atleast_1d(np.asarray(lat, float)), np.atleast_1d(np.asarray(lon, float))
+    verify_manifest(Path(global_run), kind="global")  # a changed or partial map is never a level
+    lat = np.atleast_1d(np.asarray(lat, float))
+    lon = (np.atleast_1d(np.asarray(lon, float)) + 180.0) % 360.0 - 180.0  # 0-360 degrees east too
     points = {"lat": xr.DataArray(lat, dims="site"), "lon": xr.DataArray(lon, dims="site")}
-    with xr.open_dataset(maps) as ds:
-        cell = ds[["rs_mean", "rs_sd"]].sel(points, method="nearest")
-        mean, sd = cell["rs_mean"].values.astype(float), cell["rs_sd"].values.astype(float)
+    try:
+        with xr.open_dataset(maps) as ds:
+            missing = [v for v in ("rs_mean", "rs_sd") if v not in ds]
+            if missing:
+                raise UserError("not an S3 map (variable missing)", file=maps, field=missing[0])
+            cell = ds[["rs_mean", "rs_sd"]].sel(points, method="nearest")
+            mean, sd = cell["rs_mean"].values.astype(float), cell["rs_sd"].values.astype(float)
+    except (OSError, ValueError, KeyError) as err:
+        raise UserError(f"unreadable S3 map ({err.__class__.__name__})", file=maps) from None
     off = ~np.isfinite(mean)
     if off.any():
         k = int(np.flatnonzero(off)[0])
@@ -210,6 +226,64 @@ def spot_sd_from_run(run: str | Path) -> float:
     return float(np.sqrt(np.nanmean(dev**2)))
 
 
+LEVEL_SOURCES = ("none", "annual_map", "srdb", "spots", "auto")
+
+
+def daily_spots(spots: pd.DataFrame, sites: list[str], spots_file=None) -> pd.DataFrame:
+    """One value a site and day (the mean of that day's readings: readings on one day share its
+    deviation, so they count once); a spot naming a site not predicted is a :class:`UserError`."""
+    if "site" in spots:
+        unknown = sorted(set(spots["site"].astype(str)) - set(sites))
+        if unknown:
+            raise UserError(f"site(s) {', '.join(unknown)} not among the predicted sites ({', '.join(sites)})",
+                            file=spots_file, field="site")  # fmt: skip
+        keys = ["site", "date"]
+    elif len(sites) > 1:
+        raise UserError(f"{len(sites)} sites are predicted: give each spot its site", file=spots_file, field="site")
+    else:
+        keys = ["date"]
+    day = spots.assign(date=pd.to_datetime(spots["date"]).dt.normalize())
+    return day.groupby(keys, as_index=False)["flux_umol_m2_s"].mean()
+
+
+def level_settings(
+    level: str = "auto",
+    spots=None,
+    global_run=None,
+    radius_km: float = 5.0,
+    between_site_sd: float = DEFAULT_BETWEEN_SITE_SD,
+    srdb: pd.DataFrame | None = None,
+) -> dict | None:
+    """The keyword arguments of :func:`site_levels` from the options ``daily predict`` and ``daily
+    site`` share (one vocabulary, one set of defaults), or None for the plain LSTM. ``auto``: the
+    richest source given (the map, then the spots alone, else none)."""
+    if level not in LEVEL_SOURCES:
+        raise UserError(f"unknown level source {level!r} (known: {', '.join(LEVEL_SOURCES)})", field="--level")
+    if level == "none" and spots is not None:
+        raise UserError("--level none keeps the LSTM's level, so the spots would be ignored: drop --spots or "
+                        "choose --level spots (or auto)", field="--spots")  # fmt: skip
+    if level == "auto":
+        level = "annual_map" if global_run else ("spots" if spots is not None else "none")
+    if level == "annual_map" and global_run is None:
+        raise UserError("--level annual_map needs --global-run RUN (an S3 run folder)", field="--global-run")
+    if level == "spots" and spots is None:
+        raise UserError("--level spots needs --spots FILE", field="--spots")
+    if not 0 < radius_km <= 500:
+        raise UserError(f"{radius_km:g} km: give a radius in (0, 500] km", field="--radius-km")
+    if not 0 < between_site_sd <= 5:
+        raise UserError(f"{between_site_sd:g}: give a log-level SD in (0, 5]", field="--between-site-sd")
+    if level == "none":
+        return None
+    spots_file = None
+    if spots is not None and not isinstance(spots, pd.DataFrame):
+        spots_file, spots = spots, read_spots(spots)
+    settings = {"source": "none" if level == "spots" else level, "spots": spots, "spots_file": spots_file,
+                "between_site_sd": between_site_sd, "global_run": global_run, "radius_km": radius_km}  # fmt: skip
+    if level == "srdb":
+        settings["srdb"] = srdb if srdb is not None else srdb_rs_records()
+    return settings
+
+
 def site_levels(
     preds: dict[str, np.ndarray],
     a,
@@ -229,6 +303,8 @@ def site_levels(
     to the predictions; returns the new predictions and one row per site."""
     out = {k: v.copy() for k, v in preds.items()}
     rows = []
+    if spots is not None:
+        spots = daily_spots(spots, a.sites, spots_file)
     if source == "annual_map":
         map_level, map_sd = annual_map_level(global_run, lat, lon)
     for i, site in enumerate(a.sites):
@@ -258,7 +334,14 @@ def site_levels(
                         field="date",
                     )
                 level = update(prior, series, idx, mine["flux_umol_m2_s"].to_numpy(float), spot_sd)
-        one = apply_level({k: v[i] for k, v in preds.items() if k.startswith("lstm")}, level, day_sd=spot_sd)
+                implied = float(np.exp(np.mean(np.log(mine["flux_umol_m2_s"].to_numpy(float)
+                                                      / np.maximum(series[idx], SERIES_FLOOR)))))  # fmt: skip
+                if not 0.2 <= implied <= 5.0:
+                    import warnings
+
+                    warnings.warn(f"{site}: the spots imply {implied:.3g} x the model's level (outside 1/5..5): "
+                                  "check their unit (µmol CO2 m-2 s-1, daily mean) and site", stacklevel=2)  # fmt: skip
+        one = apply_level({k: v[i] for k, v in preds.items() if k.startswith("lstm")}, level)
         for k, v in one.items():
             out[k][i] = v
         rows.append({"site": site, "source": level.source, "factor": float(np.exp(level.log_k)), "log_k": level.log_k,

@@ -26,15 +26,17 @@ from soilco2.daily.dataset.drivers import INSITU_DRIVERS, STAT_SUFFIXES, TEMPERA
 from soilco2.errors import UserError
 
 # plausible daily values of each driver: outside them a column is in another unit
-DRIVER_RANGES = {
-    "soil_temp_c": (-60.0, 70.0, "°C"),
-    "air_temp_c": (-80.0, 60.0, "°C"),
+DRIVER_RANGES = {  # daily means: the ingestion's per-record ranges (docs/data.md) hold for them too
+    "soil_temp_c": (-40.0, 60.0, "°C"),
+    "air_temp_c": (-60.0, 55.0, "°C"),
     "swc_m3_m3": (0.0, 1.0, "m3 m-3 (a value above 1 is surely %)"),
     "par_umol_m2_s": (0.0, 3000.0, "µmol m-2 s-1"),
     "rh_pct": (0.0, 100.0, "%"),
     "precip_mm": (0.0, 1000.0, "mm per day"),
 }
 PRODUCT = "daily_site"
+MAX_GAP_DAYS = 366  # a longer gap between two driver days is two periods, not one series
+ELEVATION_RANGE_M = (-500.0, 9000.0)
 DRIVER_COLUMNS = [
     *INSITU_DRIVERS,
     *(base + suffix for base in TEMPERATURE_DRIVERS for suffix in STAT_SUFFIXES),
@@ -52,16 +54,21 @@ def read_drivers(drivers: pd.DataFrame | str | Path) -> pd.DataFrame:
         drivers = read_user_csv(source, "driver table")
     if "date" not in drivers.columns:
         raise UserError("missing column", file=source, field="date")
+    if drivers.empty:
+        raise UserError("no rows: the table has a header but no day", file=source, field="date")
     unknown = [c for c in drivers.columns if c != "date" and c not in DRIVER_COLUMNS]
     if unknown:
         raise UserError(
             f"unknown driver {unknown[0]!r} (known: {', '.join(DRIVER_COLUMNS)})", file=source, field=unknown[0]
         )
-    dates = pd.to_datetime(drivers["date"], errors="coerce")
+    from soilco2.daily.newsite.level import local_dates
+
+    dates = local_dates(drivers["date"])
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna())[0])
-        raise UserError(f"unparsable date {drivers['date'].iloc[row]!r} (row {row + 1})", file=source, field="date")
-    dates = dates.dt.normalize()
+        raise UserError(
+            f"unparsable date {drivers['date'].iloc[row]!r} (row {row + 1}; use YYYY-MM-DD)", file=source, field="date"
+        )
     if dates.duplicated().any():
         raise UserError(f"date {dates[dates.duplicated()].iloc[0].date()} appears twice", file=source, field="date")
     out = pd.DataFrame({"date": dates})
@@ -72,24 +79,72 @@ def read_drivers(drivers: pd.DataFrame | str | Path) -> pd.DataFrame:
         lo, hi, unit = DRIVER_RANGES[col.removesuffix("_min").removesuffix("_max")]
         if (v < lo).any() or (v > hi).any():
             raise UserError(f"values outside {lo:g}..{hi:g}: give {unit}", file=source, field=col)
+        if v.isna().all():
+            raise UserError("the column has no value: drop it (the climatology fills a driver left out)",
+                            file=source, field=col)  # fmt: skip
         out[col] = v.to_numpy(float)
-    return out.sort_values("date").reset_index(drop=True)
+    out = out.sort_values("date").reset_index(drop=True)
+    gaps = out["date"].diff().dt.days.fillna(1).to_numpy()
+    if (gaps > MAX_GAP_DAYS).any():
+        k = int(np.argmax(gaps))
+        raise UserError(
+            f"the dates jump from {out['date'].iloc[k - 1].date()} to {out['date'].iloc[k].date()} ({int(gaps[k]) - 1} "
+            "days without drivers): give one table per continuous period", file=source, field="date")  # fmt: skip
+    missing = int((gaps - 1).sum())
+    if missing:
+        import warnings
+
+        warnings.warn(f"{source or 'driver table'}: {missing} day(s) without a row are filled from the "
+                      "site's climatology", stacklevel=2)  # fmt: skip
+    return out
+
+
+MAX_TEMP_DEPARTURE_C = 25.0  # a daily mean this far from the month's climatological air temperature
+
+
+def check_against_climate(drivers: pd.DataFrame, monthly_temp_c: pd.Series, source=None) -> None:
+    """Temperatures far from the site's climate (°F or K labelled °C, a logger of another site)
+    are a :class:`UserError` naming the column and the first such day."""
+    normal = monthly_temp_c.reindex(drivers["date"].dt.month).to_numpy(float)
+    for col in [c for c in drivers if c.startswith(TEMPERATURE_DRIVERS)]:
+        off = np.abs(drivers[col].to_numpy(float) - normal) > MAX_TEMP_DEPARTURE_C
+        if off.any():
+            k = int(np.flatnonzero(off)[0])
+            raise UserError(
+                f"{drivers[col].iloc[k]:g} °C on {drivers['date'].iloc[k].date()} is more than "
+                f"{MAX_TEMP_DEPARTURE_C:g} °C from the site's mean air temperature of that month "
+                f"({normal[k]:.1f} °C): °F or K, or another site's logger?", file=source, field=col)  # fmt: skip
 
 
 def site_dataset(cfg, drivers: pd.DataFrame, lat: float, lon: float, *, name: str, elevation_m=None, igbp=None):
     """The run's daily dataset for one site from its drivers (span = the table's dates)."""
     from soilco2.daily.dataset.build import TARGET, assemble_daily_dataset
+    from soilco2.daily.dataset.form import IGBP_CODES
     from soilco2.paths import data_root
     from soilco2.sources import grids
 
     if not (-90 <= lat <= 90 and -180 <= lon <= 360):
-        raise UserError(f"coordinates ({lat}, {lon}) are not degrees north / east", field="lat, lon")
+        raise UserError(f"coordinates ({lat}, {lon}) are not degrees north / east", field="--lat/--lon")
+    if igbp is not None and igbp not in IGBP_CODES:
+        raise UserError(f"{igbp!r} is not an IGBP class code ({', '.join(IGBP_CODES)})", field="--igbp")
+    if elevation_m is not None and not ELEVATION_RANGE_M[0] <= elevation_m <= ELEVATION_RANGE_M[1]:
+        raise UserError(f"{elevation_m:g} m is not an elevation on Earth ({ELEVATION_RANGE_M[0]:g}.."
+                        f"{ELEVATION_RANGE_M[1]:g} m)", field="--elevation-m")  # fmt: skip
     days = (drivers["date"].max() - drivers["date"].min()).days + 1
     if days <= cfg.data.warmup_days:
         raise UserError(
             f"{days} days of drivers, not more than the run's warm-up of {cfg.data.warmup_days}", field="date"
         )
     root = data_root(cfg.data.data_root)
+    try:
+        clim = grids.climatology_at(np.array([lat]), np.array([lon if lon <= 180 else lon - 360]), root=root)
+    except UserError as err:
+        clim, why = None, err.detail
+    if clim is None or clim["temp_c"].isna().all():
+        raise UserError(f"({lat}, {lon}) has no land cell of the climatology nearby"
+                        f"{f' ({why})' if clim is None else ''}: latitude and longitude swapped?",
+                        field="--lat/--lon")  # fmt: skip
+    check_against_climate(drivers, clim.set_index("month")["temp_c"])
     table = drivers.assign(dataset=name, **{TARGET: np.nan, "flux_n": 0})
     meta = pd.DataFrame(
         {
@@ -120,7 +175,7 @@ def predict_site(
     name: str = "site",
     elevation_m: float | None = None,
     igbp: str | None = None,
-    level: str = "none",
+    level: str = "auto",
     spots: pd.DataFrame | str | Path | None = None,
     global_run: str | Path | None = None,
     srdb: pd.DataFrame | None = None,
@@ -128,19 +183,20 @@ def predict_site(
     between_site_sd: float | None = None,
     out: str | Path | None = None,
 ) -> xr.Dataset:
-    """The site's daily soil CO2 efflux (µmol m⁻² s⁻¹) with its 5–95 % band as a CF-NetCDF-ready
-    dataset (written atomically to ``out`` when given). ``level``: none, annual_map (needs
-    ``global_run``), srdb (``srdb`` records, default the data root's); ``spots``: dated
-    measurements (a table or a CSV, :func:`soilco2.daily.newsite.level.read_spots`) that update the
-    level. The level's factor, SD and source are attributes of the ``lstm`` variable."""
+    """The site's daily soil CO2 efflux (µmol m⁻² s⁻¹) with its predictive quantiles as a
+    CF-NetCDF-ready dataset (written atomically to ``out`` when given). ``level`` and ``spots``
+    as ``daily predict`` (:func:`soilco2.daily.newsite.level.level_settings`): none, annual_map
+    (needs ``global_run``), srdb (``srdb`` records, default the data root's), spots, auto; spots
+    are dated measurements (a table or a CSV) that update the level. The level's factor, SD and
+    source are attributes of the ``lstm`` variable; the band holds the level's uncertainty."""
     from soilco2.daily.members import ensemble_predict
-    from soilco2.daily.newsite.level import DEFAULT_BETWEEN_SITE_SD, read_spots, site_levels, spot_sd_from_run
+    from soilco2.daily.newsite.level import DEFAULT_BETWEEN_SITE_SD, level_settings, site_levels, spot_sd_from_run
     from soilco2.daily.outputs import predictions_dataset, write_predictions
-    from soilco2.daily.run import load_members, load_run_config, load_scaler, prepare
+    from soilco2.daily.run import load_members, load_run_config, load_scaler, prepare, with_distribution
     from soilco2.files import write_with
 
-    if level not in ("none", "annual_map", "srdb"):
-        raise UserError(f"unknown level source {level!r} (none, annual_map, srdb)", field="level")
+    sd = DEFAULT_BETWEEN_SITE_SD if between_site_sd is None else between_site_sd
+    settings = level_settings(level, spots, global_run, radius_km, sd, srdb=srdb)
     run = Path(run)
     cfg = load_run_config(run)
     table = read_drivers(drivers)
@@ -148,20 +204,11 @@ def predict_site(
     scalers, site_target = load_scaler(run)
     ds, a, scalers = prepare(cfg, scalers, ds=ds, site_target=site_target)
     preds = ensemble_predict(load_members(run, cfg, a), a, scalers)
-    spots_file = None
-    if spots is not None and not isinstance(spots, pd.DataFrame):
-        spots_file, spots = spots, read_spots(spots)
-    if level == "srdb" and srdb is None:
-        from soilco2.daily.newsite.level import srdb_rs_records
-
-        srdb = srdb_rs_records(cfg.data.data_root)
     levels = None
-    if level != "none" or spots is not None:
-        preds, levels = site_levels(
-            preds, a, np.array([lat]), np.array([lon]), source=level, spots=spots, spot_sd=spot_sd_from_run(run),
-            between_site_sd=DEFAULT_BETWEEN_SITE_SD if between_site_sd is None else between_site_sd,
-            global_run=global_run, srdb=srdb, radius_km=radius_km, spots_file=spots_file,
-        )  # fmt: skip
+    if settings is not None:
+        preds, levels = site_levels(preds, a, np.array([lat]), np.array([lon]), spot_sd=spot_sd_from_run(run),
+                                    **settings)  # fmt: skip
+    with_distribution(run, cfg, ds, a, preds, levels=levels)
     result = predictions_dataset(ds, a, preds).drop_vars(["obs", "obs_n", "split"], errors="ignore")
     result.attrs |= {"title": "soilco2 daily soil CO2 efflux at a new site", "run": str(run),
                      "Conventions": "CF-1.8", "soilco2_product": PRODUCT}  # fmt: skip

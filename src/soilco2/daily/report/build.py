@@ -16,6 +16,7 @@ import yaml
 from soilco2.daily.annual_totals import site_level_matches
 from soilco2.daily.report import figures as F
 from soilco2.daily.report.analysis import Diagnostics, RunData, analyse, find_key, load_run
+from soilco2.daily.report.calibration import calibration_figure, scores_table
 from soilco2.daily.report.diagnostics import MIN_DAYS_FOR_SKILL
 from soilco2.daily.report.findings import findings
 from soilco2.report.html import Section, figure_html, page, png_bytes, table_html
@@ -203,7 +204,7 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
             "series",
             F.series_panels(rd.preds, examples, d.per_site),
             "Three good, three fair and three poor sites (those nearest their class's median test NSE). "
-            "Grey: test period; band: ensemble 5–95 % when the run has one.",
+            "Grey: test period; band: the 90 % predictive interval (5th–95th percentile) when the run has one.",
         ),
         (
             "temperature_response",
@@ -246,6 +247,11 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
             f"Annual totals integrated from the daily LSTM prediction vs SRDB annual Rs within {max_km:g} km.",
         ),
     ]
+    calib = calibration_figure(rd.preds)
+    if calib is not None:
+        figs.append(("calibration", calib, "Left: share of days whose observation lies in the central interval of "
+                     "each nominal level (the 1:1 line is a calibrated distribution). Right: PIT histogram (flat "
+                     "when calibrated; a U shape means too narrow, a hump too wide)."))  # fmt: skip
     uris = {}
     for name, fig, _cap in figs:
         png = png_bytes(fig, dpi=100)
@@ -310,6 +316,14 @@ def build_report(run: Path, out: Path | None = None, data_root=None, max_km: flo
             "where",
         ),
         Section("Example sites", fig_html["series"] + fig_html["temperature_response"], "examples"),
+        Section(
+            "Predictive distribution",
+            (fig_html["calibration"] + table_html(scores_table(rd.metrics, rd.summary)) if calib is not None else "")
+            + "<p>The band is the LSTM's predictive distribution: split-conformal in log space around each ensemble "
+            "member, calibrated on the last days of each site's training period that a second ensemble of the same "
+            "recipe did not train on; the members pooled as a mixture; every quantile positive.</p>",
+            "distribution",
+        ),
         Section(
             "What drives performance",
             fig_html["metrics_vs_obs_days"]

@@ -130,7 +130,7 @@ def series_panels(preds: xr.Dataset, examples: list[tuple[str, str]], per_site: 
     fig, axes = plt.subplots(n, 1, figsize=(10, 1.9 * n + 0.6), squeeze=False)
     times = pd.DatetimeIndex(preds["time"].values)
     m = per_site.set_index("site")
-    has_band = "lstm_p05" in preds and "lstm_p95" in preds
+    has_band = "lstm_q05" in preds and "lstm_q95" in preds
     for ax, (site, c) in zip(axes[:, 0], examples):
         p = preds.sel(site=site)
         lstm, obs = p["lstm"].values, p["obs"].values
@@ -147,12 +147,12 @@ def series_panels(preds: xr.Dataset, examples: list[tuple[str, str]], per_site: 
         if has_band:
             ax.fill_between(
                 t,
-                p["lstm_p05"].values[sl],
-                p["lstm_p95"].values[sl],
+                p["lstm_q05"].values[sl],
+                p["lstm_q95"].values[sl],
                 color="#7570b3",
-                alpha=0.3,
+                alpha=0.25,
                 lw=0,
-                label="ensemble 5–95 %",
+                label="90 % predictive interval",
             )
         ax.plot(t, obs[sl], ".", ms=2.2, color="k", label="observed")
         ax.plot(t, lstm[sl], "-", lw=0.9, color="#7570b3", label="LSTM")

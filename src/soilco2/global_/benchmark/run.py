@@ -15,7 +15,9 @@ from soilco2.global_.benchmark.config import BenchmarkConfig
 SCORE_COLUMNS = ["bias_score", "spatial_score", "overall_score"]
 
 
-def run_benchmark(run: str | Path, cfg: BenchmarkConfig, out: str | Path | None = None, progress: bool = True) -> Path:
+def run_benchmark(
+    run: str | Path, cfg: BenchmarkConfig, out: str | Path | None = None, progress: bool = True, replace: bool = False
+) -> Path:
     from soilco2.global_.benchmark import budget
     from soilco2.global_.benchmark.scores import load_run, read_models, score_models
     from soilco2.paths import data_root
@@ -36,7 +38,7 @@ def run_benchmark(run: str | Path, cfg: BenchmarkConfig, out: str | Path | None 
         res["published"] = budget.published_totals(maps.summary, extra_root, cfg)
         res["isimip_sites"] = budget.isimip_sites(extra_root, cfg)
     res["budget"] = budget.budget_table(maps.summary, cfg)
-    with run_folder(out, "global-benchmark") as tmp:
+    with run_folder(out, "global-benchmark", replace=replace) as tmp:
         _write(tmp, maps, res, cfg, progress)
     return out
 

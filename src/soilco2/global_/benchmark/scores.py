@@ -48,7 +48,14 @@ def load_run(run: str | Path) -> RunMaps:
     for p in need:
         if not p.is_file():
             raise UserError("not an S3 run folder (file missing)", file=p)
-    with xr.open_dataset(need[0]) as ds:
+    from soilco2.files import verify_manifest
+
+    verify_manifest(run, kind="global")  # a changed or partial run is never scored against
+    try:
+        ds = xr.open_dataset(need[0])
+    except (OSError, ValueError) as err:
+        raise UserError(f"unreadable S3 map ({err.__class__.__name__})", file=need[0]) from None
+    with ds:
         missing = [v for v in ("rs_mean", "rh_mean", "ra_mean", "cell_area", "land_fraction") if v not in ds]
         if missing:
             raise UserError("not an S3 map file (variable missing)", file=need[0], field=missing[0])

@@ -28,6 +28,7 @@ import numpy as np
 from soilco2.daily.arrays import TEST, TRAIN
 from soilco2.daily.gapfill.kriging import (
     ResidualCovariance,
+    filled_interval,
     fit_residual_covariance,
     krige_residuals,
     linear_interpolation,
@@ -40,7 +41,13 @@ Z90 = 1.6449  # two-sided 90 % normal interval
 
 
 def site_blocks(
-    obs: np.ndarray, model: np.ndarray, split: np.ndarray, cov: ResidualCovariance | None, L: int, neighbours: int = 3
+    obs: np.ndarray,
+    model: np.ndarray,
+    split: np.ndarray,
+    cov: ResidualCovariance | None,
+    L: int,
+    neighbours: int = 3,
+    band: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict | None:
     """Fill every observed test day of one site with its block of L days hidden."""
     observed = np.flatnonzero(np.isfinite(obs) & np.isfinite(model))
@@ -61,7 +68,10 @@ def site_blocks(
         masked = obs.copy()
         masked[hidden] = np.nan
         interp[at] = linear_interpolation(masked)[hidden]
-    return {"obs": obs[test], "lstm": model[test], "kriged": kriged, "interpolated": interp, "se": se}
+    out = {"obs": obs[test], "lstm": model[test], "kriged": kriged, "interpolated": interp, "se": se}
+    if band is not None:  # the gap-filled 90 % interval: the LSTM's calibrated band, scaled by the kriging
+        out["lo"], out["hi"] = filled_interval(kriged, model[test], se, cov, band[0][test], band[1][test])
+    return out
 
 
 def main(run: str) -> None:
@@ -74,9 +84,13 @@ def main(run: str) -> None:
     covs = [
         fit_residual_covariance(np.where(split[i] == TRAIN, obs[i] - model[i], np.nan)) for i in range(obs.shape[0])
     ]
+    has_band = "lstm_q05" in pred
+    bands = [(pred["lstm_q05"].values[i], pred["lstm_q95"].values[i]) if has_band else None for i in range(len(obs))]
     for L in GAP_DAYS:
         per_site = [
-            r for i in range(obs.shape[0]) if (r := site_blocks(obs[i], model[i], split[i], covs[i], L)) is not None
+            r
+            for i in range(obs.shape[0])
+            if (r := site_blocks(obs[i], model[i], split[i], covs[i], L, band=bands[i])) is not None
         ]
         row = {"sites": len(per_site)}
         for method in ("lstm", "kriged", "interpolated"):
@@ -94,13 +108,19 @@ def main(run: str) -> None:
             [np.abs(r["obs"] - r["kriged"]) <= Z90 * r["se"] for r in per_site if np.isfinite(r["se"]).all()]
         )
         row["kriged_90pct_interval_coverage"] = round(float(inside.mean()), 4)
+        if has_band:  # what `daily gapfill` writes (flux_gapfilled_q05 / _q95)
+            inside = np.concatenate([(r["obs"] >= r["lo"]) & (r["obs"] <= r["hi"]) for r in per_site])
+            row["coverage_90"] = round(float(inside.mean()), 4)
+            row["median_site_coverage_90"] = round(
+                float(np.median([np.mean((r["obs"] >= r["lo"]) & (r["obs"] <= r["hi"])) for r in per_site])), 4
+            )
         result["gap_days"][str(L)] = row
         print(
             f"gaps of {L:>2} d: median NSE  LSTM {row['lstm']['median_nse']:.3f}  kriged {row['kriged']['median_nse']:.3f}"
             f"  interpolated {row['interpolated']['median_nse']:.3f};  kriged beats LSTM at "
             f"{row['share_sites_kriged_better_than_lstm']:.0%}, interpolation at "
             f"{row['share_sites_kriged_better_than_interpolated']:.0%} of sites; 90 % interval covers "
-            f"{row['kriged_90pct_interval_coverage']:.0%}"
+            f"{row['kriged_90pct_interval_coverage']:.0%} (normal), {row.get('coverage_90', float('nan')):.0%} (calibrated band)"
         )
     result["seconds"] = round(time.perf_counter() - t0, 1)
     dest = Path(__file__).parent / "results" / "daily_gapfill.json"

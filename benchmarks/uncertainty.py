@@ -104,6 +104,16 @@ def main() -> None:
     if args.global_run is not None:
         result["s3_grouped"] = s3_grouped(args.global_run)
         checked.append(args.global_run / "maps.nc")
+    gapfill = HERE / "results" / "daily_gapfill.json"  # benchmarks/daily_gapfill.py on the same run
+    if gapfill.is_file():
+        rows = json.loads(gapfill.read_text())["gap_days"]
+        result["gapfill"] = {days: row.get("coverage_90") for days, row in rows.items()}
+    result["s1_new_sites"] = None  # needs benchmarks/daily_new_sites.py (5 leave-site-out folds) rerun
+    result["nh_cmal"] = None  # needs neuralhydrology's CMAL head trained in the peer environment
+    result["not_measured"] = {
+        "s1_new_sites": "the leave-site-out benchmark was not rerun with the predictive distribution",
+        "nh_cmal": "neuralhydrology's CMAL head was not trained",
+    }
     result["negative_quantiles"] = negative_quantiles(checked)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["date"] = time.strftime("%Y-%m-%d")

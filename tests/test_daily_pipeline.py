@@ -295,6 +295,9 @@ def test_gapfill_keeps_observations_and_fills_the_span(tiny_run: Path, tmp_path:
     assert np.array_equal(source == 1, np.isfinite(lstm) & ~observed) and (source == 1).sum() > 100
     filled = gf["flux_gapfilled"].values[source == 1]
     assert np.isfinite(filled).all() and np.isfinite(gf["flux_gapfilled_se"].values[source == 1]).all()
+    lo, hi = (gf[f"flux_gapfilled_q{p}"].values[source == 1] for p in ("05", "95"))
+    assert (lo >= 0).all() and (lo <= filled + 1e-5).all() and (filled <= hi + 1e-5).all()
+    assert np.isnan(gf["flux_gapfilled_q05"].values[source == 0]).all()
     params = pd.read_parquet(tmp_path / "gf" / "residual_covariance.parquet")
     assert list(params["site"]) == list(pred["site"].values) and params["fitted"].all()
     annual = pd.read_parquet(tmp_path / "gf" / "annual_totals.parquet")
@@ -562,3 +565,16 @@ def test_spots_count_once_a_day_and_must_name_a_predicted_site(tiny_run: Path, t
     assert (q05 > 0).all() and (q95 > q05).all()
     with pytest.raises(UserError, match="not among the predicted sites"):
         predict_site(tiny_run, good, 42.54, -72.17, spots=once.assign(site="elsewhere"))
+
+
+def test_a_log_gets_plain_progress_lines_and_whole_tables(tmp_path: Path, data_root):
+    """Piped (a batch job's log): one plain line per member and epoch with elapsed and remaining
+    time on stderr, the summary table at full width; `--version` answers."""
+    cfg = write_config(tmp_path, **{"training.epochs": 2, "training.ensemble": 1, "calibration.method": "none"})
+    res = soilco2("daily", "train", cfg, "--out", tmp_path / "run")
+    assert res.returncode == 0, res.stderr
+    lines = [x for x in res.stderr.splitlines() if "epochs" in x and "elapsed" in x]
+    assert len(lines) >= 2 and "member 1/1: 2/2 epochs" in res.stderr, res.stderr
+    assert "…" not in res.stdout
+    version = soilco2("--version")
+    assert version.returncode == 0 and version.stdout.startswith("soilco2 ")

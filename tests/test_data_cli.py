@@ -186,3 +186,15 @@ def test_benchmark_registry_matches_shared_data(data_root):
     assert set(files) == local
     for name, item in files.items():
         assert dl.sha256_of(data_root / "benchmarks" / name) == item.sha256, name
+
+
+@pytest.mark.realdata
+def test_piped_tables_are_not_cut(data_root):
+    """rich cuts tables to 80 columns without a terminal; the CLI gives a log the whole width."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "soilco2.cli", "data", "srdb", "summary"], capture_output=True,
+                         text=True, env=os.environ | {"SOILCO2_DATA": str(data_root)})  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "…" not in res.stdout and "with_rs_annual" in res.stdout.replace("\n", "")

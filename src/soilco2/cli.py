@@ -9,14 +9,18 @@ ran; a missing optional dependency (PyTorch) is one line naming the extra to ins
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
-import typer
-from rich.console import Console
+if not sys.stdout.isatty():  # a log or a pipe: whole tables, not rich's 80 columns (set before any Console)
+    os.environ.setdefault("COLUMNS", "200")
 
-from soilco2.commands import daily, data, global_, subdaily
-from soilco2.errors import UserError
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from soilco2.commands import daily, data, global_, subdaily  # noqa: E402
+from soilco2.errors import UserError  # noqa: E402
 
 app = typer.Typer(
     help="Soil respiration models from public data (COSORE, SRDB, grids).",
@@ -27,6 +31,25 @@ app.add_typer(data.app, name="data", help="Read, clean, account for and cache th
 app.add_typer(daily.app, name="daily", help="S1: daily multi-site LSTM (COSORE).")
 app.add_typer(subdaily.app, name="subdaily", help="S2: sub-daily knowledge-guided LSTM at one site.")
 app.add_typer(global_.app, name="global", help="S3: global annual Rs/Rh/Ra maps from SRDB (quantile forests).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from soilco2 import __version__
+
+        typer.echo(f"soilco2 {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and stop"
+    ),
+) -> None:
+    """Soil respiration models from public data (COSORE, SRDB, grids): S1 daily LSTM, S2 sub-daily
+    knowledge-guided LSTM, S3 annual global quantile forests."""
+
 
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 DL_EXTRA = "pip install 'soilco2[dl]' (PyTorch 2.13.0, installed first: pip install torch==2.13.0)"

@@ -34,7 +34,12 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
 
 
 def epoch_progress(show: bool = True) -> Progress:
-    """The rich progress display of epoch-wise training (one task per model; fields: info)."""
+    """The progress display of epoch-wise training (one task per model; fields: info): rich's on a
+    terminal, plain lines in a log."""
+    from soilco2.progress import PlainProgress, is_terminal
+
+    if show and not is_terminal():
+        return PlainProgress(show)
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),

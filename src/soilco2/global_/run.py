@@ -106,6 +106,10 @@ def run_global(
 
     if cfg.scheduler_address:  # refused in seconds, before inputs or CV are built
         probe_scheduler(cfg.scheduler_address, field="scheduler_address", file=config_file)
+    for key in ("landcover_file", "ndvi_file"):  # the config's own input files, before any folder is touched
+        given = getattr(cfg, key)
+        if given is not None and not Path(given).is_file():
+            raise UserError("file not found", file=given, field=key)
     t0 = time.perf_counter()
     timings = {}
     root = data_root(cfg.data_root)

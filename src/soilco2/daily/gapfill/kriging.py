@@ -134,6 +134,21 @@ def fill_series(
     return filled, correction, se, source
 
 
+def filled_interval(filled, model, se, cov: ResidualCovariance | None, q05, q95) -> tuple[np.ndarray, np.ndarray]:
+    """The 90 % bounds of filled days: the LSTM's calibrated 5–95 % band (``q05``, ``q95`` around
+    ``model``) carried to the filled value and scaled by the share of the residual's SD the
+    kriging leaves, se / √(sill + nugget): narrow beside an observation, the band itself far from
+    any (the kriging's own variance comes from training residuals and is too small there).
+    Bounds never below 0."""
+    if cov is None:
+        share = np.ones_like(np.asarray(filled, float))
+    else:
+        share = np.clip(np.asarray(se, float) / np.sqrt(cov.sill + cov.nugget), 0.0, 1.0)
+    lo = np.maximum(filled - share * np.maximum(model - q05, 0.0), 0.0)
+    hi = filled + share * np.maximum(q95 - model, 0.0)
+    return lo, hi
+
+
 def linear_interpolation(obs: np.ndarray) -> np.ndarray:
     """Observations linearly interpolated across gaps, held constant beyond the first and last
     observed day (the naive fill the benchmark compares with); all-NaN stays NaN."""

@@ -15,7 +15,14 @@ import pandas as pd
 import xarray as xr
 
 from soilco2.daily.annual_totals import annual_totals
-from soilco2.daily.gapfill.kriging import FILLED, NO_VALUE, OBSERVED, fill_series, fit_residual_covariance
+from soilco2.daily.gapfill.kriging import (
+    FILLED,
+    NO_VALUE,
+    OBSERVED,
+    fill_series,
+    filled_interval,
+    fit_residual_covariance,
+)
 from soilco2.errors import UserError
 from soilco2.files import mkdir, verify_manifest, write_with
 
@@ -26,6 +33,12 @@ _ATTRS = {
         "umol m-2 s-1",
     ),
     "residual_correction": ("kriged residual added to the LSTM on filled days", "umol m-2 s-1"),
+    "flux_gapfilled_q05": (
+        "5th percentile of a filled day: the LSTM's predictive band scaled by the kriging's "
+        "remaining share of the residual SD (observed days: NaN)",
+        "umol m-2 s-1",
+    ),
+    "flux_gapfilled_q95": ("95th percentile of a filled day (as flux_gapfilled_q05)", "umol m-2 s-1"),
 }
 
 
@@ -61,6 +74,11 @@ def gapfill_predictions(
         filled, corr, se, src = fill_series(obs[i], sim[i], cov, neighbours)
         out["flux_gapfilled"][i], out["flux_gapfilled_se"][i], source[i] = filled, se, src
         out["residual_correction"][i] = np.where(src == FILLED, corr, np.nan)
+        if "lstm_q05" in pred and model == "lstm":
+            q05, q95 = (pred[f"lstm_q{p}"].transpose("site", "time").values[i].astype(float) for p in ("05", "95"))
+            lo, hi = filled_interval(filled, sim[i], se, cov, q05, q95)
+            out["flux_gapfilled_q05"][i] = np.where(src == FILLED, lo, np.nan)
+            out["flux_gapfilled_q95"][i] = np.where(src == FILLED, hi, np.nan)
         fit = (
             {"sill": cov.sill, "nugget": cov.nugget, "phi": cov.phi, "efolding_days": cov.efolding_days}
             if cov
@@ -78,6 +96,8 @@ def gapfill_predictions(
         )
     ds = xr.Dataset(coords={"site": pred["site"].values, "time": pred["time"].values})
     for name, (long_name, units) in _ATTRS.items():
+        if name.startswith("flux_gapfilled_q") and not ("lstm_q05" in pred and model == "lstm"):
+            continue  # predictions without a predictive distribution
         ds[name] = (("site", "time"), out[name].astype(np.float32))
         ds[name].attrs = {"long_name": long_name, "units": units}
     ds["gapfill_source"] = (("site", "time"), source)

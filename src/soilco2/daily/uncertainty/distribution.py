@@ -1,19 +1,16 @@
-"""The LSTM's predictive distribution: split-conformal in log space around each ensemble member,
-the members pooled as an equal-weight mixture, non-negative by construction.
+"""The LSTM's predictive distribution: split-conformal in log space around the ensemble's point
+forecast, non-negative by construction.
 
 A calibration ensemble (the run's recipe, trained without the last ``holdout_fraction`` of each
-site's training days) predicts those held-out days; each member's log residual there,
-``s = log max(y, f) - log max(ŷ_m, f)`` (``f``: a floor of ``floor_umol_m2_s``), is one
-conformity score. A day's predictive distribution is
-
-    F(y) = (1/M) Σ_m G(log max(y, f) - log max(ŷ_m, f))
-
-where ``G`` is the empirical CDF of the scores: the site's own scores weighted ``n / (n + k)``
-against the pooled scores of every site (``k = site_prior_days``; ``grouping: pooled`` uses the
-pooled scores alone, ``igbp`` the site's IGBP class instead of the site). A level known only
-up to a log-normal factor (a new site's) widens ``G`` by that normal. Quantiles are ``f·exp(·)``
-of quantiles in log space, so every quantile is > 0; values below the floor are reported as the
-floor.
+site's training days) predicts those held-out days; the log residual of its members' mean there,
+``s = log max(y, f) - log max(ŷ, f)`` (``f``: a floor of ``floor_umol_m2_s``), is one conformity
+score. A day's predictive distribution is ``max(ŷ, f)·exp(S)``, ``ŷ`` the run's members' mean and
+``S`` drawn from the scores: the site's own scores weighted ``n / (n + k)`` against the pooled
+scores of every site (``k = site_prior_days``; ``grouping: pooled`` uses the pooled scores alone,
+``igbp`` the site's IGBP class instead of the site). The members enter through their mean: a
+mixture of member-centred distributions counted their spread twice (each member's own residuals
+already hold it; decision E24). A level known only up to a log-normal factor (a new site's) widens
+``S`` by that normal. Every quantile is > 0.
 """
 
 from __future__ import annotations
@@ -33,9 +30,14 @@ def quantile_name(level: float) -> str:
     return f"lstm_q{round(level * 100):02d}"
 
 
-def log_residuals(obs: np.ndarray, members: np.ndarray, floor: float) -> np.ndarray:
-    """(M, n) conformity scores of ``members`` (M, n) against ``obs`` (n,)."""
-    return np.log(np.maximum(obs, floor))[None, :] - np.log(np.maximum(members, floor))
+def ensemble_mean(members: np.ndarray) -> np.ndarray:
+    """The point forecast of (M, n) member values: their mean, floored at 0."""
+    return np.maximum(np.mean(members, axis=0), 0.0)
+
+
+def log_residuals(obs: np.ndarray, forecast: np.ndarray, floor: float) -> np.ndarray:
+    """Conformity scores of a point ``forecast`` against ``obs`` (both (n,))."""
+    return np.log(np.maximum(obs, floor)) - np.log(np.maximum(forecast, floor))
 
 
 @dataclass
@@ -43,11 +45,10 @@ class Calibration:
     """Conformity scores by group and pooled; :meth:`quantiles` gives predictive quantiles."""
 
     pooled: np.ndarray  # sorted scores (POOLED_NODES quantiles of every site's scores)
-    by_group: dict[str, np.ndarray]  # sorted scores of each group
+    by_group: dict[str, np.ndarray]  # sorted scores of each group (one a day)
     grouping: str
     prior_days: float
     floor: float
-    members: int  # members behind each score set (a group's n days = len / members)
 
     @classmethod
     def fit(
@@ -64,8 +65,8 @@ class Calibration:
         cols = sorted((c for c in table if c.startswith("member_")), key=lambda c: int(c.split("_")[1]))
         ok = table["obs"].notna().to_numpy() & table[cols].notna().all(axis=1).to_numpy()
         t = table[ok]
-        scores = log_residuals(t["obs"].to_numpy("f8"), t[cols].to_numpy("f8").T, floor)
-        flat = np.sort(scores.ravel())
+        scores = log_residuals(t["obs"].to_numpy("f8"), ensemble_mean(t[cols].to_numpy("f8").T), floor)
+        flat = np.sort(scores)
         if flat.size == 0:
             raise ValueError("no calibration day with an observation and a prediction")
         pooled = np.quantile(flat, (np.arange(POOLED_NODES) + 0.5) / POOLED_NODES) if flat.size > POOLED_NODES else flat
@@ -73,15 +74,15 @@ class Calibration:
         if grouping != "pooled":
             key = t["site"].astype(str).map(groups) if grouping == "igbp" and groups else t["site"].astype(str)
             for g, rows in pd.Series(np.arange(len(t))).groupby(key.to_numpy()):
-                by_group[str(g)] = np.sort(scores[:, rows.to_numpy()].ravel())
-        return cls(pooled, by_group, grouping, float(prior_days), float(floor), len(cols))
+                by_group[str(g)] = np.sort(scores[rows.to_numpy()])
+        return cls(pooled, by_group, grouping, float(prior_days), float(floor))
 
     def group_weight(self, group: str | None) -> float:
         """Weight of a group's own scores against the pooled ones: n / (n + prior_days)."""
         own = self.by_group.get(group) if group is not None else None
         if own is None or self.grouping == "pooled":
             return 0.0
-        n = own.size / self.members
+        n = own.size
         return n / (n + self.prior_days) if self.prior_days > 0 else 1.0
 
     def score_nodes(self, group: str | None = None, log_sd: float = 0.0, nodes: int = 100) -> np.ndarray:
@@ -107,18 +108,15 @@ class Calibration:
         return v[np.minimum(k, v.size - 1)]
 
     def samples(
-        self, members: np.ndarray, *, group: str | None = None, log_shift=0.0, log_sd: float = 0.0, nodes: int = 100
+        self, members: np.ndarray, *, group: str | None = None, log_shift=0.0, log_sd: float = 0.0, nodes: int = 400
     ) -> np.ndarray:
-        """(n, M·nodes) sorted equal-weight samples (µmol m-2 s-1) of each day's mixture over the
-        ``members`` (M, n) of one site; NaN rows where a member is NaN. ``log_shift`` (scalar or
-        (n,)) and ``log_sd``: a level factor exp(N(log_shift, log_sd²)) on every member (a new
-        site's level)."""
-        members = np.asarray(members, dtype="f8")
+        """(n, nodes) sorted equal-weight samples (µmol m-2 s-1) of each day's distribution around
+        the mean of ``members`` (M, n) of one site; NaN rows where a member is NaN. ``log_shift``
+        (scalar or (n,)) and ``log_sd``: a level factor exp(N(log_shift, log_sd²)) (a new site's)."""
+        members = np.atleast_2d(np.asarray(members, dtype="f8"))
         nodes_s = self.score_nodes(group, log_sd, nodes)
-        centre = np.log(np.maximum(members, self.floor)) + log_shift  # (M, n)
-        logs = (centre.T[:, :, None] + nodes_s[None, None, :]).reshape(members.shape[1], -1)
-        logs.sort(axis=1)
-        out = np.exp(logs)
+        centre = np.log(np.maximum(ensemble_mean(members), self.floor)) + log_shift  # (n,)
+        out = np.exp(centre[:, None] + nodes_s[None, :])
         out[~np.isfinite(members).all(0)] = np.nan
         return out
 

@@ -35,7 +35,7 @@ def main() -> None:
     if args.run is None:
         cfg = load_config(args.config, DailyConfig)
         t0 = time.perf_counter()
-        run = train_run(cfg, show_progress=True)
+        run = train_run(cfg, show_progress=True, replace=True)
         wall = time.perf_counter() - t0
         config_path = args.config
     else:

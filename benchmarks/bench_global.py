@@ -33,7 +33,7 @@ def main() -> None:
     cfg = load_config(args.config, GlobalConfig)
     cfg.out_dir = args.run_dir
     t0 = time.perf_counter()
-    run = run_global(cfg, config_file=args.config, progress=False)
+    run = run_global(cfg, config_file=args.config, progress=False, replace=True)
     wall_s = time.perf_counter() - t0
     summary = json.loads((run / "summary.json").read_text())
     acc = json.loads((run / "accounting.json").read_text())
@@ -51,7 +51,7 @@ def main() -> None:
                 }
             )
             t = time.perf_counter()
-            run_global(c, progress=False)
+            run_global(c, progress=False, replace=True)
             speed[workers] = json.loads((Path(c.out_dir) / "summary.json").read_text())["timings_s"]["runs_s"]
             speed[f"wall_{workers}"] = time.perf_counter() - t
     headline = {

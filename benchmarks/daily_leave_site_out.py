@@ -66,7 +66,7 @@ def main() -> None:
             }
         )
         t0 = time.perf_counter()
-        run = train_run(cfg, show_progress=True)
+        run = train_run(cfg, show_progress=True, replace=True)
         m = pd.read_parquet(run / "metrics.parquet")
         test = m[m["split"] == "test"]
         tests.append(test)

@@ -55,7 +55,7 @@ def train_folds(base, k: int) -> tuple[list[Path], Path, dict]:
     temporal = Path(base.run_dir) / base.name
     if not (temporal / "predictions.nc").is_file():
         t0 = time.perf_counter()
-        temporal = train_run(base, show_progress=True)
+        temporal = train_run(base, show_progress=True, replace=True)
         seconds["temporal"] = round(time.perf_counter() - t0, 1)
     runs = []
     for fold in range(k):
@@ -68,7 +68,7 @@ def train_folds(base, k: int) -> tuple[list[Path], Path, dict]:
         run = Path(cfg.run_dir) / cfg.name
         if not (run / "predictions.nc").is_file():
             t0 = time.perf_counter()
-            run = train_run(cfg, show_progress=True)
+            run = train_run(cfg, show_progress=True, replace=True)
             seconds[f"fold{fold}"] = round(time.perf_counter() - t0, 1)
             print(f"fold {fold}: {seconds[f'fold{fold}']} s", flush=True)
         runs.append(run)

@@ -76,7 +76,7 @@ def main() -> None:
         cfg = base.model_copy(update={"training": base.training.model_copy(update={"seed": s})})
         run = ROOT / "runs" / "daily_seeds" / f"seed{s}"
         t0 = time.perf_counter()
-        train_run(cfg, run, show_progress=True)
+        train_run(cfg, run, show_progress=True, replace=True)
         summary = json.loads((run / "summary.json").read_text())
         rows.append(
             {

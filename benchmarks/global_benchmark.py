@@ -32,7 +32,7 @@ def main() -> None:
 
     cfg = load_config(args.config, BenchmarkConfig)
     t0 = time.perf_counter()
-    folder = run_benchmark(args.run, cfg, progress=False)
+    folder = run_benchmark(args.run, cfg, progress=False, replace=True)
     seconds = time.perf_counter() - t0
     res = json.loads((folder / "scores.json").read_text())
     pub = pd.read_parquet(folder / "published.parquet")

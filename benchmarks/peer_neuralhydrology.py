@@ -201,7 +201,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     export = work / "export"
     if not (export / "nh_config.yml").is_file():
-        export_neuralhydrology(args.config, export, progress=False)
+        export_neuralhydrology(args.config, export, progress=False, replace=True)
     shape = ["--batch", str(tc.batch_size), "--warmup", str(tc.warmup_days), "--window", str(tc.window_days),
              "--hidden", str(cfg.model.hidden_size)]  # fmt: skip
     limit = {}

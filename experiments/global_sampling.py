@@ -29,7 +29,7 @@ def main() -> None:
         cfg = base.model_copy(update={"sampling": sampling, "n_bootstrap": args.runs, "explain_runs": 0,
                                       "crossing_runs": 0, "figures": False, "n_workers": 1,
                                       "out_dir": str(args.out / sampling)})  # fmt: skip
-        s = json.loads((run_global(cfg, progress=True) / "summary.json").read_text())
+        s = json.loads((run_global(cfg, progress=True, replace=True) / "summary.json").read_text())
         pp = s.get("paper_protocol") or {}
         print(
             json.dumps(

@@ -41,6 +41,23 @@ def _dask_address(value: str | None) -> str | None:
 SchedulerAddress = Annotated[str | None, AfterValidator(_dask_address)]
 
 
+def _iso_date(value: str | None) -> str | None:
+    """A calendar date (and optionally a time) in ISO 8601: 2019-06-30 or 2019-06-30T12:00."""
+    if value is None:
+        return None
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date: give YYYY-MM-DD (ISO 8601)") from None
+    return str(value).strip()
+
+
+# a config field holding a date; null = the default
+IsoDate = Annotated[str | None, AfterValidator(_iso_date)]
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, except that a key given twice in one mapping is an error (plain YAML
     silently keeps the last one)."""

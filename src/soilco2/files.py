@@ -174,6 +174,17 @@ def _check_replace(final: Path, kind: str, replace: bool) -> None:
                         "pass --replace, or choose another folder", file=final)  # fmt: skip
 
 
+def check_destination(final: str | Path, kind: str, *, replace: bool = False) -> Path:
+    """What :func:`run_folder` refuses, checked before a command does any work (nothing is
+    created): a folder soilco2 did not write, a run of another kind, a finished run without
+    ``replace``. Returns the resolved path."""
+    final = Path(final).resolve()
+    if final.exists() and not is_run_folder(final) and (not final.is_dir() or any(final.iterdir())):
+        raise UserError(f"exists and was not written by soilco2 (no {RUN_MARKER}); choose another folder", file=final)
+    _check_replace(final, kind, replace)
+    return final
+
+
 @contextmanager
 def run_folder(final: str | Path, kind: str, *, resume: bool = False, replace: bool = False):
     """Build a run folder in ``<final>.partial`` and swap it in when the body succeeds.
@@ -190,7 +201,7 @@ def run_folder(final: str | Path, kind: str, *, resume: bool = False, replace: b
     - after a user error or a failed write the partial folder is removed; after an interrupt or a
       kill it stays, and ``resume=True`` continues in it.
     """
-    final = Path(final)
+    final = Path(final).resolve()  # "." or "..": a folder with a name, so ".partial" and the lock sit beside it
     if final.exists() and not is_run_folder(final) and (not final.is_dir() or any(final.iterdir())):
         raise UserError(f"exists and was not written by soilco2 (no {RUN_MARKER}); choose another folder", file=final)
     with folder_lock(final):

@@ -123,9 +123,10 @@ def export_neuralhydrology(source: str | Path, out: str | Path, progress: bool =
     import yaml
 
     from soilco2.daily.run import prepare
-    from soilco2.files import run_folder, write_parquet, write_text_atomic, write_with
+    from soilco2.files import check_destination, run_folder, write_parquet, write_text_atomic, write_with
     from soilco2.progress import track
 
+    check_destination(out, "neuralhydrology-export", replace=replace)  # before the dataset is built
     cfg = _load_config(Path(source))
     ds_all, a, _ = prepare(cfg)
     obs = ds_all[TARGET].transpose("site", "time").sel(site=a.sites, time=a.time).values

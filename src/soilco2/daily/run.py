@@ -28,7 +28,16 @@ from soilco2.daily.outputs import (
     write_predictions,
 )
 from soilco2.errors import UserError
-from soilco2.files import mkdir, run_folder, verify_manifest, write_json, write_manifest, write_parquet, write_with
+from soilco2.files import (
+    check_destination,
+    mkdir,
+    run_folder,
+    verify_manifest,
+    write_json,
+    write_manifest,
+    write_parquet,
+    write_with,
+)
 
 
 def run_files(run: Path) -> list[str]:
@@ -190,7 +199,7 @@ def train_run(
     one continues from its last epoch), ending with the metrics of an uninterrupted run. ``replace``:
     a finished run at the same place is replaced (with everything in it: report, gap-filling)."""
     torch_setup(cfg.training.threads)  # without PyTorch: stop before any folder is made
-    final = Path(out) if out else Path(cfg.run_dir) / cfg.name
+    final = check_destination(Path(out) if out else Path(cfg.run_dir) / cfg.name, "daily", replace=replace or resume)
     # everything is written to <run>.partial and swapped in at the end (soilco2.files.run_folder):
     # a failed or interrupted run never leaves a new config beside an older run's checkpoints, and
     # a folder soilco2 did not create is never replaced
@@ -299,7 +308,11 @@ def evaluate_run(run: str | Path, *, ds: xr.Dataset | None = None) -> dict:
     models = load_members(run, cfg, a)
     try:
         old = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
+        import warnings
+
+        warnings.warn(f"{run / 'summary.json'} was unreadable (truncated?): it is written again, without the "
+                      "training's timings and members' epochs it held", stacklevel=2)  # fmt: skip
         old = {}
     kept = ("members", "prepare_seconds", "train_seconds", "calibration_seconds", "calibration_members",
             "total_seconds", "short_sites")  # fmt: skip

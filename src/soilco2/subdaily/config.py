@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from soilco2.config import SchedulerAddress, StrictModel
+from soilco2.config import IsoDate, SchedulerAddress, StrictModel
 
 TORCH_MODELS = ("pastfuture_lstm", "oneway_lstm", "mlp_past", "mlp_pastfuture")
 Q10_MODELS = ("q10", "q10_swc_power", "q10_swc_logistic", "lloyd_taylor")
@@ -21,8 +21,8 @@ class SiteSection(StrictModel):
     era5_precip_fill: bool = True  # fill precipitation gaps with ERA5 daily / steps per day
     interval: Literal["30min", "1h"] | None = None  # None: the site's native interval
     driver_gap_fill_hours: float = Field(6.0, ge=0)  # interpolate soil T / SWC / air T gaps up to this long
-    start: str | None = None
-    end: str | None = None
+    start: IsoDate = None
+    end: IsoDate = None
 
 
 class InputsSection(StrictModel):
@@ -38,8 +38,8 @@ class InputsSection(StrictModel):
 
 class ScenarioSection(StrictModel):
     run: list[Literal["interpolation", "extrapolation"]] = ["interpolation", "extrapolation"]
-    holdout_start: str | None = None  # default: the last wet 6 months (see prep.subdaily.default_holdout)
-    holdout_end: str | None = None
+    holdout_start: IsoDate = None  # default: the last wet 6 months (see prep.subdaily.default_holdout)
+    holdout_end: IsoDate = None
     holdout_months: int = Field(6, ge=1)
 
 

@@ -103,7 +103,11 @@ def load_run(run: Path) -> RunData:
     for v in PRED_VARS:
         if v not in preds:
             raise UserError("variable missing", file=paths["predictions.nc"], field=v)
-    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
+    try:
+        summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise UserError("unreadable (truncated?): 'soilco2 daily evaluate RUN' writes it again",
+                        file=run / "summary.json") from None  # fmt: skip
     config = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
     sites = sites[sites["site"].isin(preds["site"].values.astype(str))].reset_index(drop=True)
     return RunData(run, sites, metrics, summary, config or {}, preds)

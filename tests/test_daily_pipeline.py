@@ -574,7 +574,7 @@ def test_a_log_gets_plain_progress_lines_and_whole_tables(tmp_path: Path, data_r
     res = soilco2("daily", "train", cfg, "--out", tmp_path / "run")
     assert res.returncode == 0, res.stderr
     lines = [x for x in res.stderr.splitlines() if "epochs" in x and "elapsed" in x]
-    assert len(lines) >= 2 and "member 1/1: 2/2 epochs" in res.stderr, res.stderr
+    assert len(lines) >= 2 and "progress: member 1/1: 2/2 epochs" in res.stderr, res.stderr
     assert "…" not in res.stdout
     version = soilco2("--version")
     assert version.returncode == 0 and version.stdout.startswith("soilco2 ")

@@ -1,6 +1,6 @@
 """Progress of every long step: rich bars on a terminal; in a log (a batch job, ``| tee log``)
-plain lines on stderr instead — rich's live display is silent without a terminal, which left a
-cluster user's log empty until the end."""
+plain lines on stderr instead, each starting ``progress:`` (as errors start ``error:``): rich's
+live display is silent without a terminal, which left a cluster user's log empty until the end."""
 
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ def _plain(items: Sequence[T], label: str) -> Iterator[T]:
             last = now
             left = (now - t0) / k * (n - k)
             print(
-                f"{label}: {k}/{n}, {_clock(now - t0)} elapsed, about {_clock(left)} left", file=sys.stderr, flush=True
+                f"progress: {label} {k}/{n}, {_clock(now - t0)} elapsed, about {_clock(left)} left",
+                file=sys.stderr,
+                flush=True,
             )
 
 
@@ -92,5 +94,5 @@ class PlainProgress:
             done, total = t["completed"], t["total"]
             left = f", about {_clock(spent / done * (total - done))} left" if total and done else ""
             info = t["fields"].get("info", "")
-            print(f"{t['description']}: {done:g}/{total:g} {self.unit}{f' ({info})' if info else ''}, "
+            print(f"progress: {t['description']}: {done:g}/{total:g} {self.unit}{f' ({info})' if info else ''}, "
                   f"{_clock(spent)} elapsed{left}", file=sys.stderr, flush=True)  # fmt: skip

@@ -78,6 +78,18 @@ def test_download_checksum_mismatch_and_http_error(server, tmp_path):
         dl.download_files([missing], tmp_path / "d", base_url=url, progress=False)
 
 
+def test_an_offline_download_leaves_no_empty_folder(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a local port with nothing behind it: the network is down
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    item = dl.RemoteFile("datasets/d1/PORTS.txt", "bpbond/cosore", "abc1234", "inst/extdata/x", "0" * 64)
+    with pytest.raises(UserError, match="are you online"):
+        dl.download_files([item], tmp_path / "data" / "cosore", base_url=url, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_download_cli_all(server, tmp_path, monkeypatch):
     from soilco2.commands import data
 

@@ -82,11 +82,27 @@ def download_files(
     import requests
 
     counts = {"downloaded": 0, "cached": 0}
-    with requests.Session() as session:
-        for item in track(files, label, progress):
-            got = fetch(item.url(base_url), dest / item.local, item.sha256, session=session)
-            counts["downloaded" if got else "cached"] += 1
+    existed = {p for p in [dest, *dest.parents] if p.exists()}
+    try:
+        with requests.Session() as session:
+            for item in track(files, label, progress):
+                got = fetch(item.url(base_url), dest / item.local, item.sha256, session=session)
+                counts["downloaded" if got else "cached"] += 1
+    except UserError:
+        _remove_empty_folders(dest, existed)  # an offline attempt leaves no empty folder behind
+        raise
     return counts
+
+
+def _remove_empty_folders(dest: Path, existed: set[Path]) -> None:
+    """Folders this call created under and above ``dest`` that hold nothing, deepest first."""
+    created = [d for d in (*sorted(dest.rglob("*"), reverse=True), dest, *dest.parents)
+               if d.is_dir() and d not in existed]  # fmt: skip
+    for d in created:
+        try:
+            d.rmdir()  # only an empty folder goes
+        except OSError:
+            pass
 
 
 def sources() -> dict[str, list[RemoteFile]]:

@@ -100,6 +100,16 @@ def test_resume_with_another_config_is_refused(tmp_path, data_root):
     assert other.wait(timeout=120) == 2
     err = other.stderr.read()
     assert "another config" in err and "Traceback" not in err
+    state = partial / "checkpoints" / "resume_member_0.pt"
+    assert state.is_file()  # the refusal kept the unfinished run for a --resume with its own config
+    state.write_bytes(state.read_bytes()[:100])  # a truncated loop state
+    damaged = _train(_config(tmp_path, workers=1), out, data_root, "--resume")
+    assert damaged.wait(timeout=120) == 2
+    err = damaged.stderr.read().strip()
+    assert "unreadable resume state" in err and str(state) in err and "Traceback" not in err
+    assert state.is_file() and not out.exists()
+    nothing = _train(_config(tmp_path, workers=1), tmp_path / "never_started", data_root, "--resume")
+    assert nothing.wait(timeout=120) == 2 and "nothing to resume" in nothing.stderr.read()
 
 
 def test_killing_the_parent_of_two_workers_leaves_no_worker(tmp_path, data_root):

@@ -104,16 +104,22 @@ def train(
     averaged, n_averaged = None, 0
     start = 0
     if resume_state is not None and Path(resume_state).is_file():
-        state = torch.load(resume_state, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if sched is not None:
-            sched.load_state_dict(state["scheduler"])
-        rng.bit_generator.state = state["numpy_rng"]
-        torch.set_rng_state(state["torch_rng"])
-        best = (state["best_val"], state["best_epoch"], state["best_state"])
-        history, averaged, n_averaged = state["history"], state["averaged"], state["n_averaged"]
-        start = state["epoch"] + 1
+        try:
+            state = torch.load(resume_state, weights_only=True)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            if sched is not None:
+                sched.load_state_dict(state["scheduler"])
+            rng.bit_generator.state = state["numpy_rng"]
+            torch.set_rng_state(state["torch_rng"])
+            best = (state["best_val"], state["best_epoch"], state["best_state"])
+            history, averaged, n_averaged = state["history"], state["averaged"], state["n_averaged"]
+            start = state["epoch"] + 1
+        except Exception as err:  # noqa: BLE001 - truncated, foreign or of another model: one message
+            from soilco2.errors import UserError
+
+            raise UserError(f"unreadable resume state ({err.__class__.__name__}): delete it to retrain this "
+                            "member, or train without --resume", file=resume_state) from None  # fmt: skip
     with epoch_progress(show_progress) as progress:
         task = progress.add_task(label, total=epochs, info="", completed=start)
         for epoch in range(start, epochs):

@@ -108,11 +108,18 @@ def fit_member(
     if ckpt is not None and ckpt.is_file() and result_file(ckpt).is_file():
         torch = torch_setup(cfg.training.threads)
         model = new_model(a, cfg.model)
-        model.load_state_dict(torch.load(ckpt, weights_only=True))
+        try:
+            model.load_state_dict(torch.load(ckpt, weights_only=True))
+            result = TrainResult(**json.loads(result_file(ckpt).read_text()))
+            sites = site_checkpoint(ckpt)
+            states = torch.load(sites, weights_only=True) if cfg.training.finetune_steps and sites.is_file() else {}
+        except Exception as err:  # noqa: BLE001 - a damaged finished member: one message, nothing deleted
+            from soilco2.errors import UserError
+
+            raise UserError(f"unreadable finished member ({err.__class__.__name__}): delete it to retrain it, or "
+                            "train without --resume", file=ckpt) from None  # fmt: skip
         model.eval()
-        result = TrainResult(**json.loads(result_file(ckpt).read_text()))
         if cfg.training.finetune_steps == 0 or site_checkpoint(ckpt).is_file():
-            states = torch.load(site_checkpoint(ckpt), weights_only=True) if cfg.training.finetune_steps else {}
             return Member(model, states), result
     else:
         model, result = train_member(

@@ -517,11 +517,13 @@ def test_daily_site_refuses_nonsense_with_one_message_each(tiny_run: Path, tmp_p
          "would be ignored"),
         ({"level": "annual_map"}, "--global-run", "needs --global-run"),
         ({"radius_km": 1e9, "level": "srdb"}, "--radius-km", "(0, 500]"),
+        ({"out": tmp_path / "no" / "such" / "x.nc"}, "--out", "does not exist"),
     ]  # fmt: skip
     for kw, field, words in cases:
         with pytest.raises(UserError, match=re.escape(words)) as err:
             predict_site(tiny_run, good, **(site | kw))
         assert err.value.field == field, kw
+    assert not (tmp_path / "no").exists()
     tables = [
         (pd.DataFrame({"date": [], "soil_temp_c": []}), "no rows"),
         (pd.DataFrame({"date": ["01/06/2016", "02/06/2016"], "soil_temp_c": [5.0, 6.0]}), "use YYYY-MM-DD"),

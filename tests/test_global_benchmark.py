@@ -325,6 +325,10 @@ def test_year_by_year_maps_follow_a_warming_climate(data_root, tmp_path):
         ("no_variable", "not mapped to temp_c", "climate.variables.temp_c"),
         ("years", "lack 12 months in the file (it covers 2001-2002)", "climate.years"),
         ("unit", "unknown temperature unit 'F'", "climate.units.temp_c"),
+        ("kelvin_as_celsius", "after conversion lies outside", "tmp"),
+        ("metres_as_mm", "after conversion lies outside", "pre"),
+        ("all_nan", "has no value", "tmp"),
+        ("repeated_month", "appears twice", "time"),
     ],
 )
 def test_bad_climate_files_name_file_and_field(data_root, tmp_path, case, message, field):
@@ -338,6 +342,19 @@ def test_bad_climate_files_name_file_and_field(data_root, tmp_path, case, messag
     climate = {"path": str(clim), "variables": variables, "years": [2001, 2003 if case == "years" else 2002], "runs": 1}
     if case == "unit":
         climate["units"] = {"temp_c": "F"}
+    if case == "kelvin_as_celsius":
+        climate["units"] = {"temp_c": "degC"}
+    if case in ("metres_as_mm", "all_nan", "repeated_month"):
+        with xr.open_dataset(clim) as ds:
+            ds = ds.load()
+        if case == "metres_as_mm":
+            ds["pre"] = ds["pre"] / 1000.0
+        elif case == "all_nan":
+            ds["tmp"] = ds["tmp"] * np.nan
+        else:
+            ds = xr.concat([ds, ds.isel(time=[0])], "time")
+        clim.unlink()
+        ds.to_netcdf(clim)
     cfg = GlobalConfig(
         data_root=str(data_root), out_dir=str(tmp_path / "run"), n_bootstrap=2, n_trees=4, cv_folds=3,
         explain_runs=0, crossing_runs=0, figures=False, climate=climate,

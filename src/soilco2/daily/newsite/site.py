@@ -195,6 +195,8 @@ def predict_site(
     from soilco2.daily.run import load_members, load_run_config, load_scaler, prepare, with_distribution
     from soilco2.files import write_with
 
+    if out is not None and not Path(out).resolve().parent.is_dir():  # a typo in a path creates no folder
+        raise UserError("its folder does not exist; create it first", file=out, field="--out")
     sd = DEFAULT_BETWEEN_SITE_SD if between_site_sd is None else between_site_sd
     settings = level_settings(level, spots, global_run, radius_km, sd, srdb=srdb)
     run = Path(run)

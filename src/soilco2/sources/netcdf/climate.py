@@ -29,6 +29,12 @@ TEMP_UNITS = {
     "k": -273.15,
     "kelvin": -273.15,
 }
+# after unit conversion: the year's mean over the file's cells, and every monthly value, must lie
+# in these (K or °F labelled °C, metres labelled mm fall outside)
+PLAUSIBLE = {
+    "temp_c": ((-35.0, 35.0), (-90.0, 60.0), "°C"),
+    "prec_mm_month": ((0.5, 1000.0), (0.0, 3000.0), "mm per month"),
+}
 PREC_PER_DAY = {  # units -> mm per day factor (then x days in the month)
     "mm/day": 1.0, "mm d-1": 1.0, "mm day-1": 1.0, "kg m-2 d-1": 1.0, "kg m-2 day-1": 1.0,
     "kg m-2 s-1": 86400.0, "kg/m2/s": 86400.0, "mm s-1": 86400.0, "m": 1000.0, "m/day": 1000.0, "m d-1": 1000.0,
@@ -64,6 +70,13 @@ class MonthlyClimate:
             self.year_of, self.month_of, self.days = dates_of(self.ds, self.tdim)
         except ValueError:
             raise UserError("time axis cannot be dated", file=self.path, field=self.tdim) from None
+        stamp = np.asarray(self.year_of, int) * 12 + np.asarray(self.month_of, int)
+        _, first, count = np.unique(stamp, return_index=True, return_counts=True)
+        if (count > 1).any():
+            k = first[np.argmax(count > 1)]
+            y, m = self.year_of[k], self.month_of[k]
+            raise UserError(f"month {int(y)}-{int(m):02d} appears twice on the time axis", file=self.path,
+                            field=self.tdim)  # fmt: skip
         self.src_lat_b = cell_bounds(self.ds, self.lat_dim, self.path, -90, 90)
         self.src_lon_b = cell_bounds(self.ds, self.lon_dim, self.path)
         self.dst_lat_b, self.dst_lon_b = bounds_from_centres(lat, -90, 90), bounds_from_centres(lon)
@@ -105,6 +118,24 @@ class MonthlyClimate:
             return values * 100.0
         raise UserError(f"unknown unit {unit!r} for {key} (%, or 1 for a fraction)", file=self.path, field=field)
 
+    def _check_plausible(self, key: str, name: str, values: np.ndarray) -> None:
+        """Monthly values outside what the Earth has: a unit label that lies (K or °F as °C, metres
+        as mm) or a variable without values; one message naming the file and the variable."""
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            raise UserError("the variable has no value in this year", file=self.path, field=name)
+        if key not in PLAUSIBLE:
+            return
+        (lo, hi), (vlo, vhi), unit = PLAUSIBLE[key]
+        mean = float(np.mean(finite))
+        if not lo <= mean <= hi:
+            raise UserError(f"the year's mean {mean:.4g} {unit} after conversion lies outside {lo:g}..{hi:g}: "
+                            f"check the unit (climate.units.{key})", file=self.path, field=name)  # fmt: skip
+        if finite.min() < vlo or finite.max() > vhi:
+            bad = finite.min() if finite.min() < vlo else finite.max()
+            raise UserError(f"a monthly value of {bad:.4g} {unit} after conversion lies outside {vlo:g}..{vhi:g}: "
+                            f"check the unit (climate.units.{key})", file=self.path, field=name)  # fmt: skip
+
     def year(self, y: int) -> dict[str, np.ndarray]:
         """``{variable: (12, lat, lon)}`` of year ``y`` on the target grid (lat, lon of the run)."""
         idx = np.nonzero(self.year_of == y)[0]
@@ -113,6 +144,7 @@ class MonthlyClimate:
         for key, name in self.variables.items():
             da = self.ds[name].isel({self.tdim: idx}).transpose(self.tdim, self.lat_dim, self.lon_dim)
             v = self._convert(key, name, da.values.astype("f8"), self.days[idx])
+            self._check_plausible(key, name, v)
             out[key] = np.stack(
                 [regrid_conservative(m, self.src_lat_b, self.src_lon_b, self.dst_lat_b, self.dst_lon_b)[0] for m in v]
             )

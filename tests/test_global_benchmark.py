@@ -185,6 +185,9 @@ def _nc(path, **vars_and_coords):
         ("missing", "all values missing", "rh"),
         ("curvilinear", "irregular grid", "lat"),
         ("uneven", "irregular grid", "lat"),
+        ("negative", "respiration is a release", "rh"),
+        ("times_1000", "above any soil's respiration", "rh"),
+        ("undeclared_fill", "a missing value the file does not declare", "rh"),
     ],
 )
 def test_bad_model_files_name_file_and_field(tmp_path, case, message, field):
@@ -211,6 +214,9 @@ def test_bad_model_files_name_file_and_field(tmp_path, case, message, field):
             data_vars={"rh": (("y", "x"), v, {"units": "kg m-2 s-1", "coordinates": "lat lon"})},
             coords={"lat": (("y", "x"), la, {"standard_name": "latitude"}), "lon": (("y", "x"), lo)},
         )
+    elif case in ("negative", "times_1000", "undeclared_fill"):
+        bad = {"negative": -v, "times_1000": v * 1000, "undeclared_fill": np.where(np.eye(3) > 0, 1e30, v)}[case]
+        _nc(p, data_vars={"rh": (("lat", "lon"), bad, {"units": "kg m-2 s-1"})}, coords=grid)
     elif case == "uneven":
         _nc(p, data_vars={"rh": (("lat", "lon"), v, {"units": "kg m-2 s-1"})}, coords=grid | {"lat": [-60.0, 0.0, 5.0]})
     with pytest.raises(UserError) as e:

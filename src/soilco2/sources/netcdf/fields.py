@@ -170,6 +170,28 @@ def _time_weights(ds: xr.Dataset, tdim: str, period: tuple[int, int] | None, pat
     return w, f"{years.min()}-{years.max()}"
 
 
+# annual soil respiration anywhere on Earth, g C m-2 yr-1 (tropical Rs reaches about 4,000)
+MAX_PLAUSIBLE_GC_M2_YR = 10_000.0
+
+
+def check_flux_values(values: np.ndarray, path, name: str) -> None:
+    """A model's annual flux after unit conversion: no value the Earth does not have. Huge values
+    are a missing value the file does not declare (no ``_FillValue``), large ones another unit,
+    negative ones not respiration; each is one message naming the file and variable."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return  # the reader's own message says all values are missing
+    if v.max() > 1e15:
+        raise UserError(f"values of {v.max():.3g}: a missing value the file does not declare? Give the "
+                        "variable a _FillValue or missing_value attribute", file=path, field=name)  # fmt: skip
+    if v.max() > MAX_PLAUSIBLE_GC_M2_YR:
+        raise UserError(f"{v.max():.4g} g C m-2 yr-1 after conversion: above any soil's respiration "
+                        f"({MAX_PLAUSIBLE_GC_M2_YR:g}); check the units", file=path, field=name)  # fmt: skip
+    if (v < -1.0).mean() > 0.001:
+        raise UserError(f"{(v < 0).mean():.1%} of the cells negative (down to {v.min():.4g} g C m-2 yr-1): "
+                        "respiration is a release; check the sign convention", file=path, field=name)  # fmt: skip
+
+
 def read_model_field(
     path: str | Path,
     flux: str,
@@ -221,6 +243,7 @@ def read_model_field(
         mean = mean * factor
         total = mean if total is None else total + mean
     vals = np.where(np.isfinite(total), total, np.nan)  # _FillValue / missing_value: NaN on opening
+    check_flux_values(vals, path, names[0])
     lat, lon = ds[lat_dim].values.astype("f8"), ds[lon_dim].values.astype("f8")
     areas = cell_areas(lat_b, lon_b)
     weight = np.ones_like(vals)

@@ -99,6 +99,9 @@ def summary(
         f"categorical labels normalised: {changed} distinct raw labels remapped "
         "(see srdb_categorical_changes.csv from 'build')"
     )
+    if report["nonnumeric"]:  # text in a numeric column: counted per column, never a silent NaN
+        bad = pd.Series(report["nonnumeric"], name="values").to_frame()
+        con.print(_table("text in numeric columns, set to missing (values per column)", bad, "column"))
 
 
 @app.command()

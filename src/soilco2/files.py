@@ -174,13 +174,18 @@ def _check_replace(final: Path, kind: str, replace: bool) -> None:
                         "pass --replace, or choose another folder", file=final)  # fmt: skip
 
 
+def _check_foreign(final: Path) -> None:
+    """A folder (or file) soilco2 did not write is never touched."""
+    if final.exists() and not is_run_folder(final) and (not final.is_dir() or any(final.iterdir())):
+        raise UserError(f"exists and was not written by soilco2 (no {RUN_MARKER}); choose another folder", file=final)
+
+
 def check_destination(final: str | Path, kind: str, *, replace: bool = False) -> Path:
     """What :func:`run_folder` refuses, checked before a command does any work (nothing is
     created): a folder soilco2 did not write, a run of another kind, a finished run without
     ``replace``. Returns the resolved path."""
     final = Path(final).resolve()
-    if final.exists() and not is_run_folder(final) and (not final.is_dir() or any(final.iterdir())):
-        raise UserError(f"exists and was not written by soilco2 (no {RUN_MARKER}); choose another folder", file=final)
+    _check_foreign(final)
     _check_replace(final, kind, replace)
     return final
 
@@ -198,12 +203,11 @@ def run_folder(final: str | Path, kind: str, *, resume: bool = False, replace: b
     - the swap renames the old run aside, the new one in, then removes the old one, so a failure
       at any point leaves either the old run or the new one whole (the next call finishes a swap a
       kill interrupted);
-    - after a user error or a failed write the partial folder is removed; after an interrupt or a
-      kill it stays, and ``resume=True`` continues in it.
+    - after a user error or a failed write the partial folder is removed (a resumed one stays);
+      after an interrupt or a kill it stays, and ``resume=True`` continues in it.
     """
     final = Path(final).resolve()  # "." or "..": a folder with a name, so ".partial" and the lock sit beside it
-    if final.exists() and not is_run_folder(final) and (not final.is_dir() or any(final.iterdir())):
-        raise UserError(f"exists and was not written by soilco2 (no {RUN_MARKER}); choose another folder", file=final)
+    _check_foreign(final)
     with folder_lock(final):
         _recover(final)
         _check_replace(final, kind, replace)
@@ -227,7 +231,8 @@ def run_folder(final: str | Path, kind: str, *, resume: bool = False, replace: b
         except OSError as err:  # a write inside the run failed (full disk, read-only, quota)
             if not resume:  # what a resumed run had finished stays for the next --resume
                 shutil.rmtree(partial, ignore_errors=True)
-            raise UserError(f"cannot write the run ({_describe(err)}); nothing of it was kept", file=final) from None
+            kept = "what it had finished is kept for --resume" if resume else "nothing of it was kept"
+            raise UserError(f"cannot write the run ({_describe(err)}); {kept}", file=final) from None
         except UserError:  # the input must change first
             if not resume:
                 shutil.rmtree(partial, ignore_errors=True)

@@ -106,12 +106,16 @@ def load_calibration(run: Path, cfg: DailyConfig, ds: xr.Dataset):
         table = pd.read_parquet(run / TABLE)
     except (OSError, ValueError) as err:
         raise UserError(f"unreadable calibration table ({err.__class__.__name__})", file=run / TABLE) from None
-    groups = None
-    if cfg.calibration.grouping == "igbp" and "igbp" in ds:
-        groups = dict(zip(map(str, ds["site"].values), map(str, ds["igbp"].values), strict=True))
     c = cfg.calibration
     return Calibration.fit(table, grouping=c.grouping, prior_days=c.site_prior_days, floor=c.floor_umol_m2_s,
-                           groups=groups)  # fmt: skip
+                           groups=_igbp_groups(cfg, ds))  # fmt: skip
+
+
+def _igbp_groups(cfg: DailyConfig, ds) -> dict[str, str] | None:
+    """Each site's IGBP class when the distribution is grouped by class."""
+    if cfg.calibration.grouping != "igbp" or "igbp" not in ds:
+        return None
+    return dict(zip(map(str, ds["site"].values), map(str, ds["igbp"].values), strict=True))
 
 
 def with_distribution(run: Path, cfg: DailyConfig, ds, a: DailyArrays, preds: dict, metrics=None, splits=SPLITS,
@@ -134,10 +138,8 @@ def with_distribution(run: Path, cfg: DailyConfig, ds, a: DailyArrays, preds: di
         known = set(_trained_sites(run) if trained is None else trained)
         shift = {"log_sd": np.array([0.0 if s in known else DEFAULT_BETWEEN_SITE_SD for s in a.sites])}
     obs = ds[TARGET].transpose("site", "time").values if TARGET in ds else np.full(a.y.shape, np.nan)
-    groups = None
-    if cfg.calibration.grouping == "igbp" and "igbp" in ds:
-        groups = dict(zip(map(str, ds["site"].values), map(str, ds["igbp"].values), strict=True))
-    quant, scores, pooled = predictive_outputs(cal, fluxes, a.sites, obs, a.split, splits, groups=groups, **shift)
+    quant, scores, pooled = predictive_outputs(cal, fluxes, a.sites, obs, a.split, splits,
+                                               groups=_igbp_groups(cfg, ds), **shift)  # fmt: skip
     preds.update(quant)
     if metrics is not None and len(scores):
         metrics = metrics.merge(scores.assign(model="lstm"), on=["site", "model", "split"], how="left")

@@ -106,7 +106,7 @@ def check_against_climate(drivers: pd.DataFrame, monthly_temp_c: pd.Series, sour
     """Temperatures far from the site's climate (°F or K labelled °C, a logger of another site)
     are a :class:`UserError` naming the column and the first such day."""
     normal = monthly_temp_c.reindex(drivers["date"].dt.month).to_numpy(float)
-    for col in [c for c in drivers if c.startswith(TEMPERATURE_DRIVERS)]:
+    for col in [c for c in drivers if c in TEMPERATURE_DRIVERS]:  # daily means (a desert soil's max may be far off)
         off = np.abs(drivers[col].to_numpy(float) - normal) > MAX_TEMP_DEPARTURE_C
         if off.any():
             k = int(np.flatnonzero(off)[0])

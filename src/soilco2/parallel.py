@@ -32,8 +32,11 @@ def probe_scheduler(address: str, *, field: str, file=None, seconds: float = PRO
     async def bounded():
         return await asyncio.wait_for(identity(), seconds)
 
+    from concurrent.futures import ThreadPoolExecutor
+
     try:
-        reply = asyncio.run(bounded())
+        with ThreadPoolExecutor(1) as pool:  # its own event loop, also under a notebook's running one
+            reply = pool.submit(asyncio.run, bounded()).result()
     except TimeoutError:
         raise UserError(
             f"no Dask scheduler answered at {address} within {seconds:g} s", file=file, field=field

@@ -73,9 +73,10 @@ def main() -> None:
         done = (args.out / name / "summary.json").is_file()  # a finished run of this variant is reused
         runs[name] = args.out / name if done else run_global(cfg, progress=True)
         result[name] = summarise(runs[name], cfg.quantile_every)
-    with xr.open_dataset(runs["all_records_a_leaf"] / "maps.nc") as a, xr.open_dataset(
-        runs["one_record_a_leaf"] / "maps.nc"
-    ) as b:
+    with (
+        xr.open_dataset(runs["all_records_a_leaf"] / "maps.nc") as a,
+        xr.open_dataset(runs["one_record_a_leaf"] / "maps.nc") as b,
+    ):
         result["max_abs_cell_change_gc_m2_yr"] = {
             k: round(float(np.nanmax(np.abs(a[k].to_numpy() - b[k].to_numpy()))), 1)
             for k in a.data_vars

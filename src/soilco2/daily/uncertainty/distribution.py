@@ -121,7 +121,7 @@ class Calibration:
         return out
 
     def quantiles(self, members: np.ndarray, levels=LEVELS, **kw) -> np.ndarray:
-        """(len(levels), n) quantiles of each day's mixture (keywords as :meth:`samples`)."""
+        """(len(levels), n) quantiles of each day's distribution (keywords as :meth:`samples`)."""
         s = self.samples(members, **kw)
         return np.quantile(s, np.asarray(levels, dtype="f8"), axis=1)
 

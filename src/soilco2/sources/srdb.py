@@ -378,13 +378,8 @@ def load_srdb(
     if drop_duplicates:
         drop("duplicate", ours["flag_duplicate"])
     if drop_quality_codes:
-        known = set(vocab.QUALITY_CODES) | set(",".join(codes).split(",")) - {""}
-        for code in drop_quality_codes:
-            norm = parse_quality_codes(pd.Series([code])).iloc[0]
-            if not norm or norm not in known:
-                raise UserError(f"unknown SRDB quality code {code!r} (known: {', '.join(sorted(known))})",
-                                field="--drop-quality")  # fmt: skip
-        wanted = set(parse_quality_codes(pd.Series([",".join(drop_quality_codes)])).iloc[0].split(","))
+        asked = list(parse_quality_codes(pd.Series(list(drop_quality_codes))))
+        wanted = set(vocab.known_quality_codes(drop_quality_codes, asked, codes))
         drop("quality_code", codes.map(lambda s: bool(wanted & set(s.split(",")))))
     flag_cols = [
         "flag_no_coords",

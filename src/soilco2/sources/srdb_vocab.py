@@ -115,3 +115,19 @@ QUALITY_CODES = {
     "Q14": "inconsistency",
     # Q15, Q16 occur in the data but are not defined in srdb-data_fields.txt
 }
+
+
+def known_quality_codes(given, normalised: list[str], seen) -> list[str]:
+    """The normalised codes of ``--drop-quality`` (one a list entry); a code neither defined nor in the data (``seen``:
+    each record's codes) is a :class:`UserError` — an unknown code once dropped every unflagged record."""
+    from soilco2.errors import UserError
+
+    known = set(QUALITY_CODES) | set(",".join(seen).split(",")) - {""}
+    out = []
+    for code, norm in zip(given, normalised, strict=True):
+        parts = [c for c in norm.split(",") if c]
+        if not parts or set(parts) - known:
+            raise UserError(f"unknown SRDB quality code {code!r} (known: {', '.join(sorted(known))})",
+                            field="--drop-quality")  # fmt: skip
+        out += parts
+    return out

@@ -31,7 +31,6 @@ from soilco2.errors import UserError
 GC_M2_YR_PER_UMOL_M2_S = 12.011e-6 * 365 * 86400  # 378.7
 MAX_PLAUSIBLE_UMOL = 100.0
 SPOT_COLUMNS = {"date", "flux_umol_m2_s", "soil_temp_c", "site"}
-Z90 = 1.6449
 # the floor of the predictive distribution's log space (calibration.floor_umol_m2_s's default)
 SERIES_FLOOR = 0.05
 # SD of a new site's log level around the LSTM's own (statics-only) level: 0.62–0.68 leave-site-out

@@ -91,7 +91,7 @@ def make_run(root: Path, n_sites: int = 9, seed: int = 0, years: int = 3) -> Pat
                 mask = split[i] == code
                 sc = score(obs[i, mask], preds[m][i, mask], ("nse", "kge", "kge_2012", "r", "rmse", "bias"))
                 rows.append({"site": s, "model": m, "split": sp, **sc, "class": _class(sc["nse"], sc["kge"])})
-    metrics = pd.DataFrame(rows)
+    metrics = pd.DataFrame(rows).rename(columns={"rmse": "rmse_umol_m2_s", "bias": "bias_umol_m2_s"})
     metrics.to_parquet(run / "metrics.parquet")
     n_obs = np.isfinite(obs).sum(1)
     test_start = [time[np.flatnonzero(split[i] == 2)[0]] for i in range(n_sites)]
@@ -114,7 +114,7 @@ def make_run(root: Path, n_sites: int = 9, seed: int = 0, years: int = 3) -> Pat
             "test_start": test_start,
             # shares of observed days with the sensor measured: every driver class occurs
             **{
-                f"insitu_{d}_{sp}": np.resize(v, n_sites)
+                f"insitu_share_{d}_{sp}": np.resize(v, n_sites)
                 for sp in ("train", "test")
                 for d, v in (
                     ("soil_temp_c", [1.0, 1.0, 0.0, 0.0, 0.2]),

@@ -193,6 +193,9 @@ def test_all_future_timestamps_are_counted_and_reported(tmp_path, data_root, cap
     assert "bad_timestamp" in err and name in err
     acc = pd.read_parquet(tmp_path / "b" / "cosore_accounting.parquet").set_index("dataset")
     assert acc.loc[name, "dropped_bad_timestamp"] == acc.loc[name, "raw"] == 500
+    monkeypatch.setenv("SOILCO2_CACHE", str(tmp_path / "cache2"))  # not the cached table of the build
+    code, err = run_cli(capsys, "data", "summary", "--data-root", tmp_path / "cosore")
+    assert code == 0 and "Traceback" not in err and "bad_timestamp" in err and name in err
 
 
 # ---------------------------------------------------------------- caches

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cf_checker import cf_errors
 from soilco2.daily.dataset import gaps
 from soilco2.daily.dataset.build import IGBP_CODES, DailyDataConfig, assemble_daily_dataset
 from soilco2.daily.dataset.drivers import AstronomyProvider, extraterrestrial_radiation, monthly_to_daily
@@ -35,7 +36,8 @@ def test_shapes_spans_and_attrs():
         assert np.isfinite(v[span]).all(), name
         assert np.isnan(v[~span]).all(), name
     for name in list(ds.data_vars) + ["lat", "lon"]:
-        assert "units" in ds[name].attrs and "long_name" in ds[name].attrs or "standard_name" in ds[name].attrs, name
+        attrs = ds[name].attrs
+        assert ("units" in attrs or "flag_meanings" in attrs) and "long_name" in attrs or "standard_name" in attrs, name
     assert set(ds.attrs["static_features"]) >= {"lat_deg", "elevation_m", "mat_c", "map_mm", "soc_mg_ha", "whc_mm"}
     onehot = np.stack([ds[f"igbp_{c}"].values for c in IGBP_CODES], axis=1)
     assert onehot.sum(axis=1).tolist() == [1, 1]
@@ -157,6 +159,7 @@ def test_table_and_netcdf_round_trip(tmp_path):
     assert len(table) == int(ds["in_span"].sum())
     assert {"site", "date", "flux_umol_m2_s", "soil_temp_c", "mat_c"} <= set(table.columns)
     path = write_dataset(ds, tmp_path / "daily.nc")
+    assert cf_errors(path) == []
     back = xr.open_dataset(path)
     assert back["soil_temp_c"].attrs["units"] == "degC"
     assert json.loads(back.attrs["dynamic_features"]) == ds.attrs["dynamic_features"]

@@ -41,8 +41,9 @@ def test_drivers_finite_in_span_nan_outside_and_cf_attrs(ds):
         assert np.isnan(v[~span]).all(), name
     for name in ds.attrs["static_features"]:
         assert ds[name].dims == ("site",) and np.isfinite(ds[name].values).all(), name
-    for name in ds.data_vars:
-        assert ds[name].attrs.get("units") and ds[name].attrs.get("long_name"), name
+    for name in ds.data_vars:  # a flag variable has meanings instead of units
+        attrs = ds[name].attrs
+        assert (attrs.get("units") or attrs.get("flag_meanings")) and attrs.get("long_name"), name
     # the target: NaN outside observed days, physically plausible, with its record counts
     y, n = ds["flux_umol_m2_s"].values, ds["flux_n"].values
     assert (n[np.isfinite(y)] > 0).all() and (n[~np.isfinite(y)] == 0).all()

@@ -15,6 +15,8 @@ import pytest
 import xarray as xr
 import yaml
 
+from cf_checker import cf_errors
+
 TINY = Path(__file__).resolve().parents[1] / "configs" / "daily_tiny.yaml"
 
 
@@ -26,6 +28,7 @@ def test_export_holds_our_inputs_target_and_split(data_root, tmp_path):
     assert res.returncode == 0, res.stderr
     sites = (out / "sites.txt").read_text().split()
     assert sorted(p.stem for p in (out / "time_series").glob("*.nc")) == sorted(sites) and len(sites) == 3
+    assert cf_errors(out / "time_series" / f"{sites[0]}.nc") == []
     nh = yaml.safe_load((out / "nh_config.yml").read_text())
     attrs = pd.read_csv(out / "attributes" / "attributes.csv", index_col=0)
     assert list(attrs.index) == sites and set(nh["static_attributes"]) <= set(attrs.columns)

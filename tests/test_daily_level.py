@@ -87,3 +87,19 @@ def test_bad_spots_files_name_file_and_field(tmp_path, text, field, message):
     with pytest.raises(UserError) as e:
         read_spots(_write(tmp_path, text))
     assert message in str(e.value) and "spots.csv" in str(e.value) and f"'{field}'" in str(e.value)
+
+
+def test_spots_close_in_time_count_as_fewer_independent_ones():
+    from soilco2.daily.newsite.level import effective_spots
+
+    rho = np.exp(-1 / 8.0)
+    acf = rho ** np.arange(200)  # AR(1), e-folding 8 days: a long run is worth n (1 - ρ) / (1 + ρ)
+    assert effective_spots(np.arange(2000), acf) == pytest.approx(2000 * (1 - rho) / (1 + rho), rel=0.02)
+    assert effective_spots(np.array([0, 365, 730]), acf) == pytest.approx(3.0)
+    assert effective_spots(np.arange(50), None) == 50.0  # no correlation given: independent
+    assert effective_spots(np.arange(5), np.ones(10)) == pytest.approx(1.0)  # one spell: one spot
+    # 3 years of daily spots cannot pin the level to 0.5 % (what treating them as independent gave)
+    series = np.ones(1096)
+    many = update(Level(0.0, 0.65, "none"), series, np.arange(1096), np.full(1096, 2.0), 0.3, acf)
+    naive = update(Level(0.0, 0.65, "none"), series, np.arange(1096), np.full(1096, 2.0), 0.3)
+    assert naive.sd < 0.01 < 0.03 < many.sd and many.log_k == pytest.approx(np.log(2.0), rel=0.01)

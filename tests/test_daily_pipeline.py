@@ -16,6 +16,7 @@ import pytest
 import xarray as xr
 import yaml
 
+from cf_checker import cf_errors
 from daily_synth import make_daily_dataset
 from soilco2.daily.newsite.site import DRIVER_COLUMNS
 
@@ -78,8 +79,8 @@ def test_run_folder_contract(tiny_run: Path):
         "kge",
         "kge_2012",
         "r",
-        "rmse",
-        "bias",
+        "rmse_umol_m2_s",
+        "bias_umol_m2_s",
         "n",
         "class",
         "crps_umol_m2_s",
@@ -101,15 +102,20 @@ def test_run_folder_contract(tiny_run: Path):
     )
     assert (sites["n_train_days"] + sites["n_test_days"] == sites["n_obs_days"]).all()
     # which sensors each site has (COSORE files): PHILLIPS soil temperature only, GORRES soil T, moisture, air T
-    shares = sites.set_index("site").filter(like="insitu_")
+    shares = sites.set_index("site").filter(like="insitu_share_")
     assert ((shares >= 0) & (shares <= 1)).all().all() and len(shares.columns) == 12  # 6 drivers × train/test
     phillips, gorres = shares.loc["d20200229_PHILLIPS"], shares.loc["d20190722_GORRES"]
-    assert phillips["insitu_soil_temp_c_test"] > 0.95 and phillips["insitu_swc_m3_m3_test"] == 0
-    assert phillips["insitu_air_temp_c_train"] == 0
+    assert phillips["insitu_share_soil_temp_c_test"] > 0.95 and phillips["insitu_share_swc_m3_m3_test"] == 0
+    assert phillips["insitu_share_air_temp_c_train"] == 0
     assert (
-        min(gorres[f"insitu_{d}_{sp}"] for d in ("soil_temp_c", "swc_m3_m3", "air_temp_c") for sp in ("train", "test"))
+        min(
+            gorres[f"insitu_share_{d}_{sp}"]
+            for d in ("soil_temp_c", "swc_m3_m3", "air_temp_c")
+            for sp in ("train", "test")
+        )
         > 0.95
     )
+    assert cf_errors(tiny_run / "predictions.nc") == []
     pred = xr.open_dataset(tiny_run / "predictions.nc")
     for v in (
         "obs",
@@ -256,10 +262,21 @@ def test_predict_site_from_coordinates_and_a_driver_table(tiny_run: Path, tmp_pa
         assert {"lstm", "lstm_q05", "lstm_q95"} <= set(ds.data_vars) and ds["lstm"].attrs["units"] == "umol m-2 s-1"
         assert (ds["lstm_q05"].to_series().dropna() > 0).all()
         assert ds["lat"].attrs["standard_name"] == "latitude" and "obs" not in ds
+        assert ds["site"].attrs["long_name"] == "site name"
+    assert cf_errors(out) == []
     step = max(len(obs) // 6, 1)
     spots = pd.DataFrame({"date": obs.index[::step][:6], "flux_umol_m2_s": obs.values[::step][:6]})
     levelled = predict_site(tiny_run, f, meta["lat"], meta["lon"], name=NEW_SITE, elevation_m=meta["elevation_m"],
                             igbp=meta["igbp"], spots=spots)  # fmt: skip
+    mg = spots.assign(flux_umol_m2_s=spots["flux_umol_m2_s"] * 158.4)  # the same in mg CO2 m-2 h-1
+    with pytest.warns(UserWarning, match="check their unit"):
+        predict_site(tiny_run, f, meta["lat"], meta["lon"], name=NEW_SITE, spots=mg)
+    anchor = levelled["anchor"]  # the field's Q10 curve fitted to the same spots, beside ours
+    assert 1 <= anchor.attrs["q10"] <= 5 and anchor.attrs["n_readings"] == 6 and anchor.attrs["fit"] == "free"
+    assert (
+        np.isfinite(anchor.sel(site=NEW_SITE).to_series().dropna()).all()
+        and ((levelled["anchor_q05"] < anchor) | anchor.isnull()).all()
+    )
     factor = levelled["lstm"].attrs["level_factor"]
     assert levelled["lstm"].attrs["level_spots"] == 6 and factor != 1.0
     np.testing.assert_allclose(levelled["lstm"].sel(site=NEW_SITE).to_series().dropna(), plain * factor, rtol=1e-5)
@@ -289,6 +306,7 @@ def test_gapfill_keeps_observations_and_fills_the_span(tiny_run: Path, tmp_path:
     assert res.returncode == 0, res.stderr
     pred = xr.load_dataset(tiny_run / "predictions.nc")
     gf = xr.load_dataset(tmp_path / "gf" / "gapfilled.nc")
+    assert cf_errors(tmp_path / "gf" / "gapfilled.nc") == []
     obs, lstm = pred["obs"].values, pred["lstm"].values
     observed, source = np.isfinite(obs), gf["gapfill_source"].values
     assert np.array_equal(gf["flux_gapfilled"].values[observed], obs[observed])

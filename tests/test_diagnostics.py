@@ -134,10 +134,10 @@ def test_insitu_drivers_bin_labels_and_groupings():
             "map_mm": [600, 800, 2500, 300, 900],
             "class": ["good", "poor", "good", "fair", "poor"],
             "test_nse": [0.6, -0.2, 0.7, 0.1, -1.0],
-            "insitu_soil_temp_c_test": [1.0, 0.9, 0.2, 0.0, 0.0],
-            "insitu_swc_m3_m3_test": [0.5, 0.1, 1.0, 0.0, np.nan],
-            "insitu_air_temp_c_test": [0.0, 0.0, 0.0, 0.7, 0.4],
-            "insitu_soil_temp_c_train": [0.0] * 5,
+            "insitu_share_soil_temp_c_test": [1.0, 0.9, 0.2, 0.0, 0.0],
+            "insitu_share_swc_m3_m3_test": [0.5, 0.1, 1.0, 0.0, np.nan],
+            "insitu_share_air_temp_c_test": [0.0, 0.0, 0.0, 0.7, 0.4],
+            "insitu_share_soil_temp_c_train": [0.0] * 5,
         }
     )  # another split: ignored
     labels = dg.insitu_drivers_bin(t).astype(str).tolist()
@@ -161,7 +161,7 @@ def test_skill_needs_min_days_and_pooled_parts():
     o = np.arange(40.0) + 1
     rows = {r["part"]: r for r in dg.extremes_metrics(o, o * 1.1)}
     assert rows["top_5pct"]["n"] == 2 and np.isnan(rows["top_5pct"]["nse"])  # 2 days: no skill score
-    assert rows["top_5pct"]["bias"] == pytest.approx(0.1 * np.mean([39.0, 40.0]))
+    assert rows["top_5pct"]["bias_umol_m2_s"] == pytest.approx(0.1 * np.mean([39.0, 40.0]))
     table = pd.DataFrame(
         {
             "site": ["a"] * 40 + ["b"] * 2,
@@ -179,7 +179,7 @@ def test_spike_metrics_split():
     o = np.array([1.0, 2, 3, 10, 2, 1])
     s = np.array([1.0, 2, 3, 4, 2, 1])
     rows = {r["part"]: r for r in dg.spike_metrics(o, s, np.array([0, 0, 0, 1, 0, 0], bool))}
-    assert rows["spikes"]["n"] == 1 and rows["spikes"]["bias"] == pytest.approx(-6.0)
+    assert rows["spikes"]["n"] == 1 and rows["spikes"]["bias_umol_m2_s"] == pytest.approx(-6.0)
     assert rows["non_spikes"]["nse"] == pytest.approx(1.0)
 
 
@@ -272,16 +272,18 @@ def test_error_decomposition_known_answers():
     r = −1, so all of the MSE (8/3 for 1, 2, 3) is timing: 2σ²·2."""
     obs = np.array([1.0, 2, 3, 4])
     d = error_parts.error_decomposition(obs, 2 * obs + 1, min_n=3)
-    assert d["mse"] == pytest.approx(13.5) and d["level"] == pytest.approx(12.25)
-    assert d["amplitude"] == pytest.approx(1.25) and d["timing"] == pytest.approx(0.0, abs=1e-12)
+    assert d["mse_umol2_m4_s2"] == pytest.approx(13.5) and d["level_umol2_m4_s2"] == pytest.approx(12.25)
+    assert d["amplitude_umol2_m4_s2"] == pytest.approx(1.25) and d["timing_umol2_m4_s2"] == pytest.approx(
+        0.0, abs=1e-12
+    )
     assert d["alpha"] == pytest.approx(2.0) and d["beta"] == pytest.approx(6 / 2.5)
     assert d["level_share"] + d["amplitude_share"] + d["timing_share"] == pytest.approx(1.0)
     # without the level error the MSE is 1.25 against var 1.25: NSE 0 (as the level oracle's shift)
     assert d["nse_level_removed"] == pytest.approx(0.0, abs=1e-12)
     o = np.array([1.0, 2, 3])
     rev = error_parts.error_decomposition(o, o[::-1], min_n=3)
-    assert rev["mse"] == pytest.approx(np.mean((o - o[::-1]) ** 2)) == pytest.approx(8 / 3)
-    assert rev["timing_share"] == pytest.approx(1.0) and rev["level"] == pytest.approx(0.0)
+    assert rev["mse_umol2_m4_s2"] == pytest.approx(np.mean((o - o[::-1]) ** 2)) == pytest.approx(8 / 3)
+    assert rev["timing_share"] == pytest.approx(1.0) and rev["level_umol2_m4_s2"] == pytest.approx(0.0)
     # the level-removed NSE equals the calibration oracle's shifted NSE on the same days
     rng = np.random.default_rng(0)
     x = rng.gamma(2.0, 1.0, 40)
@@ -290,9 +292,9 @@ def test_error_decomposition_known_answers():
     assert error_parts.error_decomposition(x, y)["nse_level_removed"] == pytest.approx(oracle["level_nse"])
     # NaN days are skipped; too few days or a constant observation give NaN terms
     assert error_parts.error_decomposition(np.r_[obs, np.nan], np.r_[2 * obs + 1, 5.0], min_n=3)[
-        "mse"
+        "mse_umol2_m4_s2"
     ] == pytest.approx(13.5)
-    assert np.isnan(error_parts.error_decomposition(obs, obs)["mse"])  # 4 days < MIN_DAYS_FOR_SKILL
+    assert np.isnan(error_parts.error_decomposition(obs, obs)["mse_umol2_m4_s2"])  # 4 days < MIN_DAYS_FOR_SKILL
     assert np.isnan(error_parts.error_decomposition(np.ones(10), np.arange(10.0))["level_share"])
 
 

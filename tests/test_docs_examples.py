@@ -38,11 +38,42 @@ def _shell_lines() -> list[tuple[str, str]]:
     return out
 
 
+def _help_examples() -> list[tuple[str, str]]:
+    from soilco2.cli import EXAMPLES
+
+    return [(f"--help of {name}", line) for name, line in EXAMPLES.items()]
+
+
+def _commands(command, path=()):
+    if hasattr(command, "commands"):
+        for name, sub in command.commands.items():
+            yield from _commands(sub, (*path, name))
+    else:
+        yield " ".join(path)
+
+
+def test_every_command_has_an_example_in_its_help():
+    import typer
+    from typer.testing import CliRunner
+
+    from soilco2.cli import EXAMPLES, app
+
+    names = set(_commands(typer.main.get_command(app)))
+    assert names == set(EXAMPLES), names ^ set(EXAMPLES)
+    for name in ("daily site", "data srdb summary", "global run"):
+        res = CliRunner().invoke(app, [*name.split(), "--help"], env={"COLUMNS": "200"})
+        assert res.exit_code == 0 and f"Example:  {EXAMPLES[name]}" in res.output
+    res = CliRunner().invoke(app, ["daily", "site", "--help"], env={"COLUMNS": "250"})
+    assert "the column names say, precip_mm the day's total" in res.output  # the docstring's breaks do not leak
+
+
 def test_the_docs_have_examples_to_check():
     assert len(blocks("python")) >= 3 and len(_shell_lines()) >= 20
 
 
-@pytest.mark.parametrize("where, line", _shell_lines(), ids=[f"{w}:{ln}" for w, ln in _shell_lines()])
+@pytest.mark.parametrize(
+    "where, line", _shell_lines() + _help_examples(), ids=[f"{w}:{ln}" for w, ln in _shell_lines() + _help_examples()]
+)
 def test_shell_example_names_real_commands_and_options(where, line):
     import typer
 

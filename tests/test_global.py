@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cf_checker import cf_errors
 from soilco2.config import load_config
 from soilco2.errors import UserError
 from soilco2.global_.config import GlobalConfig, StrataConfig
@@ -222,12 +223,14 @@ def test_tiny_real_run_writes_every_output(data_root, tmp_path):
     assert len(totals) == 2
     np.testing.assert_allclose(totals["ra_pg_c_yr"], totals["rs_pg_c_yr"] - totals["rh_pg_c_yr"], rtol=1e-5)
     assert 40 < totals["rs_pg_c_yr"].mean() < 150 and 20 < totals["rh_pg_c_yr"].mean() < 100
+    assert cf_errors(out / "maps.nc") == []
     with xr.open_dataset(out / "maps.nc") as ds:
-        assert ds.attrs["Conventions"] == "CF-1.8" and ds.sizes == {"lat": 360, "lon": 720}
+        assert ds.attrs["Conventions"] == "CF-1.8" and ds.sizes == {"lat": 360, "lon": 720, "nv": 2}
+        assert 1961 <= ds["time"].dt.year <= 2019  # the middle of the training records' years
         for f in ("rs", "rh", "ra"):
             for s in ("mean", "median", "sd", "mad", "p05", "p95"):
                 v = ds[f"{f}_{s}"]
-                assert v.attrs["units"] == "g C m-2 yr-1" and v.attrs["long_name"]
+                assert v.attrs["units"] == "g m-2 yr-1" and "carbon" in v.attrs["long_name"]
             assert ds[f"{f}_cv_pct"].attrs["units"] == "percent"
             assert (ds[f"{f}_p05"] <= ds[f"{f}_p95"] + 1e-3).where(ds[f"{f}_median"].notnull()).fillna(True).all()
         for r in ("rh_rs", "ra_rs"):
@@ -351,6 +354,7 @@ def test_global_page_in_headless_chromium(data_root, tmp_path):
     res = check_page(out / "index.html", table_id="none")
     assert res.console_errors == [], res.console_all
     assert res.n_images >= 7 and res.broken_images == []
+    assert res.clipped_headers == [] and res.page_width <= 1280, (res.clipped_headers, res.page_width)
     # the process-model benchmark page
     from pathlib import Path
 
@@ -363,4 +367,5 @@ def test_global_page_in_headless_chromium(data_root, tmp_path):
     res = check_page(bench / "index.html", table_id="none")
     assert res.console_errors == [], res.console_all
     assert res.n_images == 2 and res.broken_images == []
+    assert res.clipped_headers == [] and res.page_width <= 1280, (res.clipped_headers, res.page_width)
     assert 'id="scores"' in (bench / "index.html").read_text()

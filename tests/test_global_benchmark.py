@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from cf_checker import cf_errors
 from soilco2.errors import UserError
 from soilco2.global_.benchmark.config import BenchmarkConfig
 from soilco2.global_.benchmark.map_scores import compare_maps
@@ -153,6 +154,7 @@ def test_a_coarse_model_file_scores_like_the_same_field_on_our_grid(tmp_path):
         data["models"]["coarse"]
     )
     assert {"gpp", "npp", "nep", "nbp", "aboveground_autotrophic_respiration"} <= set(data["budget"])
+    assert cf_errors(out / "models_on_run_grid.nc") == []
     with xr.open_dataset(out / "models_on_run_grid.nc") as g:
         np.testing.assert_allclose(g["coarse_rh"].values, rh05, rtol=1e-5)
 
@@ -317,6 +319,7 @@ def test_year_by_year_maps_follow_a_warming_climate(data_root, tmp_path):
     per_year = pd.read_parquet(out / "years.parquet")
     assert list(per_year["year"]) == [2001, 2002, 2003, 2004, 2005] and (per_year["mapped_cell_share"] > 0.95).all()
     assert len(pd.read_parquet(out / "year_totals.parquet")) == 3 * 5
+    assert cf_errors(out / "year_maps.nc") == []
     with xr.open_dataset(out / "year_maps.nc") as ds:
         assert ds["rs_mean"].shape == (5, 360, 720)
         ra = ds["ra_mean"].values
@@ -387,3 +390,40 @@ def test_missing_benchmark_folder_is_a_user_error(tmp_path):
     (tmp_path / "benchmarks" / "landmodels").mkdir(parents=True)
     with pytest.raises(UserError, match="not found"):
         L.published_global_rh(tmp_path)
+
+
+def test_a_constant_field_has_no_correlation_even_after_float32_round_off():
+    from soilco2.global_.benchmark.map_scores import compare_maps
+    from soilco2.metrics import pearson_r
+
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(200, 2000, 500)
+    flat = (np.full(500, 700.0) * (1 + rng.normal(0, 1e-7, 500))).astype("f4").astype(float)
+    s = compare_maps(ref, flat, np.ones(500))
+    assert np.isnan(s["r"]) and s["spatial_score"] == 0.0 and np.isfinite(s["bias_score"])
+    assert np.isnan(pearson_r(ref, flat)) and pearson_r(ref, ref * 2 + 1) == pytest.approx(1.0)
+
+
+def test_a_tampered_or_incomplete_s3_run_is_never_a_level_or_a_benchmark(tmp_path):
+    from soilco2.daily.newsite.level import annual_map_level
+    from soilco2.files import write_manifest
+    from soilco2.global_.benchmark.scores import load_run
+
+    run = tmp_path / "run"
+    _write_run(run, _to_half_degree(_field_1deg()))
+    with pytest.raises(UserError) as err:  # a map without its spread cannot give a level's SD
+        annual_map_level(run, 42.5, -72.17)
+    assert err.value.field == "rs_sd"
+    with xr.open_dataset(run / "maps.nc") as ds:
+        ds = ds.load()
+    ds["rs_sd"] = 0.1 * ds["rs_mean"]
+    (run / "maps.nc").unlink()
+    ds.to_netcdf(run / "maps.nc")
+    write_manifest(run, ["maps.nc", "summary.json"], kind="global")
+    east, west = annual_map_level(run, 42.5, 287.83), annual_map_level(run, 42.5, -72.17)
+    assert east == west and np.isfinite(east[0]).all()  # 0-360 degrees east is the same cell
+    (run / "maps.nc").write_bytes(b"garbage")
+    for read in (lambda: annual_map_level(run, 42.5, -72.17), lambda: load_run(run)):
+        with pytest.raises(UserError) as err:
+            read()
+        assert "maps.nc" in str(err.value)

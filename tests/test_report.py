@@ -165,9 +165,23 @@ def test_page_in_headless_chromium(built, tmp_path):
     res = check_page(index, screenshot=shot)
     assert res.console_errors == [], res.console_all
     assert res.n_images >= 9 and res.broken_images == []
+    assert res.clipped_headers == [] and res.page_width <= 1280, (res.clipped_headers, res.page_width)
     assert res.table_rows == N_SITES
     assert sorted(res.sorted_first_cells, reverse=True) == res.sorted_first_cells  # clicked twice: descending
     assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     keep = os.environ.get("SOILCO2_SCREENSHOT_DIR")
     if keep:
         shutil.copy(shot, os.path.join(keep, "report-screenshot.png"))
+
+
+def test_a_truncated_summary_is_one_line_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    run = make_run(tmp_path / "r", n_sites=3, years=2)
+    summary = run / "summary.json"
+    summary.write_text(summary.read_text()[:50])
+    cmd = [sys.executable, "-m", "soilco2.cli", "daily", "report", str(run), "--out", str(tmp_path / "rep")]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert "summary.json" in res.stderr and "daily evaluate" in res.stderr and not (tmp_path / "rep").exists()

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cf_checker import cf_errors
+from page_checks import assert_page_reads_well, browser_available
 from soilco2.errors import UserError
 from soilco2.sources.towers import read_halfhourly, read_hn1_chamber
 from soilco2.subdaily import data as prep
@@ -157,8 +159,11 @@ show_progress: false
     assert set(sweep.past_hours.dropna()) == {12.0, 24.0}
     import xarray as xr
 
+    assert cf_errors(run / "predictions.nc") == []
     with xr.open_dataset(run / "predictions.nc") as ds:
         assert ds["obs"].attrs["units"] == "umol m-2 s-1"
+        assert ds["split"].attrs["flag_meanings"] == "not_a_sample train validation test"
+        assert "Q10" in ds["q10"].attrs["long_name"] and "torch" not in ds["q10"].attrs["long_name"]
         assert (ds["split"] == 2).any()
         # the headline torch prediction is the 2-seed ensemble, not the single seed of the sweep
         h = summary["headline_past_hours"]["extrapolation"]
@@ -167,6 +172,15 @@ show_progress: false
         assert np.isfinite(ex["pastfuture_lstm"]).any() and not np.allclose(
             ex["pastfuture_lstm"], single, equal_nan=True
         )
+    with xr.open_dataset(run / "predictions.nc") as ds:  # the page's series figure holds the model lines
+        from soilco2.subdaily.page import test_series_figure
+
+        lines = {ln.get_label(): ln for ln in test_series_figure(ds.load(), "extrapolation").axes[0].lines}
+        assert all(np.isfinite(lines[m].get_ydata()).sum() > 10 for m in ("pastfuture_lstm", "oneway_lstm"))
+    html = (run / "index.html").read_text()
+    assert "<pre>" not in html and "sweep.png</figcaption>" not in html  # no JSON dump, no file-name captions
+    if browser_available():
+        assert_page_reads_well(run / "index.html")
     head = summary["extrapolation"]["pastfuture_lstm"]
     assert head["members"] == 2 and "single_seed" in head and summary["extrapolation"]["q10"]["members"] is None
     ens = sweep[(sweep.members == 2) & (sweep.split == "test") & (sweep.scenario == "extrapolation")]

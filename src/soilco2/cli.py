@@ -32,6 +32,48 @@ app.add_typer(daily.app, name="daily", help="S1: daily multi-site LSTM (COSORE).
 app.add_typer(subdaily.app, name="subdaily", help="S2: sub-daily knowledge-guided LSTM at one site.")
 app.add_typer(global_.app, name="global", help="S3: global annual Rs/Rh/Ra maps from SRDB (quantile forests).")
 
+# One example per command, shown at the end of its --help (the suite checks that each names real options).
+EXAMPLES = {
+    "data summary": "soilco2 data summary --out sites.csv",
+    "data build": "soilco2 data build --out build/cosore",
+    "data download": "soilco2 data download cosore",
+    "data srdb summary": "soilco2 data srdb summary --by biome",
+    "data srdb build": "soilco2 data srdb build --out build/srdb.parquet",
+    "daily train": "soilco2 daily train configs/daily_tiny.yaml --out runs/daily-tiny",
+    "daily evaluate": "soilco2 daily evaluate runs/daily-tiny",
+    "daily predict": "soilco2 daily predict runs/daily-tiny --cosore my_cosore_copy --spots spots.csv",
+    "daily site": "soilco2 daily site runs/daily-tiny drivers.csv --lat 42.54 --lon -72.17 --out site.nc",
+    "daily gapfill": "soilco2 daily gapfill runs/daily-tiny",
+    "daily tune": "soilco2 daily tune configs/daily_tiny.yaml",
+    "daily report": "soilco2 daily report runs/daily-tiny",
+    "daily export": "soilco2 daily export configs/daily_tiny.yaml runs/nh-export",
+    "subdaily mi": "soilco2 subdaily mi configs/subdaily_wkg.yaml",
+    "subdaily run": "soilco2 subdaily run configs/subdaily_wkg.yaml",
+    "global run": "soilco2 global run configs/global_tiny.yaml",
+    "global benchmark": "soilco2 global benchmark runs/global --config configs/global_benchmark.yaml",
+}
+
+
+def _reflow(doc: str) -> str:
+    """A docstring's paragraphs each as one line (the terminal wraps them; typer would keep the breaks)."""
+    import inspect
+
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))
+
+
+def _add_examples(group: typer.Typer, path: str = "") -> None:
+    for info in group.registered_commands:
+        name = f"{path}{info.name or info.callback.__name__.replace('_', '-')}"
+        if name in EXAMPLES:
+            info.epilog = f"Example:  {EXAMPLES[name]}"
+        if info.help is None and info.callback.__doc__:
+            info.help = _reflow(info.callback.__doc__)
+    for sub in group.registered_groups:
+        _add_examples(sub.typer_instance, f"{path}{sub.name} ")
+
+
+_add_examples(app)
+
 
 def _version(value: bool) -> None:
     if value:

@@ -47,7 +47,8 @@ def nse(o, s):
 @_guard
 def pearson_r(o, s):
     """Pearson correlation coefficient."""
-    if o.std() == 0 or s.std() == 0:
+    # undefined for a constant series, also one that float32 round-off makes vary in its 7th digit
+    if o.std() <= 1e-6 * abs(o.mean()) or s.std() <= 1e-6 * abs(s.mean()) or o.std() == 0 or s.std() == 0:
         return np.nan
     return np.corrcoef(o, s)[0, 1]
 

@@ -117,7 +117,9 @@ def predict(
 def site(
     run: Path = typer.Argument(..., help="run folder written by 'soilco2 daily train'"),
     drivers: Path = typer.Argument(
-        ..., help="CSV: date and any of soil_temp_c, swc_m3_m3, air_temp_c, par_umol_m2_s, rh_pct, precip_mm"
+        ...,
+        help="CSV: date and any of soil_temp_c, swc_m3_m3, air_temp_c, par_umol_m2_s, rh_pct (daily means), "
+        "precip_mm (daily total)",
     ),
     lat: float = typer.Option(..., "--lat", help="site latitude, degrees north"),
     lon: float = typer.Option(..., "--lon", help="site longitude, degrees east"),
@@ -127,7 +129,9 @@ def site(
         None, "--elevation-m", help="site elevation (default: the other sites' median)"
     ),
     igbp: str | None = typer.Option(None, "--igbp", help="IGBP land cover code, e.g. DBF"),
-    spots: Path | None = typer.Option(None, "--spots", help="CSV of spot measurements: date, flux_umol_m2_s"),
+    spots: Path | None = typer.Option(
+        None, "--spots", help="CSV of spot measurements: date, flux_umol_m2_s (µmol CO2 m-2 s-1)"
+    ),
     level: str = typer.Option(
         "auto", "--level", help="prior of the site's level: none, annual_map, srdb, spots (= none + spots), auto"
     ),
@@ -138,7 +142,17 @@ def site(
     ),
 ) -> None:
     """A site without a COSORE folder: its coordinates and a daily driver table give the daily
-    series with its band; --spots and --level set its level."""
+    series with its 5-95 % band; --spots and --level set its level.
+
+    The driver table has one row per day (local standard time): daily means in the units the column
+    names say, precip_mm the day's total (mm); soil_temp_c_min/_max and air_temp_c_min/_max are
+    accepted too. Missing columns and days come from the site's climatology. The LSTM reads the days
+    before each prediction: give the drivers from a few months before the first day you need (the
+    first days of the table have no memory).
+
+    Spots: date and flux_umol_m2_s, one chamber reading or a day's mean; readings of one day are
+    averaged and compared with that day's predicted daily mean (a midday reading on a warm day sits
+    above the daily mean)."""
     from soilco2.daily.newsite.site import predict_site
 
     ds = predict_site(run, drivers, lat, lon, name=name, elevation_m=elevation_m, igbp=igbp, level=level,

@@ -40,16 +40,19 @@ def summary_table(root=None, *, percentile_filter: bool = True, progress: bool =
 
     meta = list_datasets(root)
     daily, acc = daily_table(root, percentile_filter=percentile_filter, progress=progress)
-    g = daily.groupby("dataset")
-    stats = pd.DataFrame(
-        {
-            "days": g.size(),
-            "first_date": g["date"].min().dt.date.astype(str),
-            "last_date": g["date"].max().dt.date.astype(str),
-        }
-    )
-    have = pd.DataFrame({d: g[d].apply(lambda s: bool(s.notna().any())) for d in DRIVERS if d in daily.columns})
-    stats["drivers"] = have.apply(lambda r: " ".join(_SHORT[d] for d in have.columns if r[d]), axis=1)
+    stats = pd.DataFrame(columns=["days", "first_date", "last_date", "drivers"])
+    if len(daily):  # none when no dataset has a usable record (the accounting says why)
+        g = daily.groupby("dataset")
+        dates = pd.to_datetime(daily["date"]).groupby(daily["dataset"])
+        stats = pd.DataFrame(
+            {
+                "days": g.size(),
+                "first_date": dates.min().dt.date.astype(str),
+                "last_date": dates.max().dt.date.astype(str),
+            }
+        )
+        have = pd.DataFrame({d: g[d].apply(lambda s: bool(s.notna().any())) for d in DRIVERS if d in daily.columns})
+        stats["drivers"] = [" ".join(_SHORT[d] for d in have.columns if have.loc[k, d]) for k in stats.index]
     out = (
         meta[["dataset", "site_name", "igbp", "lat", "lon", "has_data"]]
         .merge(acc[["dataset", "status", "raw", "kept"]], on="dataset", how="left")
@@ -82,7 +85,12 @@ def _write_table(df, path: Path) -> None:
 
 @app.command()
 def summary(
-    root: Path | None = typer.Option(None, "--root", help="COSORE folder or data root (default: the data root)."),
+    root: Path | None = typer.Option(
+        None,
+        "--data-root",
+        "--root",
+        help="data root or a COSORE folder (default: the data root; --root: the old name).",
+    ),
     out: Path | None = typer.Option(None, "--out", help="Also write the table to this .csv or .parquet file."),
     no_percentile_filter: bool = typer.Option(
         False, "--no-percentile-filter", help="Skip the per-IGBP 1st/99th percentile filter."
@@ -148,7 +156,12 @@ def summary(
 
 @app.command()
 def build(
-    root: Path | None = typer.Option(None, "--root", help="COSORE folder or data root (default: the data root)."),
+    root: Path | None = typer.Option(
+        None,
+        "--data-root",
+        "--root",
+        help="data root or a COSORE folder (default: the data root; --root: the old name).",
+    ),
     out: Path = typer.Option(Path("build/cosore"), "--out", help="Output folder."),
     no_percentile_filter: bool = typer.Option(
         False, "--no-percentile-filter", help="Skip the per-IGBP 1st/99th percentile filter."

@@ -122,8 +122,9 @@ def export_neuralhydrology(source: str | Path, out: str | Path, progress: bool =
     import xarray as xr
     import yaml
 
+    from soilco2 import cf
     from soilco2.daily.run import prepare
-    from soilco2.files import check_destination, run_folder, write_parquet, write_text_atomic, write_with
+    from soilco2.files import check_destination, run_folder, write_parquet, write_text_atomic
     from soilco2.progress import track
 
     check_destination(out, "neuralhydrology-export", replace=replace)  # before the dataset is built
@@ -136,10 +137,15 @@ def export_neuralhydrology(source: str | Path, out: str | Path, progress: bool =
         (tmp / "attributes").mkdir()
         for i in track(range(a.n_sites), "sites", progress):
             span = slice(a.start[i], a.stop[i])
-            data = {f: ("date", a.x_dynamic[i, span, k].astype("f4")) for k, f in enumerate(a.dynamic_features)}
+            data = {
+                f: ("date", a.x_dynamic[i, span, k].astype("f4"), {"long_name": f"LSTM input {f} (gaps filled)"})
+                for k, f in enumerate(a.dynamic_features)
+            }
             ds = xr.Dataset(data, coords={"date": a.time[span]})
-            ds[TARGET] = ("date", obs[i, span].astype("f4"), {"units": "umol m-2 s-1"})
-            write_with(tmp / "time_series" / f"{a.sites[i]}.nc", lambda p, ds=ds: ds.to_netcdf(p))
+            ds[TARGET] = ("date", obs[i, span].astype("f4"), {"units": cf.CO2_FLUX_UNITS, "standard_name": cf.CO2_FLUX,
+                                                             "cell_methods": "date: mean"})  # fmt: skip
+            ds["date"].attrs = {"standard_name": "time", "long_name": "day (local standard time)"}
+            cf.write(ds, tmp / "time_series" / f"{a.sites[i]}.nc", title=f"daily drivers and efflux of {a.sites[i]}")
         attrs = pd.DataFrame(a.x_static, index=pd.Index(a.sites, name="site"), columns=a.static_features)
         attrs.to_csv(tmp / "attributes" / "attributes.csv")
         write_text_atomic(tmp / "sites.txt", "\n".join(a.sites) + "\n")

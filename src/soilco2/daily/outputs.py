@@ -23,6 +23,9 @@ from soilco2.metrics import bootstrap_ci
 
 MODELS = ("lstm", "q10", "doy_climatology", "random_forest")
 METRIC_NAMES = ("nse", "kge", "kge_2012", "r", "rmse", "bias")
+# metrics.parquet names: units in every name that has one
+COLUMN_NAMES = {"rmse": "rmse_umol_m2_s", "bias": "bias_umol_m2_s"}
+SUMMARY_METRICS = ("nse", "kge", "kge_2012", "r", "rmse_umol_m2_s", "bias_umol_m2_s")
 # The daily paper (Smykalov et al. 2025), 82 COSORE sites, medians.
 PAPER = {
     "median_test_nse": 0.02,
@@ -64,7 +67,7 @@ def score_predictions(
                 rows.append(
                     {"site": site, "model": model, "split": name, **score(obs[i, m], preds[model][i, m], METRIC_NAMES)}
                 )
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows).rename(columns=COLUMN_NAMES)
     table["class"] = [performance_class(n, k) for n, k in zip(table["nse"], table["kge"])]
     return table
 
@@ -75,7 +78,7 @@ def summarise(metrics: pd.DataFrame) -> dict:
     out: dict = {"sites": int(metrics["site"].nunique()), "models": {}, "paper": PAPER}
     for (model, split), g in metrics.groupby(["model", "split"]):
         d = out["models"].setdefault(model, {}).setdefault(split, {})
-        for k in ("nse", "kge", "kge_2012", "r", "rmse", "bias"):
+        for k in SUMMARY_METRICS:
             d[f"median_{k}"] = float(g[k].median())
             d[f"mean_{k}"] = float(g[k].mean())
         for k in SCORE_UNITS.values():  # the predictive distribution's scores (the LSTM's rows)
@@ -103,7 +106,20 @@ _VAR_ATTRS = {
 }
 
 
-def predictions_dataset(ds: xr.Dataset, a: DailyArrays, preds: dict[str, np.ndarray]) -> xr.Dataset:
+def _cf_role(name: str) -> dict:
+    """Standard name and cell method of a daily variable."""
+    from soilco2 import cf
+
+    if name == "soil_temp_c":
+        return {"standard_name": cf.SOIL_TEMPERATURE, "cell_methods": "time: mean"}
+    if name == "obs_n":
+        return {}
+    return {"standard_name": cf.CO2_FLUX, "cell_methods": "time: mean"}
+
+
+def predictions_dataset(
+    ds: xr.Dataset, a: DailyArrays, preds: dict[str, np.ndarray], site_label: str = "COSORE dataset name"
+) -> xr.Dataset:
     """CF-NetCDF-ready dataset (site, time) of observations, predictions and split labels."""
     coords = {"site": a.sites, "time": a.time}
     out = xr.Dataset(coords=coords)
@@ -123,7 +139,7 @@ def predictions_dataset(ds: xr.Dataset, a: DailyArrays, preds: dict[str, np.ndar
         )
     for name, (long_name, units) in _VAR_ATTRS.items():
         if name in out:
-            out[name].attrs = {"long_name": long_name, "units": units}
+            out[name].attrs = {"long_name": long_name, "units": units} | _cf_role(name)
     for level in LEVELS:
         if quantile_name(level) in out:
             out[quantile_name(level)].attrs = quantile_attrs(level)
@@ -140,10 +156,9 @@ def predictions_dataset(ds: xr.Dataset, a: DailyArrays, preds: dict[str, np.ndar
             out.coords[c] = ("site", ds[c].values.astype(float))
     out["lat"].attrs = {"units": "degrees_north", "long_name": "latitude", "standard_name": "latitude"}
     out["lon"].attrs = {"units": "degrees_east", "long_name": "longitude", "standard_name": "longitude"}
-    out["time"].attrs = {"long_name": "day (local standard time)", "standard_name": "time"}
-    out["site"].attrs = {"long_name": "COSORE dataset name", "cf_role": "timeseries_id"}
+    out["time"].attrs = {"long_name": "day (local standard time)", "standard_name": "time", "axis": "T"}
+    out["site"].attrs = {"long_name": site_label, "cf_role": "timeseries_id"}
     out.attrs = {
-        "Conventions": "CF-1.8",
         "title": "soilco2 S1 daily soil respiration predictions",
         "source": "soilco2 daily LSTM ensemble and baselines; data: COSORE (Bond-Lamberty et al. 2020)",
     }
@@ -151,15 +166,16 @@ def predictions_dataset(ds: xr.Dataset, a: DailyArrays, preds: dict[str, np.ndar
 
 
 def write_predictions(pred: xr.Dataset, path: Path) -> None:
-    enc = {v: {"zlib": True, "complevel": 4} for v in pred.data_vars}
-    enc["time"] = {"units": "days since 1970-01-01", "calendar": "standard", "dtype": "int32"}
-    pred.to_netcdf(path, encoding=enc)
+    """CF-NetCDF (one time series per site); the caller makes the write atomic."""
+    from soilco2 import cf
+
+    cf.write(pred, path, feature_type="timeSeries", atomic=False)
 
 
 def sites_table(ds: xr.Dataset, a: DailyArrays) -> pd.DataFrame:
     """One row per site: position, attributes, day counts, first test day, and for each in-situ
     driver the share of the site's observed training / test days on which it was measured (or
-    interpolated over a short gap) rather than filled: ``insitu_<driver>_train`` / ``_test``."""
+    interpolated over a short gap) rather than filled: ``insitu_share_<driver>_train`` / ``_test``."""
 
     def pick(*names):
         for n in names:
@@ -176,7 +192,7 @@ def sites_table(ds: xr.Dataset, a: DailyArrays) -> pd.DataFrame:
         for label, codes in (("train", (TRAIN, VALIDATION)), ("test", (TEST,))):
             days = np.isin(a.split, codes)
             with np.errstate(invalid="ignore", divide="ignore"):
-                insitu[f"insitu_{name.removeprefix('avail_')}_{label}"] = (avail & days).sum(1) / days.sum(1)
+                insitu[f"insitu_share_{name.removeprefix('avail_')}_{label}"] = (avail & days).sum(1) / days.sum(1)
     return pd.DataFrame(
         {
             "site": a.sites,

@@ -356,9 +356,9 @@ def predict_run(
     seconds = _time.perf_counter() - t0
     levels = None
     if level is not None:
-        from soilco2.daily.newsite.level import site_levels, spot_sd_from_run
+        from soilco2.daily.newsite.level import site_levels, spot_error_from_run
 
-        level = {"spot_sd": spot_sd_from_run(run)} | level
+        level = spot_error_from_run(run) | level
         lat, lon = (ds[c].sel(site=a.sites).values for c in ("lat_deg", "lon_deg"))
         preds, levels = site_levels(preds, a, lat, lon, **level)
     dest = Path(out) if out else run / "predict" / (Path(cosore_dir).resolve().name if cosore_dir else "dataset")

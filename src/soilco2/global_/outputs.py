@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 
 from soilco2.files import json_default
 from soilco2.global_.config import LU2021_PG_C_YR
+from soilco2.global_.figures import UNITS_LABEL, extra_figures, map_figure
 from soilco2.global_.strata import stratum_label
 
 NAMES = {
@@ -18,6 +20,11 @@ NAMES = {
     "ra": "autotrophic (root) respiration, Ra = Rs - Rh",
 }
 UNITS = "g C m-2 yr-1"
+
+
+def runs_word(cfg) -> str:
+    """What one run is, for captions: an 80/20 split or a bootstrap draw."""
+    return "bootstrap draws" if cfg.sampling == "climate_strata" else f"{cfg.train_fraction:.0%} training splits"
 
 
 def write_tables(out: Path, tables, accounting, cv_metrics, cv_oof, totals, boot, cfg) -> None:
@@ -31,11 +38,13 @@ def write_tables(out: Path, tables, accounting, cv_metrics, cv_oof, totals, boot
     if not boot["explain"].empty:  # mean over the explained runs, with their spread
         e = boot["explain"]
         imp = e[e["kind"] == "importance"].groupby(["flux", "covariate"])["value"].agg(["mean", "std", "count"])
-        imp = imp.rename(columns={"mean": "mse_rise", "std": "mse_rise_sd", "count": "runs"}).reset_index()
-        imp["rank"] = imp.groupby("flux")["mse_rise"].rank(ascending=False).astype(int)
+        names = {"mean": "mse_rise_gc2_m4_yr2", "std": "mse_rise_sd_gc2_m4_yr2", "count": "runs"}
+        imp = imp.rename(columns=names).reset_index()
+        imp["rank"] = imp.groupby("flux")["mse_rise_gc2_m4_yr2"].rank(ascending=False).astype(int)
         imp.sort_values(["flux", "rank"]).to_parquet(out / "importance.parquet", index=False)
         pdp = e[e["kind"] == "partial_dependence"].groupby(["flux", "covariate", "x"])["value"].agg(["mean", "std"])
-        pdp.rename(columns={"mean": "pred_gc_m2_yr", "std": "pred_sd"}).reset_index().to_parquet(
+        pdp = pdp.rename(columns={"mean": "pred_gc_m2_yr", "std": "pred_sd_gc_m2_yr"}).reset_index()
+        pdp.rename(columns={"x": "covariate_value"}).to_parquet(  # in the covariate's own unit (its name)
             out / "partial_dependence.parquet", index=False
         )
     strata = []
@@ -114,22 +123,30 @@ def map_arrays(grid: pd.DataFrame, cells: pd.DataFrame, stats: dict, boot, cfg) 
     return arrays
 
 
-def write_maps(path: Path, grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg, maps: dict) -> None:
-    """``maps``: the output of :func:`map_arrays` (computed once, shared with the figures)."""
+def write_maps(path: Path, grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg, maps: dict, record_years=None) -> None:
+    """``maps``: the output of :func:`map_arrays` (computed once, shared with the figures);
+    ``record_years``: first and last mid-year of the training records (the maps' time bounds)."""
     import xarray as xr
 
+    from soilco2 import cf
     from soilco2.sources.grids import cell_area_m2
 
     lat, lon = grid.attrs["lat"], grid.attrs["lon"]
     shape = grid.attrs["shape"]
     data = {}
     for name, (arr, long_name, units) in maps.items():
-        data[name] = (("lat", "lon"), arr, {"units": units, "long_name": long_name})
+        flux, stat = name.split("_")[0], name.split("_", 1)[1]
+        attrs = {"units": units, "long_name": long_name}
+        if units == UNITS:
+            # the spread (sd, mad) is not the quantity itself: no standard name there
+            attrs = cf.carbon_flux_attrs(None if stat in ("sd", "mad") else flux, long_name)
+            attrs["cell_methods"] = "time: mean"
+        data[name] = (("lat", "lon"), arr, attrs)
     lf = _full(grid["land_fraction"].to_numpy(), shape, grid["i"], grid["j"])
     data["land_fraction"] = (
         ("lat", "lon"),
         np.nan_to_num(lf),
-        {"units": "1", "long_name": "fraction of cell that is land"},
+        {"units": "1", "long_name": "fraction of cell that is land", "standard_name": "land_area_fraction"},
     )
     data["cell_area"] = (
         ("lat", "lon"),
@@ -139,11 +156,17 @@ def write_maps(path: Path, grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg, m
     if "cell_strata" in boot:
         strata = np.full(shape, -1, "i2")
         strata[cells["i"], cells["j"]] = boot["cell_strata"]
-        labels = "; ".join(f"{s}: {stratum_label(int(s), cfg.strata)}" for s in np.unique(boot["cell_strata"]))
+        values = np.unique(boot["cell_strata"]).astype("i2")
         data["stratum"] = (
             ("lat", "lon"),
             strata,
-            {"long_name": "climate stratum (MAT class x MAP class), -1 not mapped", "units": "1", "comment": labels},
+            {
+                "long_name": "climate stratum (MAT class x MAP class), -1 not mapped",
+                "flag_values": np.concatenate([[-1], values]).astype("i2"),
+                "flag_meanings": " ".join(
+                    ["not_mapped"] + [_flag_word(stratum_label(int(v), cfg.strata)) for v in values]
+                ),
+            },
         )
     for flux, n_out in boot.get("outside", {}).items():
         a = np.full(shape, -1, "i1")
@@ -153,55 +176,40 @@ def write_maps(path: Path, grid: pd.DataFrame, cells: pd.DataFrame, boot, cfg, m
             a,
             {
                 "units": "1",
-                "_FillValue": -1,
+                "_FillValue": np.int8(-1),
                 "long_name": f"number of covariates outside the min-max range of the {flux} training records "
-                "(0: no extrapolation)",
+                "(0: no extrapolation; missing: not mapped)",
             },
         )
+    coords = {
+        "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude of cell centre", "axis": "Y"}),
+        "lon": ("lon", lon, {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude of cell centre", "axis": "X"}),
+    }  # fmt: skip
+    if record_years is not None:  # the period the SRDB records span (the climate is a long-term mean)
+        first, last = int(np.floor(record_years[0])), int(np.ceil(record_years[1]))
+        bounds = np.array([f"{first}-01-01", f"{last + 1}-01-01"], "datetime64[D]")
+        coords["time"] = ((), bounds[0] + (bounds[1] - bounds[0]) // 2, {"standard_name": "time", "bounds": "time_bnds", "long_name": "middle of the years of the training records"})  # fmt: skip
+        data["time_bnds"] = (("nv",), bounds, {})
     ds = xr.Dataset(
         data,
-        coords={
-            "lat": (
-                "lat",
-                lat,
-                {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude of cell centre"},
-            ),
-            "lon": (
-                "lon",
-                lon,
-                {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude of cell centre"},
-            ),
-        },
+        coords=coords,
         attrs={
-            "Conventions": "CF-1.8",
             "title": "Annual soil respiration (Rs, Rh, Ra) at 0.5 degree from SRDB v5 with quantile forests",
             "source": "soilco2 global run: SRDB v5 (Jian et al. 2021), BIOME4 climatology, SOC 0-30 cm (Sanderman et al. 2017)",
             "method": f"quantile random forests, {cfg.n_bootstrap} runs, sampling {cfg.sampling}, Rh model "
             f"{cfg.rh_model} (after Lu et al. 2021, ERL 16 054048)",
+            "comment": "climate covariates are a long-term monthly mean (BIOME4 inputs); the time bounds are the "
+            "first and last mid-year of the SRDB training records",
             "n_bootstrap": cfg.n_bootstrap,
             "seed": cfg.seed,
         },
     )
-    enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
-    ds.to_netcdf(path, encoding=enc)
+    cf.write(ds, path, atomic=False)
 
 
-def _map_fig(arrays: dict, keys: list[str], titles: list[str], cmap: str, vmax: float | None = None):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(keys), 1, figsize=(8, 3.6 * len(keys)), constrained_layout=True)
-    for ax, k, title in zip(np.atleast_1d(axes), keys, titles):
-        a = arrays[k]
-        top = vmax if vmax is not None else np.nanpercentile(a, 99)
-        im = ax.imshow(a, origin="lower", extent=(-180, 180, -90, 90), cmap=cmap, vmin=min(0, np.nanmin(a)), vmax=top)
-        ax.set_title(title, fontsize=10)
-        ax.set_xticks(range(-180, 181, 60))
-        ax.set_yticks(range(-90, 91, 30))
-        fig.colorbar(im, ax=ax, shrink=0.8, label=UNITS)
-    return fig
+def _flag_word(label: str) -> str:
+    """A stratum label as one flag_meanings word."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_") or "stratum"
 
 
 def _strata_html(boot, cfg) -> str:
@@ -236,22 +244,22 @@ def write_figures_and_html(
         arrays[f"{flux}_width"] = arrays[f"{flux}_p95"] - arrays[f"{flux}_p05"]
     figs = {
         "maps_median": (
-            _map_fig(
+            map_figure(
                 arrays,
                 ["rs_median", "rh_median", "ra_median"],
                 [f"{NAMES[f]}: median of runs" for f in ("rs", "rh", "ra")],
                 "viridis",
             ),
-            "Median over bootstrap draws of each draw's forest-mean map.",
+            f"Median over the {cfg.n_bootstrap} runs ({runs_word(cfg)}) of each run's forest-mean map.",
         ),
         "maps_interval": (
-            _map_fig(
+            map_figure(
                 arrays,
                 ["rs_width", "rh_width", "ra_width"],
                 [f"{NAMES[f]}: p95 - p05 of draws" for f in ("rs", "rh", "ra")],
                 "magma",
             ),
-            "Width of the 5-95 % interval across bootstrap draws (sampling uncertainty of the map).",
+            f"Width of the 5-95 % range of the runs' maps ({runs_word(cfg)}): the sampling uncertainty of the map.",
         ),
     }
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), constrained_layout=True)
@@ -261,11 +269,12 @@ def write_figures_and_html(
         ax.hist(totals[f"{f}_pg_c_yr"], bins=bins, color="#4c72b0", alpha=0.8, label="forest mean")
         ax.hist(totals[f"{f}_from_q50_pg_c_yr"].dropna(), bins=bins, color="#999999", alpha=0.8, label="forest median")
         ax.axvline(LU2021_PG_C_YR[f], color="#d95f02", lw=2, label="Lu et al. 2021")
-        ax.set_xlabel(f"{f.upper()} global total (Pg C yr-1)")
+        ax.set_xlabel(f"{f.upper()} global total (Pg C yr⁻¹)")
+        ax.set_ylabel("runs")
         ax.legend(fontsize=8)
     figs["totals"] = (
         fig,
-        "Global totals per bootstrap draw, from each draw's forest-mean map (blue) and "
+        f"Global totals of each run ({runs_word(cfg)}), from its forest-mean map (blue) and "
         "forest-median map (grey); orange: Lu et al. 2021.",
     )
     fig, axes = plt.subplots(1, 2, figsize=(9, 4), constrained_layout=True)
@@ -274,14 +283,14 @@ def write_figures_and_html(
         ax.scatter(d["obs_gc_m2_yr"], d["pred_mean_gc_m2_yr"], s=5, alpha=0.4)
         top = float(np.nanmax(d[["obs_gc_m2_yr", "pred_mean_gc_m2_yr"]].to_numpy()))
         ax.plot([0, top], [0, top], "k--", lw=1)
-        ax.set_xlabel(f"observed {f.upper()} ({UNITS})")
-        ax.set_ylabel("out-of-fold forest mean")
+        ax.set_xlabel(f"observed {f.upper()} ({UNITS_LABEL})")
+        ax.set_ylabel(f"out-of-fold forest mean ({UNITS_LABEL})")
     figs["cv_scatter"] = (fig, f"Grouped {cfg.cv_folds}-fold CV: no {cfg.cv_group_deg:g} degree cell is in two folds.")
-    figs.update(_extra_figures(out, plt))
+    figs.update(extra_figures(out, plt))
     body = {}
     for name, (fig, caption) in figs.items():
         fig.savefig(figdir / f"{name}.png", dpi=90)
-        body[name] = figure_html(png_data_uri(fig, dpi=70), caption, name)
+        body[name] = figure_html(png_data_uri(fig, dpi=90), caption, name)
         plt.close(fig)
     tot = pd.DataFrame(
         [
@@ -371,50 +380,3 @@ def _predictors_html(out: Path, summary: dict) -> str:
         "Rh's RMSE is that of the Rh/Rs fraction with the fraction model.</p>"
         + table_html(t[t["rank"] <= 10][cols], digits=3)
     )
-
-
-def _extra_figures(out: Path, plt) -> dict:
-    """Convergence of the totals, latitudinal profiles and partial dependence, from the run's tables."""
-    figs = {}
-    if (out / "convergence.parquet").is_file():
-        c = pd.read_parquet(out / "convergence.parquet")
-        fig, axes = plt.subplots(1, 3, figsize=(11, 3), constrained_layout=True)
-        for ax, f in zip(axes, ("rs", "rh", "ra")):
-            m, sd = c[f"{f}_running_mean"], c[f"{f}_running_sd"]
-            ax.plot(c["n_runs"], m, color="#4c72b0")
-            ax.fill_between(c["n_runs"], m - sd, m + sd, color="#4c72b0", alpha=0.2)
-            ax.set_xlabel("runs")
-            ax.set_ylabel(f"{f.upper()} total (Pg C/yr)")
-        figs["convergence"] = (fig, "Running mean (line) and SD (band) of the global totals after n runs.")
-    if (out / "latitude_profiles.parquet").is_file():
-        p = pd.read_parquet(out / "latitude_profiles.parquet")
-        fig, ax = plt.subplots(figsize=(8, 3.2), constrained_layout=True)
-        for f, col in (("rs", "#4c72b0"), ("rh", "#dd8452"), ("ra", "#55a868")):
-            ax.plot(p["lat"], p[f"{f}_pg_c_yr"], color=col, label=f.upper())
-            ax.fill_between(
-                p["lat"],
-                p[f"{f}_pg_c_yr"] - p[f"{f}_pg_c_yr_sd"],
-                p[f"{f}_pg_c_yr"] + p[f"{f}_pg_c_yr_sd"],
-                color=col,
-                alpha=0.2,
-            )
-        ax.set_xlabel("latitude (0.5° bands)")
-        ax.set_ylabel("Pg C/yr per band")
-        ax.legend()
-        figs["profiles"] = (fig, "Latitudinal profiles: totals per 0.5° band, mean ± SD over runs.")
-    if (out / "partial_dependence.parquet").is_file():
-        d = pd.read_parquet(out / "partial_dependence.parquet")
-        covs = list(dict.fromkeys(d["covariate"]))
-        fig, axes = plt.subplots(2, len(covs), figsize=(2.2 * len(covs), 4.6), constrained_layout=True, squeeze=False)
-        for r, f in enumerate(("rs", "rh")):
-            for k, cov in enumerate(covs):
-                g = d[(d["flux"] == f) & (d["covariate"] == cov)]
-                axes[r, k].plot(g["x"], g["pred_gc_m2_yr"], color="#4c72b0")
-                axes[r, k].set_title(f"{f.upper()}: {cov}", fontsize=8)
-                axes[r, k].tick_params(labelsize=7)
-        figs["partial_dependence"] = (
-            fig,
-            "Partial dependence (g C m-2 yr-1): the mean prediction with one "
-            "predictor set to each value, averaged over the explained runs.",
-        )
-    return figs

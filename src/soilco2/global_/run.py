@@ -217,7 +217,8 @@ def run_global(
 
             summary["interannual"] = write_year_outputs(out, grid, cells, boot, data["years"], cfg)
         maps = outputs.map_arrays(grid, cells, stats, boot, cfg)
-        outputs.write_maps(out / "maps.nc", grid, cells, boot, cfg, maps)
+        years = pd.concat([tables["rs"], tables["rh"]])["study_midyear"]
+        outputs.write_maps(out / "maps.nc", grid, cells, boot, cfg, maps, record_years=(years.min(), years.max()))
         timings["outputs_s"] = time.perf_counter() - t3
         if cfg.figures:
             t4 = time.perf_counter()

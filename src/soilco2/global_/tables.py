@@ -60,7 +60,7 @@ def convergence_table(totals: pd.DataFrame, tolerance: float = 0.01) -> tuple[pd
     rows, first = {"n_runs": np.arange(1, len(totals) + 1)}, {}
     for flux in ("rs", "rh", "ra"):
         c = convergence(totals[f"{flux}_pg_c_yr"].to_numpy(), tolerance)
-        rows[f"{flux}_running_mean"], rows[f"{flux}_running_sd"] = c["running_mean"], c["running_sd"]
+        rows[f"{flux}_running_mean_pg_c_yr"], rows[f"{flux}_running_sd_pg_c_yr"] = c["running_mean"], c["running_sd"]
         first[flux] = c["stable_from_run"]
     return pd.DataFrame(rows), first
 

@@ -145,7 +145,8 @@ def write_year_outputs(
     ``interannual`` entry."""
     import xarray as xr
 
-    from soilco2.files import write_parquet, write_with
+    from soilco2 import cf
+    from soilco2.files import write_parquet
 
     write_parquet(boot["year_totals"], out / "year_totals.parquet", index=False)
     per_year, trends = year_summary(boot["year_totals"])
@@ -157,21 +158,25 @@ def write_year_outputs(
         a = np.full((len(years["years"]), *shape), np.nan, "f4")
         a[:, i, j] = boot["year_maps"][:, k]
         data[f"{flux}_mean"] = (
-            ("year", "lat", "lon"),
+            ("time", "lat", "lon"),
             a,
-            {"units": "g C m-2 yr-1", "long_name": f"{label} respiration, mean over the year runs"},
+            cf.carbon_flux_attrs(flux, f"{label} respiration, mean over the year runs")
+            | {"cell_methods": "time: mean"},
         )
+    first = np.array([f"{y}-01-01" for y in years["years"]], "datetime64[D]")
+    bounds = np.stack([first, np.array([f"{y + 1}-01-01" for y in years["years"]], "datetime64[D]")], axis=1)
+    data["time_bnds"] = (("time", "nv"), bounds, {})
     ds = xr.Dataset(
         data,
         coords={
-            "year": ("year", np.asarray(years["years"], "i4"), {"long_name": "calendar year of the climate"}),
-            "lat": ("lat", grid.attrs["lat"], {"units": "degrees_north", "standard_name": "latitude"}),
-            "lon": ("lon", grid.attrs["lon"], {"units": "degrees_east", "standard_name": "longitude"}),
+            "time": ("time", first + (bounds[:, 1] - first) // 2, {"standard_name": "time", "axis": "T", "bounds": "time_bnds", "long_name": "middle of the calendar year of the climate"}),
+            "year": ("time", np.asarray(years["years"], "i4"), {"long_name": "calendar year of the climate", "units": "1"}),
+            "lat": ("lat", grid.attrs["lat"], {"units": "degrees_north", "standard_name": "latitude", "axis": "Y"}),
+            "lon": ("lon", grid.attrs["lon"], {"units": "degrees_east", "standard_name": "longitude", "axis": "X"}),
         },
-        attrs={"Conventions": "CF-1.8", "title": "Year-by-year Rs, Rh, Ra from a monthly climate file",
-               "climate_file": years["file"], "runs": len(years["runs"])},
+        attrs={"climate_file": years["file"], "runs": len(years["runs"])},
     )  # fmt: skip
-    write_with(out / "year_maps.nc", lambda tmp: ds.to_netcdf(tmp, encoding={v: {"zlib": True} for v in ds.data_vars}))
+    cf.write(ds, out / "year_maps.nc", title="Year-by-year Rs, Rh, Ra from a monthly climate file")
     return {
         "years": [years["years"][0], years["years"][-1]],
         "runs": len(years["runs"]),

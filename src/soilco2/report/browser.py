@@ -40,7 +40,11 @@ return {
   n_images: imgs.length,
   broken_images: imgs.filter(function(i){return !(i.complete && i.naturalWidth > 0);}).map(function(i){return i.alt;}),
   table_rows: t ? t.tBodies[0].rows.length : -1,
-  first_cells: t ? Array.from(t.tBodies[0].rows).map(function(r){return r.cells[0].textContent;}) : []
+  first_cells: t ? Array.from(t.tBodies[0].rows).map(function(r){return r.cells[0].textContent;}) : [],
+  clipped_headers: Array.from(document.querySelectorAll('th')).filter(function(h){
+    return h.scrollWidth > h.clientWidth + 1 || h.scrollHeight > h.clientHeight + 1;}).map(function(h){return h.textContent;}),
+  page_width: document.documentElement.scrollWidth,
+  n_tables: document.querySelectorAll('table').length
 };
 """
 
@@ -52,6 +56,9 @@ class PageCheck:
     broken_images: list[str]
     table_rows: int
     first_cells: list[str]
+    clipped_headers: list[str] = field(default_factory=list)
+    page_width: int = 0  # the document's scroll width in a 1,280 px wide window
+    n_tables: int = 0
     console_errors: list[str] = field(default_factory=list)
     console_all: list[str] = field(default_factory=list)
     sorted_first_cells: list[str] = field(default_factory=list)
@@ -183,6 +190,9 @@ def check_page(
         broken_images=probe["broken_images"],
         table_rows=probe["table_rows"],
         first_cells=probe["first_cells"],
+        clipped_headers=probe["clipped_headers"],
+        page_width=probe["page_width"],
+        n_tables=probe["n_tables"],
         console_errors=[e["message"] for e in logs if e.get("level") == "SEVERE"],
         console_all=[f"{e.get('level')}: {e.get('message')}" for e in logs],
         sorted_first_cells=sorted_cells,

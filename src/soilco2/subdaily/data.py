@@ -156,6 +156,17 @@ def build_site_table(
     return table, acct
 
 
+def site_position(site, root: str | Path | None = None) -> tuple[float, float] | None:
+    """(lat, lon) of a COSORE site from its description; None for other sources."""
+    if site.source != "cosore" or not site.dataset:
+        return None
+    from soilco2.sources.cosore import Layout, site_metadata
+
+    lay = Layout(data_root(root) / "cosore")
+    meta = site_metadata(site.dataset, lay.description(site.dataset), lay.description_file(site.dataset))
+    return meta["lat"], meta["lon"]
+
+
 def load_site_table(site, root: str | Path | None = None) -> tuple[pd.DataFrame, dict]:
     """Build the table for a config ``site`` section (see :mod:`soilco2.subdaily.run`)."""
     from soilco2.sources.towers import TOWER_SITES, load_tower, read_era5_daily

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from soilco2 import cf
 from soilco2.subdaily import data as prep
 from soilco2.subdaily.config import Q10_MODELS, TORCH_MODELS
 
@@ -41,19 +42,29 @@ def predictions_dataset(table, win, preds, head_preds, split_labels, cfg, headli
         "obs": (
             ("time",),
             obs,
-            {"units": "umol m-2 s-1", "long_name": "observed soil respiration (control Rs ports mean)"},
+            {"long_name": "observed soil respiration (control Rs ports mean)"} | _FLUX,
         ),
         "soil_temp_c": (
             ("time",),
             table["soil_temp_c"].to_numpy(float),
-            {"units": "degC", "long_name": "soil temperature"},
+            {
+                "units": "degC",
+                "long_name": "soil temperature",
+                "standard_name": "soil_temperature",
+                "cell_methods": "time: mean",
+            },
         ),
     }
     if "precip_mm" in table:
         data["precip_mm"] = (
             ("time",),
             table["precip_mm"].to_numpy(float),
-            {"units": "mm", "long_name": "precipitation per interval"},
+            {
+                "units": "mm",
+                "long_name": "precipitation per interval",
+                "standard_name": "lwe_thickness_of_precipitation_amount",
+                "cell_methods": "time: sum",
+            },
         )
     split = np.full((len(scen), n), -1, np.int8)
     for i, s in enumerate(scen):
@@ -61,7 +72,11 @@ def predictions_dataset(table, win, preds, head_preds, split_labels, cfg, headli
     data["split"] = (
         ("scenario", "time"),
         split,
-        {"long_name": "sample split: 0 train, 1 validation, 2 test, -1 not a sample"},
+        {
+            "long_name": "sample split of each interval per scenario",
+            "flag_values": np.array([-1, 0, 1, 2], np.int8),
+            "flag_meanings": "not_a_sample train validation test",
+        },
     )
     models = sorted({k[1] for k in preds})
     for m in models:
@@ -72,11 +87,7 @@ def predictions_dataset(table, win, preds, head_preds, split_labels, cfg, headli
         data[m] = (
             ("scenario", "time"),
             arr,
-            {
-                "units": "umol m-2 s-1",
-                "long_name": f"{m} prediction (torch models "
-                f"at the headline past length, mean of {cfg.train.ensemble} seed(s))",
-            },
+            {"long_name": _model_long_name(m, cfg.train.ensemble)} | _FLUX,
         )
     hours = [float(h) for h in cfg.sweep.past_hours]
     for m in [m for m in models if m in TORCH_MODELS]:
@@ -88,22 +99,44 @@ def predictions_dataset(table, win, preds, head_preds, split_labels, cfg, headli
         data[f"{m}_sweep"] = (
             ("scenario", "past_hours", "time"),
             arr,
-            {"units": "umol m-2 s-1", "long_name": f"{m} prediction per past length"},
+            {"long_name": f"{m} prediction per past length (one seed)"} | _FLUX,
         )
     ds = xr.Dataset(
         data,
         coords={
-            "time": ("time", time_index.values, {"long_name": "interval start, local standard time"}),
-            "scenario": ("scenario", np.array(scen, dtype=object)),
-            "past_hours": ("past_hours", np.array(hours), {"units": "h"}),
+            "time": ("time", time_index.values, {"long_name": "interval start, local standard time",
+                                                  "standard_name": "time", "axis": "T"}),
+            "scenario": ("scenario", np.array(scen, dtype=object), {
+                "long_name": "evaluation scenario: interpolation (test days spread through the record) or "
+                "extrapolation (test days at its end)"}),
+            "past_hours": ("past_hours", np.array(hours), {"units": "h", "long_name": "past drivers window length"}),
+            "site": ((), cfg.site.name, {"long_name": "site name", "cf_role": "timeseries_id"}),
         },
-    )
+    )  # fmt: skip
     ds.attrs.update(
         title=f"soilco2 S2 sub-daily predictions: {cfg.site.name}",
-        Conventions="CF-1.8",
         headline_past_hours=json.dumps(headline),
     )
     return ds
+
+
+_FLUX = {"units": cf.CO2_FLUX_UNITS, "standard_name": cf.CO2_FLUX, "cell_methods": "time: mean"}
+
+
+def _model_long_name(model: str, ensemble: int) -> str:
+    if model in Q10_MODELS:
+        return f"{model} prediction (Q10 model fitted by Levenberg-Marquardt on the training samples)"
+    return f"{model} prediction at the headline past length, mean of {ensemble} seed(s)"
+
+
+def write_predictions(ds, path, position: tuple[float, float] | None) -> None:
+    """CF-NetCDF, one station time series (the site's lat/lon when known)."""
+    if position is not None:
+        ds = ds.assign_coords(
+            lat=((), position[0], {"units": "degrees_north", "standard_name": "latitude"}),
+            lon=((), position[1], {"units": "degrees_east", "standard_name": "longitude"}),
+        )
+    cf.write(ds, path, feature_type="timeSeries")
 
 
 def rain_pulse_table(table, win, head_preds, split_labels, cfg) -> pd.DataFrame:

@@ -6,8 +6,8 @@
                  (hyperparameters searched once on validation), rain-pulse skill, outputs:
 
 RUN/config.yaml, site_table_accounting.json, mi.parquet, mi_peaks.parquet, input_design.json,
-scalers.json, search.parquet, sweep.parquet (scenario, model, past_hours, split, mse, nse, r,
-rmse, kge, n), predictions.nc, rain_pulses.parquet, summary.json, figures/*.png, index.html.
+scalers.json, search.parquet, sweep.parquet (scenario, model, past_hours, split, mse_umol2_m4_s2, nse, r,
+rmse_umol_m2_s, kge, n), predictions.nc, rain_pulses.parquet, summary.json, figures/*.png, index.html.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ from soilco2.subdaily.outputs import (
     predictions_dataset,
     rain_pulse_table,
     run_summary,
+    write_predictions,
 )
 
 SCORES = ("mse", "nse", "r", "rmse", "kge")
+SWEEP_COLUMN_NAMES = {"mse": "mse_umol2_m4_s2", "rmse": "rmse_umol_m2_s"}  # units in the file's names
 
 
 def _steps(hours: float, interval: str) -> int:
@@ -369,7 +371,7 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
         console.print(f"[green]{scenario} done[/] ({time.perf_counter() - t_sweep:.0f} s)")
     sweep_seconds = time.perf_counter() - t_sweep
     sweep = pd.DataFrame(rows)
-    sweep.to_parquet(out / "sweep.parquet")
+    sweep.rename(columns=SWEEP_COLUMN_NAMES).to_parquet(out / "sweep.parquet")
     pd.DataFrame(search_rows).to_parquet(out / "search.parquet")
     (out / "scalers.json").write_text(json.dumps(scalers, indent=2))
     (out / "input_design.json").write_text(
@@ -386,7 +388,7 @@ def run(cfg: SubdailyConfig, out_dir: str | Path | None = None) -> dict:
     )
     head_preds = headline_predictions(preds, ensembles, headline)
     ds = predictions_dataset(table, win, preds, head_preds, split_labels, cfg, headline)
-    ds.to_netcdf(out / "predictions.nc")
+    write_predictions(ds, out / "predictions.nc", prep.site_position(cfg.site, cfg.data_root))
     pulses = rain_pulse_table(table, win, head_preds, split_labels, cfg)
     pulses.to_parquet(out / "rain_pulses.parquet")
     summary = run_summary(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from soilco2 import cf
 from soilco2.errors import UserError
 from soilco2.sources.cosore import igbp_code as cosore_igbp_code
 
@@ -97,7 +98,9 @@ def to_dataset(
             dims,
             flux.astype("float32"),
             {
-                "units": "umol m-2 s-1",
+                "units": cf.CO2_FLUX_UNITS,
+                "standard_name": cf.CO2_FLUX,
+                "cell_methods": "time: mean",
                 "long_name": "daily mean soil CO2 efflux, control Rs ports"
                 + (", per-IGBP 1-99 % filter" if cfg.percentile_filter else "")
                 + (", missing ports balanced by port levels" if cfg.port_balance else ""),
@@ -107,13 +110,17 @@ def to_dataset(
         "in_span": (
             dims,
             in_span.astype("int8"),
-            {"units": "1", "long_name": "1 inside the site's span (warm-up + first to last observed day)"},
+            {
+                "long_name": "inside the site's span (warm-up + first to last observed day)",
+                "flag_values": np.array([0, 1], "int8"),
+                "flag_meanings": "outside_span inside_span",
+            },
         ),
     }
     for name, arr in dynamic.items():
         spec = specs[name]
         values = np.where(in_span, arr, np.nan).astype("float32")
-        data_vars[name] = (dims, values, {"units": spec.units, "long_name": spec.long_name})
+        data_vars[name] = (dims, values, {"units": spec.units, "long_name": spec.long_name} | cf.driver_attrs(name))
     static, static_filled = _static(sites, site_attributes, clim_provider)
     for name, v in static.items():
         units, long = STATIC_VARS[name]
@@ -126,8 +133,16 @@ def to_dataset(
             {"units": "1", "long_name": f"IGBP class {c} (one-hot)"},
         )
     coords = {
-        "site": ("site", np.array(sites.index, dtype=str), {"long_name": "COSORE dataset name"}),
-        "time": ("time", time.to_numpy(), {"long_name": "day (local standard time)"}),
+        "site": (
+            "site",
+            np.array(sites.index, dtype=str),
+            {"long_name": "COSORE dataset name", "cf_role": "timeseries_id"},
+        ),
+        "time": (
+            "time",
+            time.to_numpy(),
+            {"long_name": "day (local standard time)", "standard_name": "time", "axis": "T"},
+        ),
         "lat": ("site", sites["lat"].to_numpy(float), {"units": "degrees_north", "standard_name": "latitude"}),
         "lon": ("site", sites["lon"].to_numpy(float), {"units": "degrees_east", "standard_name": "longitude"}),
         "igbp": (
@@ -144,7 +159,6 @@ def to_dataset(
     dyn = list(dynamic)
     ds.attrs = {
         "title": "soilco2 S1 daily dataset (COSORE sites x days)",
-        "Conventions": "CF-1.8",
         "target": TARGET,
         "dynamic_features": dyn,
         "static_features": list(static) + [f"igbp_{c}" for c in IGBP_CODES],
@@ -180,6 +194,4 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     out = ds.copy()
     for k in ("dynamic_features", "static_features", "skewed_features"):
         out.attrs[k] = json.dumps(list(ds.attrs[k]))
-    path = Path(path)
-    out.to_netcdf(path)
-    return path
+    return cf.write(out, path, feature_type="timeSeries")

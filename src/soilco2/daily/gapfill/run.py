@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from soilco2 import cf
 from soilco2.daily.annual_totals import annual_totals
 from soilco2.daily.gapfill.kriging import (
     FILLED,
@@ -99,7 +100,8 @@ def gapfill_predictions(
         if name.startswith("flux_gapfilled_q") and not ("lstm_q05" in pred and model == "lstm"):
             continue  # predictions without a predictive distribution
         ds[name] = (("site", "time"), out[name].astype(np.float32))
-        ds[name].attrs = {"long_name": long_name, "units": units}
+        ds[name].attrs = {"long_name": long_name, "units": units, "standard_name": cf.CO2_FLUX,
+                          "cell_methods": "time: mean"}  # fmt: skip
     ds["gapfill_source"] = (("site", "time"), source)
     ds["gapfill_source"].attrs = {
         "long_name": "origin of flux_gapfilled",
@@ -112,7 +114,6 @@ def gapfill_predictions(
     for c in ("time", "site"):
         ds[c].attrs = dict(pred[c].attrs)
     ds.attrs = {
-        "Conventions": "CF-1.8",
         "title": "soilco2 S1 gap-filled daily soil respiration",
         "source": f"observations, else the {model} ensemble mean plus the residual kriged from the nearest "
         f"{neighbours} observed days on each side (soilco2.daily.gapfill.kriging)",

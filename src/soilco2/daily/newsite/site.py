@@ -190,7 +190,7 @@ def predict_site(
     are dated measurements (a table or a CSV) that update the level. The level's factor, SD and
     source are attributes of the ``lstm`` variable; the band holds the level's uncertainty."""
     from soilco2.daily.members import ensemble_predict
-    from soilco2.daily.newsite.level import DEFAULT_BETWEEN_SITE_SD, level_settings, site_levels, spot_sd_from_run
+    from soilco2.daily.newsite.level import DEFAULT_BETWEEN_SITE_SD, level_settings, site_levels, spot_error_from_run
     from soilco2.daily.outputs import predictions_dataset, write_predictions
     from soilco2.daily.run import load_members, load_run_config, load_scaler, prepare, with_distribution
     from soilco2.files import write_with
@@ -208,20 +208,39 @@ def predict_site(
     preds = ensemble_predict(load_members(run, cfg, a), a, scalers)
     levels = None
     if settings is not None:
-        preds, levels = site_levels(preds, a, np.array([lat]), np.array([lon]), spot_sd=spot_sd_from_run(run),
+        preds, levels = site_levels(preds, a, np.array([lat]), np.array([lon]), **spot_error_from_run(run),
                                     **settings)  # fmt: skip
     with_distribution(run, cfg, ds, a, preds, levels=levels)
-    result = predictions_dataset(ds, a, preds).drop_vars(["obs", "obs_n", "split"], errors="ignore")
+    result = predictions_dataset(ds, a, preds, site_label="site name").drop_vars(
+        ["obs", "obs_n", "split"], errors="ignore"
+    )
     result.attrs |= {"title": "soilco2 daily soil CO2 efflux at a new site", "run": str(run),
                      "Conventions": "CF-1.8", "soilco2_product": PRODUCT}  # fmt: skip
     if levels is not None:
         row = levels.iloc[0]
         result["lstm"].attrs |= {"level_source": row["source"], "level_factor": float(row["factor"]),
                                  "level_log_sd": float(row["log_k_sd"]), "level_spots": int(row["n_spots"])}  # fmt: skip
+    spots_table = settings.get("spots") if settings else None
+    if spots_table is not None and "soil_temp_c" in ds:
+        _add_anchor(result, run, ds, spots_table)
     if out is not None:
         _check_overwrite(Path(out))
         write_with(out, lambda tmp: write_predictions(result, tmp))
     return result
+
+
+def _add_anchor(result: xr.Dataset, run: Path, ds: xr.Dataset, spots: pd.DataFrame) -> None:
+    """The Q10 curve fitted to the spots on the site's soil temperature, beside the LSTM."""
+    from soilco2 import cf
+    from soilco2.daily.newsite.anchors import anchor_variables
+
+    temp = ds["soil_temp_c"].sel(time=result["time"]).values.ravel()
+    day = pd.to_datetime(spots["date"]).dt.normalize()
+    at = pd.Series(temp, index=pd.DatetimeIndex(result["time"].values)).reindex(day).to_numpy()
+    for name, (values, attrs) in anchor_variables(run, temp, at, spots["flux_umol_m2_s"].to_numpy(float)).items():
+        span = np.isfinite(result["lstm"].values.ravel())
+        result[name] = (("site", "time"), np.where(span, values, np.nan)[None, :].astype(np.float32),
+                        attrs | {"standard_name": cf.CO2_FLUX, "cell_methods": "time: mean"})  # fmt: skip
 
 
 def _check_overwrite(path: Path) -> None:

@@ -237,7 +237,13 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
     tick("climate attributes (PET, aridity)")
     clim = dg.climate_attributes(rd.sites, _monthly_climatology(rd.sites, data_root, notes))
     per_site = clim.merge(chars, on="site").merge(lstm_test_metrics(rd.metrics), on="site", how="left")
-    for c in ("igbp", "n_train_days", "n_test_days", "test_start", *[c for c in rd.sites if c.startswith("insitu_")]):
+    for c in (
+        "igbp",
+        "n_train_days",
+        "n_test_days",
+        "test_start",
+        *[c for c in rd.sites if c.startswith("insitu_share_")],
+    ):
         if c in rd.sites:
             per_site[c] = rd.sites[c].to_numpy()
     insitu = dg.insitu_drivers_bin(per_site)
@@ -286,13 +292,13 @@ def analyse(rd: RunData, data_root=None, max_km: float = 5.0, tick: Callable[[st
                     pooled.append(pd.DataFrame({"site": s, "part": part, "obs": o[ok], "sim": lstm[i][ok]}))
         a = annual_totals.annual_totals(times, lstm[i])
         a = a[a["n_days"] > 0]
-        obs_days = pd.Series(np.isfinite(o), index=times).groupby(times.year).sum()
-        a["obs_days"] = a["year"].map(obs_days).fillna(0).astype(int)
+        observed = pd.Series(np.isfinite(o), index=times).groupby(times.year).sum()
+        a["observed_days"] = a["year"].map(observed).fillna(0).astype(int)
         ann.append(a.assign(site=s))
     per_site = per_site.merge(pd.DataFrame(parts), on="site", how="left")
     annual = (
         pd.concat(ann, ignore_index=True)[
-            ["site", "year", "n_days", "coverage", "scaled", "obs_days", "total_gc_m2_yr"]
+            ["site", "year", "n_days", "coverage", "scaled", "observed_days", "total_gc_m2_yr"]
         ]
         if ann
         else pd.DataFrame()

@@ -172,7 +172,7 @@ def _median_parts(t: pd.DataFrame) -> pd.DataFrame:
             days=("n", "sum"),
             median_nse=("nse", "median"),
             median_kge=("kge", "median"),
-            median_bias_umol_m2_s=("bias", "median"),
+            median_bias_umol_m2_s=("bias_umol_m2_s", "median"),
         )
         .reset_index()
     )

@@ -167,13 +167,14 @@ INSITU_GROUPING = "in-situ drivers (test days)"
 
 def insitu_drivers_bin(per_site: pd.DataFrame, split: str = "test", min_share: float = 0.5) -> pd.Series | None:
     """What a site's own sensors give on its ``split`` days: a driver counts when it is measured on at
-    least ``min_share`` of them (``insitu_<driver>_<split>`` columns of the run's sites table; None when
+    least ``min_share`` of them (``insitu_share_<driver>_<split>`` columns of the run's sites table; None when
     the table has none). Without any, the LSTM sees only the climatology and the statics."""
-    cols = [c for c in per_site if c.startswith("insitu_") and c.endswith(f"_{split}")]
+    cols = [c for c in per_site if c.startswith("insitu_share_") and c.endswith(f"_{split}")]
     if not cols:
         return None
     has = {
-        c.removeprefix("insitu_").removesuffix(f"_{split}"): per_site[c].fillna(0).to_numpy() >= min_share for c in cols
+        c.removeprefix("insitu_share_").removesuffix(f"_{split}"): per_site[c].fillna(0).to_numpy() >= min_share
+        for c in cols
     }
     no = np.zeros(len(per_site), bool)
     soil_t, swc = has.get("soil_temp_c", no), has.get("swc_m3_m3", no)
@@ -246,7 +247,7 @@ def _part_row(part: str, o: np.ndarray, s: np.ndarray, m: np.ndarray, min_n: int
         "nse": nse(o[m], s[m]) if skill else np.nan,
         "kge": kge(o[m], s[m]) if skill else np.nan,
         "r": pearson_r(o[m], s[m]) if skill else np.nan,
-        "bias": float(np.mean(s[m] - o[m])) if n else np.nan,
+        "bias_umol_m2_s": float(np.mean(s[m] - o[m])) if n else np.nan,
     }
 
 

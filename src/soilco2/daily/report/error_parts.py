@@ -14,15 +14,15 @@ from soilco2.metrics import kge, nse
 def error_decomposition(obs: np.ndarray, sim: np.ndarray, min_n: int = MIN_DAYS_FOR_SKILL) -> dict:
     """Where a site's squared error comes from (Murphy 1988; Gupta et al. 2009):
     MSE = (μs − μo)² [level] + (σs − σo)² [amplitude] + 2 σs σo (1 − r) [timing], population
-    moments over the days where both are finite. Returns the three terms, their shares of the MSE,
+    moments over the days where both are finite. Returns the three terms (in (µmol m⁻² s⁻¹)²), their shares of the MSE,
     α = σs/σo, β = μs/μo and the NSE with the level error removed (1 − (MSE − level)/σo²);
     NaN below ``min_n`` days or without observed variance."""
     m = np.isfinite(obs) & np.isfinite(sim)
     keys = (
-        "mse",
-        "level",
-        "amplitude",
-        "timing",
+        "mse_umol2_m4_s2",
+        "level_umol2_m4_s2",
+        "amplitude_umol2_m4_s2",
+        "timing_umol2_m4_s2",
         "level_share",
         "amplitude_share",
         "timing_share",
@@ -39,10 +39,10 @@ def error_decomposition(obs: np.ndarray, sim: np.ndarray, min_n: int = MIN_DAYS_
     mse = level + amplitude + timing  # equals mean((s − o)²) up to rounding
     share = (lambda x: x / mse) if mse > 0 else (lambda x: np.nan)
     return {
-        "mse": mse,
-        "level": level,
-        "amplitude": amplitude,
-        "timing": timing,
+        "mse_umol2_m4_s2": mse,
+        "level_umol2_m4_s2": level,
+        "amplitude_umol2_m4_s2": amplitude,
+        "timing_umol2_m4_s2": timing,
         "level_share": share(level),
         "amplitude_share": share(amplitude),
         "timing_share": share(timing),

@@ -103,8 +103,13 @@ def partial_day_finding(d: Diagnostics) -> list[str]:
     return [
         f"Partial days (fewer flux records than {PARTIAL_DAY_FRACTION:.0%} of the site's median per observed "
         f"day): {partial.mean():.0%} of all sites' test days, {se_share:.0%} of their pooled squared error; "
-        f"they carry more than half of the test MSE at {len(heavy)} site(s), {(heavy['class'] == 'poor').sum()} "
-        f"of them poor ({', '.join(heavy['site'])}). On full days only the median test NSE is "
+        + (
+            f"they carry more than half of the test MSE at {len(heavy)} site(s), {(heavy['class'] == 'poor').sum()} "
+            f"of them poor ({', '.join(heavy['site'])}). "
+            if len(heavy)
+            else "they carry more than half of the test MSE at no site. "
+        )
+        + f"On full days only the median test NSE is "
         f"{t['test_nse_full_days'].median():.2f} and KGE {t['test_kge_full_days'].median():.2f} (a diagnostic: "
         "every score above uses all observed days)."
     ]

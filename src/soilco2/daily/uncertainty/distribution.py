@@ -237,9 +237,13 @@ _LONG_NAMES = {0.05: "5th", 0.25: "25th", 0.5: "50th (median)", 0.75: "75th", 0.
 
 def quantile_attrs(level: float) -> dict:
     """CF attributes of a predictive quantile variable."""
+    from soilco2 import cf
+
     return {
         "long_name": f"{_LONG_NAMES[level]} percentile of the LSTM's predictive distribution of daily mean soil "
         "CO2 efflux (conformal, calibrated on held-out training days)",
         "units": "umol m-2 s-1",
+        "standard_name": cf.CO2_FLUX,
+        "cell_methods": "time: mean",
         "quantile": level,
     }

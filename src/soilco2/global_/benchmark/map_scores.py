@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+FLAT = 1e-6  # a spatial SD below this share of the mean is a constant field stored in float32
+
 
 def _wmean(w: np.ndarray, v: np.ndarray) -> float:
     return float(np.sum(w * v) / np.sum(w))
@@ -30,7 +32,8 @@ def compare_maps(ref: np.ndarray, model: np.ndarray, weight: np.ndarray) -> dict
     w, r, m = weight[ok], ref[ok], model[ok]
     mr, mm = _wmean(w, r), _wmean(w, m)
     sr, sm = np.sqrt(_wmean(w, (r - mr) ** 2)), np.sqrt(_wmean(w, (m - mm) ** 2))
-    corr = _wmean(w, (r - mr) * (m - mm)) / (sr * sm) if sr > 0 and sm > 0 else np.nan
+    sr, sm = (0.0 if sd <= FLAT * abs(mean) else sd for sd, mean in ((sr, mr), (sm, mm)))  # float32 round-off
+    corr = _wmean(w, (r - mr) * (m - mm)) / (sr * sm) if sr > 0 and sm > 0 else np.nan  # undefined for a flat map
     with np.errstate(divide="ignore", invalid="ignore"):
         eps = np.where(r != 0, np.abs(m - r) / np.abs(r), np.inf)
     bias_score = _wmean(w, np.exp(-eps))

@@ -92,29 +92,24 @@ def _write(out: Path, maps, res: dict, cfg: BenchmarkConfig, progress: bool) -> 
 def _write_grids(path: Path, maps, grids: dict) -> None:
     import xarray as xr
 
+    from soilco2 import cf
+
     data = {}
     for (name, flux), g in grids.items():
-        data[f"{name}_{flux}"] = (
-            ("lat", "lon"),
-            g.astype("f4"),
-            {"units": "g C m-2 yr-1", "long_name": f"{name} {flux}"},
-        )
+        data[f"{name}_{flux}"] = (("lat", "lon"), g.astype("f4"), cf.carbon_flux_attrs(flux, f"{name} {flux}"))
         data[f"{name}_{flux}_minus_ours"] = (
             ("lat", "lon"),
             (g - maps.mean[flux]).astype("f4"),
-            {"units": "g C m-2 yr-1", "long_name": f"{name} {flux} minus the run's mean {flux} map"},
+            cf.carbon_flux_attrs(None, f"{name} {flux} minus the run's mean {flux} map"),
         )
     ds = xr.Dataset(
         data,
         coords={
-            "lat": ("lat", maps.lat, {"units": "degrees_north", "standard_name": "latitude"}),
-            "lon": ("lon", maps.lon, {"units": "degrees_east", "standard_name": "longitude"}),
+            "lat": ("lat", maps.lat, {"units": "degrees_north", "standard_name": "latitude", "axis": "Y"}),
+            "lon": ("lon", maps.lon, {"units": "degrees_east", "standard_name": "longitude", "axis": "X"}),
         },
-        attrs={"Conventions": "CF-1.8", "title": "Process models regridded conservatively onto the S3 run's grid"},
     )
-    from soilco2.files import write_with
-
-    write_with(path, lambda tmp: ds.to_netcdf(tmp, encoding={v: {"zlib": True} for v in ds.data_vars}))
+    cf.write(ds, path, title="Process models regridded conservatively onto the S3 run's grid")
 
 
 def _score_table_html(scores: pd.DataFrame) -> str:
@@ -154,7 +149,7 @@ def _score_table_html(scores: pd.DataFrame) -> str:
             else:
                 cells.append(f'<td class="txt">{h.escape(str(v))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table id="scores"><tr>{head}</tr>{"".join(body)}</table>'
+    return f'<div class="tablewrap"><table id="scores"><tr>{head}</tr>{"".join(body)}</table></div>'
 
 
 def write_page(out: Path, maps, res: dict) -> None:
@@ -184,8 +179,9 @@ def write_page(out: Path, maps, res: dict) -> None:
             d = g - maps.mean[flux]
             lim = float(np.nanpercentile(np.abs(d), 98)) if np.isfinite(d).any() else 1.0
             im = ax.pcolormesh(maps.lon, maps.lat, d, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="auto")
-            ax.set_title(f"{name} {flux} minus this run (g C m-2 yr-1)")
-            fig.colorbar(im, ax=ax, shrink=0.8)
+            ax.set_title(f"{name} {flux} minus this run")
+            ax.set(xlabel="longitude (°E)", ylabel="latitude (°N)")
+            fig.colorbar(im, ax=ax, shrink=0.8, label="g C m⁻² yr⁻¹")
         fig.tight_layout()
         uri = png_data_uri(fig)
         plt.close(fig)

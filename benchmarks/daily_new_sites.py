@@ -18,11 +18,18 @@ LSTM series, normal in log space):
 - ``spots`` (k = 1, 3, 6, 12; 20 random draws each): the conjugate update of a prior — the LSTM's
   level (``spots``) or the combined map level (``annual_map+spots``) — or the plain mean of the
   spots' log ratios (``spots_mean``).
+- ``spots_temp`` and ``spots_amp`` (k spots): the spots set more than a level — a Bayesian
+  regression of log(obs / LSTM) on [1, T − 10] (level and temperature sensitivity: the LSTM's
+  anomalies with a spot-fitted temperature correction) or on [1, log ŷ] (level and amplitude),
+  its prior the other folds' sites' own fits;
+- the field's anchors (``field_*``, benchmarks/daily_new_site_anchors.py): a Q10 or Lloyd–Taylor
+  curve fitted to the same spots and run on the site's soil temperature.
 Every SD and bias the update needs (the LSTM's level error, the map's and SRDB's, the day-to-day
-scatter of log(obs / LSTM)) is measured on the other folds' sites (their first 80 % of days), and
+scatter of log(obs / LSTM) and its autocorrelation, with which spots close in time count as fewer:
+E26) is measured on the other folds' sites (their first 80 % of days), and
 where two uses compete the one chosen for a fold is the better on the other folds' sites
 (``selected``): nothing is tuned on a held-out site's days. The 90 % band is log-normal around the
-levelled series with SD √(σ_level² + σ_day² + σ_ensemble²).
+levelled series with SD √(σ_level² + σ_day²) (the regressions: their parameter variance + σ²).
 
     .venv/bin/python benchmarks/daily_new_sites.py     # trains the 5 folds and the temporal run if missing
 """
@@ -86,11 +93,11 @@ def held_out_series(runs: list[Path]) -> dict[str, np.ndarray]:
     for fold, run in enumerate(runs):
         with xr.open_dataset(run / "predictions.nc") as ds:
             test = (ds["split"] == TEST).any("time").values  # the held-out sites
-            keep = ds.isel(site=np.flatnonzero(test))[["obs", "lstm"]].load()
+            keep = ds.isel(site=np.flatnonzero(test))[["obs", "lstm", "soil_temp_c"]].load()
             keep = keep.assign_coords(fold=("site", np.full(keep.sizes["site"], fold)))
             parts.append(keep)
     ds = xr.concat(parts, "site")
-    out = {v: ds[v].transpose("site", "time").values.astype(float) for v in ("obs", "lstm")}
+    out = {v: ds[v].transpose("site", "time").values.astype(float) for v in ("obs", "lstm", "soil_temp_c")}
     out |= {"site": ds["site"].values.astype(str), "lat": ds["lat"].values, "lon": ds["lon"].values,
             "fold": ds["fold"].values, "time": pd.DatetimeIndex(ds["time"].values)}  # fmt: skip
     return out
@@ -232,20 +239,78 @@ def site_prior(source: str, use: str, site: str, span_mean: float, levels: pd.Da
 def levelled(s: dict, i: int, prior, spots: np.ndarray | None, cal: dict, how: str = "bayes") -> dict:
     """The site's series and 90 % band after its level (``prior`` None: the raw LSTM, its level's
     SD from the other folds) and the ``spots`` (conjugate update, or their plain mean)."""
-    from soilco2.daily.newsite.level import Level, apply_level, update
+    from soilco2.daily.newsite.level import SERIES_FLOOR, Level, apply_level, update
 
     m = s["lstm"][i]
     level = prior if prior is not None else Level(0.0, cal["lstm"]["sd"], "none")
     if spots is not None and len(spots):
         y = s["obs"][i, spots]
         if how == "mean":
-            level = Level(float(np.log(y / m[spots]).mean()), cal["day_sd"] / np.sqrt(len(spots)), "spots", len(spots))
+            ratio = np.log(y / np.maximum(m[spots], SERIES_FLOOR)).mean()
+            level = Level(float(ratio), cal["day_sd"] / np.sqrt(len(spots)), "spots", len(spots))
         else:
-            level = update(level, m, spots, y, cal["day_sd"])
+            level = update(level, m, spots, y, cal["day_sd"], cal["spot_acf"])
     series = apply_level({"lstm": m}, level)["lstm"]
     # the band of this benchmark: log-normal with the level's and a day's SD (leave-site-out runs have
     # no calibration table, so not the run's predictive distribution)
     half = Z90 * np.hypot(level.sd, cal["day_sd"])
+    return {"lstm": series, "lstm_p05": series * np.exp(-half), "lstm_p95": series * np.exp(half)}
+
+
+REGRESSIONS = ("spots_temp", "spots_amp")
+# what `daily site` and `daily predict --spots` use (soilco2.daily.newsite.level.site_levels)
+CHOSEN = "spots: the conjugate update of the site's level (the prior of --level), spots counted by their autocorrelation"  # the spots set more than a level
+
+
+def regression_features(kind: str, m: np.ndarray, temp: np.ndarray) -> np.ndarray:
+    """Features of log(obs / LSTM): level and temperature sensitivity [1, T − 10] (``spots_temp``)
+    or level and amplitude [1, log ŷ − mean log ŷ] (``spots_amp``: log y = a + b log ŷ)."""
+    from soilco2.daily.newsite.level import SERIES_FLOOR
+
+    if kind == "spots_temp":
+        return np.column_stack([np.ones_like(temp), temp - 10.0])
+    lm = np.log(np.maximum(m, SERIES_FLOOR))
+    return np.column_stack([np.ones_like(lm), lm - np.nanmean(lm)])
+
+
+def regression_priors(s: dict, pool: np.ndarray) -> dict[str, list]:
+    """Per site and kind: (β, residual SD) of log(obs / LSTM) on its features over its first 80 %
+    of days (None with fewer than 30 days); the priors of a fold are the other folds' sites'."""
+    from soilco2.daily.newsite.level import SERIES_FLOOR
+
+    out = {k: [] for k in REGRESSIONS}
+    for i in range(len(s["site"])):
+        m, o = s["lstm"][i], s["obs"][i]
+        ok = pool[i] & np.isfinite(m) & (o > 0) & np.isfinite(s["soil_temp_c"][i])
+        r = np.log(o[ok] / np.maximum(m[ok], SERIES_FLOOR))
+        for kind in REGRESSIONS:
+            X = regression_features(kind, m, s["soil_temp_c"][i])[ok]
+            if ok.sum() < 30 or np.ptp(X[:, 1]) <= 0:
+                out[kind].append(None)
+                continue
+            beta = np.linalg.lstsq(X, r, rcond=None)[0]
+            out[kind].append((beta, float(np.std(r - X @ beta, ddof=2))))
+    return out
+
+
+def regression_prior(fits: list, sites: np.ndarray) -> dict:
+    b = np.array([fits[i][0] for i in sites if fits[i] is not None])
+    sig = np.sqrt(np.mean([fits[i][1] ** 2 for i in sites if fits[i] is not None]))
+    return {"mean": b.mean(axis=0), "cov": np.cov(b.T), "sigma": float(sig)}
+
+
+def regression_levelled(s: dict, i: int, kind: str, spots: np.ndarray, prior: dict) -> dict:
+    """The Bayesian regression of log(obs / LSTM) on the spots, prior from the other folds' sites."""
+    from soilco2.daily.newsite.anchors import bayes_linear
+    from soilco2.daily.newsite.level import SERIES_FLOOR
+
+    m = s["lstm"][i]
+    X = regression_features(kind, m, s["soil_temp_c"][i])
+    y = np.log(s["obs"][i, spots] / np.maximum(m[spots], SERIES_FLOOR))
+    beta, cov = bayes_linear(X[spots], y, prior["mean"], prior["cov"], prior["sigma"])
+    mu = X @ beta
+    half = Z90 * np.sqrt(np.einsum("ij,jk,ik->i", X, cov, X) + prior["sigma"] ** 2)
+    series = np.maximum(m, SERIES_FLOOR) * np.exp(mu)
     return {"lstm": series, "lstm_p05": series * np.exp(-half), "lstm_p95": series * np.exp(half)}
 
 
@@ -288,18 +353,27 @@ def summary(rows: pd.DataFrame) -> dict:
 
 def evaluate(s: dict, pool, scored, levels: pd.DataFrame, draws: int, seed: int) -> tuple[pd.DataFrame, dict]:
     """Every site under every variant; calibration and choices from the other folds' sites."""
+    from soilco2.daily.newsite.level import spot_error
+
     err = level_errors(s, pool, levels)
     cals = {f: calibrate(err[s["fold"] != f]) for f in np.unique(s["fold"])}
+    for f, cal in cals.items():  # spots close in time share their deviation (as daily site / predict count them)
+        other = s["fold"] != f
+        cal["spot_acf"] = spot_error(s["obs"][other], s["lstm"][other], pool[other])["spot_acf"]
+    fits = regression_priors(s, pool)
+    reg = {f: {kind: regression_prior(fits[kind], np.flatnonzero(s["fold"] != f)) for kind in REGRESSIONS}
+           for f in np.unique(s["fold"])}  # fmt: skip
     variants = [("none", "none", None, 0)]
     variants += [(f"{src}_{use}", src, use, 0) for src in ("annual_map", "srdb") for use in ("rescale", "combine")]
     for k in K_SPOTS:
         variants += [("spots", "lstm", "bayes", k), ("annual_map+spots", "annual_map", "bayes", k),
-                     ("spots_mean", "lstm", "mean", k)]  # fmt: skip
+                     ("spots_mean", "lstm", "mean", k)] + [(kind, "lstm", kind, k) for kind in REGRESSIONS]  # fmt: skip
     rows = []
     for i, site in enumerate(s["site"]):
         cal = cals[s["fold"][i]]
         span_mean = float(np.nanmean(s["lstm"][i]))
-        candidates = np.flatnonzero(pool[i] & np.isfinite(s["lstm"][i]) & (s["lstm"][i] > 0))
+        # spot days: observed with a positive flux (the anchors' rule too, so both draw the same days)
+        candidates = np.flatnonzero(pool[i] & np.isfinite(s["lstm"][i]) & (s["obs"][i] > 0))
         for name, src, use, k in variants:
             combine_use = "combine" if name == "annual_map+spots" else use
             prior = site_prior(src, combine_use, site, span_mean, levels, cal) if src != "none" else None
@@ -309,13 +383,22 @@ def evaluate(s: dict, pool, scored, levels: pd.DataFrame, draws: int, seed: int)
                 if k:
                     rng = np.random.default_rng([seed, i, k, d])
                     spots = rng.choice(candidates, size=min(k, len(candidates)), replace=False)
-                p = levelled(s, i, prior, spots, cal, "mean" if use == "mean" else "bayes")
+                if use in REGRESSIONS:
+                    p = regression_levelled(s, i, use, spots, reg[s["fold"][i]][use])
+                else:
+                    p = levelled(s, i, prior, spots, cal, "mean" if use == "mean" else "bayes")
                 fallback = src in ("annual_map", "srdb") and not np.isfinite(
                     levels.loc[site, {"annual_map": "map_umol", "srdb": "srdb_umol"}[src]]
                 )
                 rows.append({"variant": name, "k": k, "draw": d, "site": site, "fold": int(s["fold"][i]),
                              "fallback": fallback, **score_site(s["obs"][i], p["lstm"], p["lstm_p05"], p["lstm_p95"], scored[i])})  # fmt: skip
-    return pd.DataFrame(rows), {int(f): c for f, c in cals.items()}
+    reg_json = {int(f): {k: {"mean": [round(float(x), 4) for x in v["mean"]], "sd": [round(float(x), 4) for x in
+                                np.sqrt(np.diag(v["cov"]))], "sigma": round(v["sigma"], 4)} for k, v in r.items()}
+                for f, r in reg.items()}  # fmt: skip
+    cal_json = {int(f): {k: v for k, v in c.items() if k != "spot_acf"}
+                | {"spot_acf_at_1_7_30_60_days": [round(float(c["spot_acf"][d]), 3) for d in (1, 7, 30, 60)],
+                   "regressions": reg_json[int(f)]} for f, c in cals.items()}  # fmt: skip
+    return pd.DataFrame(rows), cal_json
 
 
 def select(rows: pd.DataFrame, options: list[str], k: int) -> pd.DataFrame:
@@ -356,6 +439,18 @@ def figure(results: dict, temporal_kge: float, path: Path) -> None:
     plt.close(fig)
 
 
+def field_anchors(s: dict, pool, scored, temporal: Path, draws: int, seed: int) -> pd.DataFrame:
+    """The field's anchors (benchmarks/daily_new_site_anchors.py) on these sites, days and draws."""
+    from daily_new_site_anchors import SENSOR_SHARE, fold_priors
+    from daily_new_site_anchors import evaluate as evaluate_anchors
+
+    info = pd.read_parquet(temporal / "sites.parquet").set_index("site")
+    col = next(c for c in ("insitu_share_soil_temp_c_test", "insitu_soil_temp_c_test") if c in info)
+    t = {"site": s["site"], "obs": s["obs"], "temp": s["soil_temp_c"], "fold": s["fold"],
+         "sensor": info.loc[s["site"], col].fillna(0).to_numpy() >= SENSOR_SHARE}  # fmt: skip
+    return evaluate_anchors(t, pool, scored, fold_priors(t, pool), draws, seed)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "daily.yaml")
@@ -375,14 +470,19 @@ def main() -> None:
     pool, scored = temporal_masks(s["obs"], base.split.train_fraction)
     levels = map_levels(s, args.radius_km, args.map_runs).join(srdb_levels(s, args.radius_km))
     rows, cals = evaluate(s, pool, scored, levels, args.draws, base.training.seed)
+    anchor_rows = field_anchors(s, pool, scored, temporal, args.draws, base.training.seed)
 
     results = {}
     for name, g in rows.groupby(["variant", "k"]):
         results[f"{name[0]}_k{name[1]}" if name[1] else name[0]] = summary(g)
+    from daily_new_site_anchors import results_of
+
+    results |= results_of(anchor_rows)
     chosen = {}
     for label, options, k in [("annual_map", ["annual_map_rescale", "annual_map_combine"], 0),
                               ("srdb", ["srdb_rescale", "srdb_combine"], 0)] + [
-                             (f"spots_k{k}", ["spots", "annual_map+spots", "spots_mean"], k) for k in K_SPOTS]:  # fmt: skip
+                             (f"spots_k{k}", ["spots", "annual_map+spots", "spots_mean", *REGRESSIONS], k)
+                             for k in K_SPOTS]:  # fmt: skip
         picked = select(rows, options, k)
         results[f"selected_{label}"] = summary(picked)
         chosen[label] = picked.attrs["chosen"]
@@ -410,6 +510,7 @@ def main() -> None:
         "spots drawn from its first 80 %",
         "results": results,
         "chosen_per_fold": chosen,
+        "chosen": CHOSEN,
         "temporal_split_same_sites": temporal_ref,
         "none_all_days": {
             "median_kge": round(float(np.median([r["kge"] for r in every])), 4),

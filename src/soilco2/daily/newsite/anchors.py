@@ -109,12 +109,16 @@ def fit_free(curve: str, temp_c, flux, sigma: float) -> CurveFit:
 def fit_hierarchical(curve: str, temp_c, flux, sigma: float, prior_mean, prior_cov) -> CurveFit:
     """The Bayesian linear regression: prior N(``prior_mean``, ``prior_cov``) on (intercept, slope)
     from other sites, readings with scatter ``sigma``; no reading gives the prior back."""
-    m0, p0 = np.asarray(prior_mean, float), np.linalg.inv(np.asarray(prior_cov, float))
     x, ly = _usable(curve, temp_c, flux)
-    X = np.column_stack([np.ones_like(x), x])
-    post = np.linalg.inv(p0 + X.T @ X / sigma**2)
-    mean = post @ (p0 @ m0 + X.T @ ly / sigma**2)
+    mean, post = bayes_linear(np.column_stack([np.ones_like(x), x]), ly, prior_mean, prior_cov, sigma)
     return CurveFit(curve, float(mean[0]), float(mean[1]), post, sigma, len(x), "hierarchical")
+
+
+def bayes_linear(X: np.ndarray, y: np.ndarray, prior_mean, prior_cov, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and covariance of β in y = Xβ + ε, ε ~ N(0, σ²), β ~ N(prior_mean, prior_cov)."""
+    m0, p0 = np.asarray(prior_mean, float), np.linalg.inv(np.asarray(prior_cov, float))
+    post = np.linalg.inv(p0 + X.T @ X / sigma**2)
+    return post @ (p0 @ m0 + X.T @ y / sigma**2), post
 
 
 def site_fit(curve: str, temp_c, flux) -> tuple[float, float, float] | None:

@@ -235,18 +235,23 @@ def srdb_level(records: pd.DataFrame, lat: float, lon: float, radius_km: float, 
 
 
 def spot_error_from_run(run: str | Path, max_lag_days: int = 180) -> dict:
-    """How far spots say something about a site's level, from log(observed / LSTM) within sites on
-    the run's training days (each site's own mean removed): ``spot_sd``, the day-to-day SD, and
-    ``spot_acf``, its autocorrelation at lags 0..``max_lag_days`` pooled over sites (kept
-    non-negative and non-increasing). The deviations have a long memory (default run: 0.74 at one
-    day, 0.16 at 30 days), so a month of daily spots is worth a few independent ones."""
+    """:func:`spot_error` on the run's training days."""
     import xarray as xr
 
     with xr.open_dataset(Path(run) / "predictions.nc") as ds:
         obs, sim, split = (ds[v].transpose("site", "time").values for v in ("obs", "lstm", "split"))
+    return spot_error(obs, sim, split == 0, max_lag_days)
+
+
+def spot_error(obs: np.ndarray, sim: np.ndarray, days: np.ndarray, max_lag_days: int = 180) -> dict:
+    """How far spots say something about a site's level, from log(observed / LSTM) within sites
+    (site × day arrays) on ``days``, each site's own mean removed: ``spot_sd``, the day-to-day SD,
+    and ``spot_acf``, its autocorrelation at lags 0..``max_lag_days`` pooled over sites (kept
+    non-negative and non-increasing). The deviations have a long memory (default run: 0.74 at one
+    day, 0.16 at 30 days), so a month of daily spots is worth a few independent ones (E26)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.log(obs / sim)
-    r[~((split == 0) & np.isfinite(r))] = np.nan
+    r[~(days & np.isfinite(r))] = np.nan
     dev = r - np.nanmean(r, axis=1, keepdims=True)
     acf = [1.0]
     for k in range(1, min(max_lag_days, dev.shape[1] - 1) + 1):

@@ -147,7 +147,10 @@ def run_prior(run, curve: str = "q10") -> tuple[np.ndarray, np.ndarray, float]:
     with xr.open_dataset(Path(run) / "predictions.nc") as ds:
         obs, temp, split = (ds[v].transpose("site", "time").values for v in ("obs", "soil_temp_c", "split"))
     fits = [site_fit(curve, temp[i][split[i] == 0], obs[i][split[i] == 0]) for i in range(obs.shape[0])]
-    return population_prior([f for f in fits if f])
+    fits = [f for f in fits if f]
+    if len(fits) < 2:
+        raise ValueError("fewer than two of the run's sites have 30 training days over 5 °C to fit a curve on")
+    return population_prior(fits)
 
 
 def anchor_variables(run, temp_c: np.ndarray, spot_temp_c, spot_flux, curve: str = "q10") -> dict:

@@ -237,7 +237,14 @@ def _add_anchor(result: xr.Dataset, run: Path, ds: xr.Dataset, spots: pd.DataFra
     temp = ds["soil_temp_c"].sel(time=result["time"]).values.ravel()
     day = pd.to_datetime(spots["date"]).dt.normalize()
     at = pd.Series(temp, index=pd.DatetimeIndex(result["time"].values)).reindex(day).to_numpy()
-    for name, (values, attrs) in anchor_variables(run, temp, at, spots["flux_umol_m2_s"].to_numpy(float)).items():
+    try:
+        anchor = anchor_variables(run, temp, at, spots["flux_umol_m2_s"].to_numpy(float))
+    except (ValueError, IndexError, np.linalg.LinAlgError) as err:  # no usable reading, or no site to fit σ on
+        import warnings
+
+        warnings.warn(f"no Q10 anchor beside the LSTM: {err}", stacklevel=2)
+        return
+    for name, (values, attrs) in anchor.items():
         span = np.isfinite(result["lstm"].values.ravel())
         result[name] = (("site", "time"), np.where(span, values, np.nan)[None, :].astype(np.float32),
                         attrs | {"standard_name": cf.CO2_FLUX, "cell_methods": "time: mean"})  # fmt: skip

@@ -45,8 +45,6 @@ def site_table(run: Path, k_folds: int, split_seed: int) -> dict:
     with xr.open_dataset(run / "predictions.nc") as ds:
         sites = ds["site"].values.astype(str)
         obs, temp = (ds[v].transpose("site", "time").values.astype(float) for v in ("obs", "soil_temp_c"))
-    info = pd.read_parquet(run / "sites.parquet").set_index("site")
-    col = next(c for c in ("insitu_share_soil_temp_c_test", "insitu_soil_temp_c_test") if c in info)
     folds = site_folds(sites, k_folds, split_seed)
     order, fold = [], []
     for f, members in enumerate(folds):  # daily_new_sites.held_out_series: fold by fold, dataset order
@@ -55,7 +53,14 @@ def site_table(run: Path, k_folds: int, split_seed: int) -> dict:
         fold += [f] * len(mine)
     order = np.array(order)
     return {"site": sites[order], "obs": obs[order], "temp": temp[order], "fold": np.array(fold),
-            "sensor": info.loc[sites[order], col].fillna(0).to_numpy() >= SENSOR_SHARE}  # fmt: skip
+            "sensor": has_sensor(run, sites[order])}  # fmt: skip
+
+
+def has_sensor(run: Path, sites) -> np.ndarray:
+    """Sites whose soil temperature was measured on at least half their test days (the run's sites table)."""
+    info = pd.read_parquet(run / "sites.parquet").set_index("site")
+    col = next(c for c in ("insitu_share_soil_temp_c_test", "insitu_soil_temp_c_test") if c in info)  # older runs
+    return info.loc[list(sites), col].fillna(0).to_numpy() >= SENSOR_SHARE
 
 
 def fold_priors(t: dict, pool: np.ndarray) -> dict[int, dict]:

@@ -441,13 +441,11 @@ def figure(results: dict, temporal_kge: float, path: Path) -> None:
 
 def field_anchors(s: dict, pool, scored, temporal: Path, draws: int, seed: int) -> pd.DataFrame:
     """The field's anchors (benchmarks/daily_new_site_anchors.py) on these sites, days and draws."""
-    from daily_new_site_anchors import SENSOR_SHARE, fold_priors
     from daily_new_site_anchors import evaluate as evaluate_anchors
+    from daily_new_site_anchors import fold_priors, has_sensor
 
-    info = pd.read_parquet(temporal / "sites.parquet").set_index("site")
-    col = next(c for c in ("insitu_share_soil_temp_c_test", "insitu_soil_temp_c_test") if c in info)
     t = {"site": s["site"], "obs": s["obs"], "temp": s["soil_temp_c"], "fold": s["fold"],
-         "sensor": info.loc[s["site"], col].fillna(0).to_numpy() >= SENSOR_SHARE}  # fmt: skip
+         "sensor": has_sensor(temporal, s["site"])}  # fmt: skip
     return evaluate_anchors(t, pool, scored, fold_priors(t, pool), draws, seed)
 
 

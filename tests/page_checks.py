@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,10 @@ WINDOW_PX = 1280
 
 
 def browser_available() -> bool:
-    return bool(shutil.which("chromedriver") or os.path.exists("/usr/bin/chromedriver")) and bool(
-        shutil.which("chromium") or os.path.exists("/usr/bin/chromium")
+    from soilco2.report.browser import find_executable
+
+    return bool(find_executable("/usr/bin/chromium", "chromium", "chromium-browser")) and bool(
+        find_executable("/usr/bin/chromedriver", "chromedriver")
     )
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from cf_checker import cf_errors
+from page_checks import require_browser
 from soilco2.config import load_config
 from soilco2.errors import UserError
 from soilco2.global_.config import GlobalConfig, StrataConfig
@@ -329,15 +330,10 @@ def test_runs_on_two_dask_workers_give_the_same_numbers(data_root, tmp_path):
 @pytest.mark.browser
 def test_global_page_in_headless_chromium(data_root, tmp_path):
     """The S3 run's page: no console error, every figure decodes."""
-    import os
-    import shutil
 
     from soilco2.global_.run import run_global
 
-    if not (shutil.which("chromedriver") or os.path.exists("/usr/bin/chromedriver")):
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("chromium/chromedriver missing in CI (run scripts/ensure-chromium.sh)")
-        pytest.skip("chromium/chromedriver not installed")
+    require_browser()
     from soilco2.report.browser import check_page
 
     cfg = GlobalConfig(

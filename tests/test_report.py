@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from daily_run_factory import make_run
+from page_checks import require_browser
 from soilco2.commands.daily_report import report
 from soilco2.daily.report.build import build_report
 from soilco2.errors import UserError
@@ -146,18 +147,9 @@ def test_cli_command(tmp_path):
     assert (tmp_path / "rep" / "index.html").is_file()
 
 
-def _browser_available() -> bool:
-    return bool(shutil.which("chromedriver") or os.path.exists("/usr/bin/chromedriver")) and bool(
-        shutil.which("chromium") or os.path.exists("/usr/bin/chromium")
-    )
-
-
 @pytest.mark.browser
 def test_page_in_headless_chromium(built, tmp_path):
-    if not _browser_available():
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("chromium/chromedriver missing in CI (run scripts/ensure-chromium.sh)")
-        pytest.skip("chromium/chromedriver not installed")
+    require_browser()
     from soilco2.report.browser import check_page
 
     _, index = built
